@@ -1,0 +1,34 @@
+"""The ASGI application: ``create_app`` wires the context, routes and error handling."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from broker.context import BrokerContext, load_context
+from broker.middleware import BrokerMiddleware
+from broker.problems import install_problem_handlers
+from broker.routes import entries, health, me
+from broker.settings import Settings
+
+
+def create_app(settings: Settings | None = None, *, context: BrokerContext | None = None) -> FastAPI:
+    """Build the broker. Raises ``ConfigurationError`` if it must not start (see ``context``)."""
+    ctx = context or load_context(settings or Settings())
+    app = FastAPI(
+        title="gbo-broker",
+        version="0.1.0",
+        summary="Consent- and policy-driven data sharing between GBO partners, with a verifiable "
+        "audit log.",
+    )
+    app.state.context = ctx
+    install_problem_handlers(app)
+    app.include_router(health.router)
+    app.include_router(entries.router)
+    app.include_router(me.router)
+    app.add_middleware(BrokerMiddleware, max_body=ctx.settings.max_body_bytes, metrics=ctx.metrics)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (several workers)."""
+    return create_app(Settings())

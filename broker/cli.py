@@ -1,0 +1,211 @@
+"""``gbo-broker``: serve, set up the demo, migrate, mint demo tokens, erase a client."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from broker.errors import BrokerError, ConfigurationError
+from broker.settings import Settings
+
+app = typer.Typer(help="gbo-broker: consent- and policy-driven data sharing for GBO partners.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+keys_app = typer.Typer(help="Key files in the data directory.", no_args_is_help=True)
+token_app = typer.Typer(help="Print a token signed with the demo keys.", no_args_is_help=True)
+client_app = typer.Typer(help="Client records.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.add_typer(token_app, name="token")
+app.add_typer(client_app, name="client")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code=2)
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (GBO_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (GBO_PORT).")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes (PostgreSQL for > 1).")] = 1,
+) -> None:
+    """Serve the HTTP API. Refuses to start on an unmigrated database or with demo keys
+    outside demo mode."""
+    import uvicorn
+
+    from broker.app import create_app
+    from broker.observability import configure_logging
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    try:
+        application = create_app(settings)
+    except ConfigurationError as exc:
+        raise _fail(exc.detail) from None
+    bind_host, bind_port = host or settings.host, port or settings.port
+    if settings.demo:
+        _print_demo_hints(settings, bind_host, bind_port)
+    if workers > 1:
+        uvicorn.run("broker.app:create_app_from_env", factory=True, host=bind_host,
+                    port=bind_port, workers=workers, access_log=False, log_config=None)
+    else:
+        uvicorn.run(application, host=bind_host, port=bind_port, access_log=False,
+                    log_config=None)
+
+
+def _print_demo_hints(settings: Settings, host: str, port: int) -> None:
+    base = f"http://{host}:{port}"
+    typer.echo(f"""
+gbo-broker demo on {base} (data in {settings.data_dir})
+  API docs:      {base}/docs
+  Partner token: TOKEN=$(.venv/bin/gbo-broker token partner --partner ocmw-gent --worker w-1)
+  Post an entry: curl -s -X POST {base}/v1/entries -H "Authorization: Bearer $TOKEN" \\
+                   -H 'Content-Type: application/json' \\
+                   -d '{{"insz": "85073003328", "section": "hulpvraag", "content": {{"vraag": "huurachterstal"}}}}'
+  (each partner token is single-use: mint a new one per request)
+""", err=True)
+
+
+@app.command()
+def demo() -> None:
+    """Set up the demo network in GBO_DATA_DIR: keys, migrations, demo dossiers (once)."""
+    from broker.demo import setup_demo
+
+    settings = _settings()
+    if not settings.demo:
+        raise _fail("the demo needs demo mode: set GBO_DEMO=1")
+    try:
+        seeded = setup_demo(settings)
+    except BrokerError as exc:
+        raise _fail(exc.detail) from None
+    typer.echo(f"demo network ready in {settings.data_dir}"
+               + (" (seeded demo dossiers)" if seeded else " (already set up)"), err=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration to GBO_DATABASE_URL."""
+    from broker.store.db import current_revision, make_engine, upgrade
+
+    engine = make_engine(_settings().resolved_database_url)
+    upgrade(engine)
+    typer.echo(f"database at migration {current_revision(engine)}", err=True)
+
+
+@keys_app.command("init")
+def keys_init() -> None:
+    """Create the key-encryption key and per-network pseudonym secrets if missing."""
+    from broker.context import load_registry_for
+    from broker.keys import init_keys
+
+    settings = _settings()
+    try:
+        registry = load_registry_for(settings)
+        created = init_keys(settings, list(registry.networks), demo=settings.demo)
+    except BrokerError as exc:
+        raise _fail(exc.detail) from None
+    for path in created:
+        typer.echo(f"created {path}", err=True)
+    if not created:
+        typer.echo("all keys present", err=True)
+
+
+def _demo_only(settings: Settings) -> None:
+    if not settings.demo:
+        raise _fail("tokens can only be minted with demo keys: set GBO_DEMO=1")
+
+
+@token_app.command("partner")
+def token_partner(
+    partner: Annotated[str, typer.Option(help="Partner id, e.g. ocmw-gent.")],
+    worker: Annotated[str, typer.Option(help="Pseudonymous worker id (`sub`).")] = "w-1",
+) -> None:
+    """A single-use partner token (valid 2 minutes)."""
+    from broker.tokens import partner_token
+
+    settings = _settings()
+    _demo_only(settings)
+    try:
+        typer.echo(partner_token(settings, partner=partner, worker=worker, now=_now()))
+    except BrokerError as exc:
+        raise _fail(exc.detail) from None
+
+
+@token_app.command("client")
+def token_client(insz: Annotated[str, typer.Option(help="The citizen's INSZ (11 digits).")]) -> None:
+    """A citizen's token from the demo identity provider (valid 15 minutes)."""
+    from broker.insz import is_valid_insz
+    from broker.tokens import client_token
+
+    settings = _settings()
+    _demo_only(settings)
+    if not is_valid_insz(insz):
+        raise _fail("not a valid INSZ (11 digits with a valid mod-97 check)")
+    typer.echo(client_token(settings, insz=insz, now=_now()))
+
+
+@token_app.command("auditor")
+def token_auditor(
+    scope: Annotated[str, typer.Option(help="partner:<id>, network:<id> or supervisor.")],
+) -> None:
+    """An auditor's token from the demo identity provider (valid 15 minutes)."""
+    from broker.auth import AUDITOR_SCOPE
+    from broker.tokens import auditor_token
+
+    settings = _settings()
+    _demo_only(settings)
+    if not AUDITOR_SCOPE.fullmatch(scope):
+        raise _fail("scope must be partner:<id>, network:<id> or supervisor")
+    typer.echo(auditor_token(settings, scope=scope, now=_now()))
+
+
+@client_app.command("erase")
+def client_erase(
+    network: Annotated[str, typer.Option(help="The client's network, e.g. gbo-gent.")],
+    ref: Annotated[str | None, typer.Option(help="The client's pseudonym.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Crypto-shred one client (GDPR art. 17): destroy their data key. Without --ref, the INSZ
+    is read from standard input (never from the command line, which shells record)."""
+    from broker import dossier
+    from broker.context import load_context
+    from broker.insz import is_valid_insz
+    from broker.store.db import session_scope
+    from broker.store.models import Client
+
+    settings = _settings()
+    try:
+        ctx = load_context(settings)
+        if ref is None:
+            insz = typer.prompt("INSZ", hide_input=True) if sys.stdin.isatty() else sys.stdin.readline()
+            insz = insz.strip()
+            if not is_valid_insz(insz):
+                raise _fail("not a valid INSZ")
+            ref = ctx.keyring.client_ref(network, insz)
+        with session_scope(ctx.engine) as session:
+            client = session.query(Client).filter_by(network=network, ref=ref).first()
+            if client is None:
+                raise _fail(f"no client with pseudonym {ref} in {network}")
+            if not yes and sys.stdin.isatty():
+                typer.confirm(f"Erase client {ref}? This cannot be undone.", abort=True)
+            dossier.erase_client(session=session, client_id=client.id, now=_now())
+    except BrokerError as exc:
+        raise _fail(exc.detail) from None
+    typer.echo(f"erased client {ref} in {network}: their data can no longer be decrypted")
+
+
+if __name__ == "__main__":
+    app()

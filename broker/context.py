@@ -1,0 +1,81 @@
+"""Everything a running broker needs, loaded and checked once at start-up.
+
+``load_context`` raises ``ConfigurationError`` with the command to run when something is missing:
+keys (``gbo-broker keys init`` / ``gbo-broker demo``), migrations (``gbo-broker db upgrade``), or
+demo keys used outside demo mode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+
+from broker.auth import IssuerKeys
+from broker.catalogue import Catalogue, load_catalogue
+from broker.errors import ConfigurationError
+from broker.keys import load_kek, load_pseudonym_secrets, read_json
+from broker.observability import Metrics
+from broker.registry import Registry, load_registry
+from broker.settings import Settings
+from broker.store.db import check_migrated, make_engine
+from broker.store.keyring import Keyring
+from broker.store.replay import DatabaseReplayGuard
+
+
+@dataclass(frozen=True)
+class BrokerContext:
+    settings: Settings
+    engine: Engine
+    registry: Registry
+    keyring: Keyring
+    catalogue: Catalogue
+    issuer: IssuerKeys | None
+    replay_guard: DatabaseReplayGuard
+    metrics: Metrics
+
+
+def load_registry_for(settings: Settings) -> Registry:
+    path = settings.resolved_registry_file
+    if path is None:
+        raise ConfigurationError("GBO_REGISTRY_FILE is not set (outside demo mode it is required)")
+    return load_registry(path, data_dir=settings.data_dir)
+
+
+def _refuse_demo_material(settings: Settings, registry: Registry, keyring: Keyring) -> None:
+    """Issue 2: outside demo mode, refuse to start with any key the demo generated."""
+    if settings.demo:
+        return
+    found = []
+    if keyring.kek.demo:
+        found.append("the key-encryption key")
+    if registry.demo:
+        found.append("the partner registry")
+    if read_json(settings.pseudonym_secrets_file, "pseudonym secrets").get("demo"):
+        found.append("the pseudonym secrets")
+    jwks = settings.resolved_issuer_jwks_file
+    if jwks is not None and settings.demo_keys_dir in jwks.resolve().parents:
+        found.append("the issuer keys")
+    if found:
+        raise ConfigurationError(
+            "refusing to start outside demo mode with demo keys: " + ", ".join(found)
+            + " (set GBO_DEMO=1 for a demo, or configure production keys)"
+        )
+
+
+def load_context(settings: Settings, *, engine: Engine | None = None) -> BrokerContext:
+    registry = load_registry_for(settings)
+    keyring = Keyring(kek=load_kek(settings), pseudonym_secrets=load_pseudonym_secrets(settings))
+    for network in registry.networks:
+        keyring.client_ref(network, "00000000000")  # fails now if a network has no secret
+    _refuse_demo_material(settings, registry, keyring)
+    issuer = None
+    if settings.resolved_issuer and settings.resolved_issuer_jwks_file:
+        issuer = IssuerKeys.from_file(settings.resolved_issuer, settings.resolved_issuer_jwks_file)
+    engine = engine or make_engine(settings.resolved_database_url)
+    check_migrated(engine)
+    return BrokerContext(
+        settings=settings, engine=engine, registry=registry, keyring=keyring,
+        catalogue=load_catalogue(), issuer=issuer,
+        replay_guard=DatabaseReplayGuard(engine), metrics=Metrics(),
+    )

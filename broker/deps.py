@@ -1,0 +1,91 @@
+"""FastAPI dependencies: the context, a database session, and the authenticated principal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+
+from broker.auth import (
+    AuditorPrincipal,
+    ClientPrincipal,
+    PartnerPrincipal,
+    verify_auditor_token,
+    verify_client_token,
+    verify_partner_token,
+)
+from broker.context import BrokerContext
+from broker.errors import AuthenticationError
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def get_context(request: Request) -> BrokerContext:
+    ctx: BrokerContext = request.app.state.context
+    return ctx
+
+
+ContextDep = Annotated[BrokerContext, Depends(get_context)]
+
+
+def get_session(ctx: ContextDep) -> Iterator[Session]:
+    with Session(ctx.engine, expire_on_commit=False) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise AuthenticationError("no bearer token")
+    return credentials.credentials
+
+
+def current_partner(request: Request, ctx: ContextDep, credentials: BearerDep) -> PartnerPrincipal:
+    try:
+        principal = verify_partner_token(
+            _token(credentials), registry=ctx.registry, audience=ctx.settings.audience,
+            replay_guard=ctx.replay_guard, now=datetime.now(UTC),
+        )
+    except AuthenticationError:
+        ctx.metrics.auth_failures.labels("partner").inc()
+        raise
+    request.scope.setdefault("state", {})["partner"] = principal.partner.id
+    return principal
+
+
+def current_client(ctx: ContextDep, credentials: BearerDep) -> ClientPrincipal:
+    if ctx.issuer is None:
+        raise AuthenticationError("no identity provider configured")
+    try:
+        return verify_client_token(
+            _token(credentials), issuer=ctx.issuer, audience=ctx.settings.audience,
+            insz_claim=ctx.settings.client_insz_claim, now=datetime.now(UTC),
+        )
+    except AuthenticationError:
+        ctx.metrics.auth_failures.labels("client").inc()
+        raise
+
+
+def current_auditor(ctx: ContextDep, credentials: BearerDep) -> AuditorPrincipal:
+    if ctx.issuer is None:
+        raise AuthenticationError("no identity provider configured")
+    try:
+        return verify_auditor_token(
+            _token(credentials), issuer=ctx.issuer, audience=ctx.settings.audience,
+            now=datetime.now(UTC),
+        )
+    except AuthenticationError:
+        ctx.metrics.auth_failures.labels("auditor").inc()
+        raise
+
+
+CurrentPartner = Annotated[PartnerPrincipal, Depends(current_partner)]
+CurrentClient = Annotated[ClientPrincipal, Depends(current_client)]
+CurrentAuditor = Annotated[AuditorPrincipal, Depends(current_auditor)]

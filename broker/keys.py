@@ -1,0 +1,107 @@
+"""Key files under the data directory: the KEK, per-network pseudonym secrets, demo keys.
+
+Files are JSON, written once with mode 0600 and never overwritten. Demo-generated keys carry
+``"demo": true`` so the broker can refuse them outside demo mode (issue 2, settings).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from jwt.algorithms import OKPAlgorithm
+
+from broker.errors import ConfigurationError
+from broker.settings import Settings
+from broker.store.crypto import KeyEncryptionKey, new_data_key
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def write_secret_json(path: Path, content: dict[str, Any]) -> None:
+    """Create ``path`` with mode 0600; refuses to overwrite (keys are never replaced silently)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(content, fh, indent=2)
+        fh.write("\n")
+
+
+def read_json(path: Path, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigurationError(
+            f"{what} not found at {path}: run `gbo-broker keys init` (or `gbo-broker demo`)"
+        ) from exc
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"{what} at {path} is unreadable or not JSON") from exc
+    if not isinstance(data, dict):
+        raise ConfigurationError(f"{what} at {path} is not a JSON object")
+    return data
+
+
+def init_keys(settings: Settings, networks: Iterable[str], *, demo: bool) -> list[Path]:
+    """Create the KEK and missing pseudonym secrets; returns the files it created."""
+    created: list[Path] = []
+    kek_path = settings.resolved_kek_file
+    if not kek_path.exists():
+        write_secret_json(
+            kek_path,
+            {"kid": f"kek-{secrets.token_hex(4)}", "key": _b64(new_data_key()), "demo": demo},
+        )
+        created.append(kek_path)
+    path = settings.pseudonym_secrets_file
+    current = read_json(path, "pseudonym secrets") if path.exists() else None
+    missing = [n for n in networks if current is None or n not in current.get("networks", {})]
+    if missing:
+        merged = dict(current.get("networks", {})) if current else {}
+        merged.update({n: _b64(secrets.token_bytes(32)) for n in missing})
+        tmp = path.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        write_secret_json(tmp, {"networks": merged, "demo": current.get("demo", demo) if current else demo})
+        tmp.replace(path)
+        created.append(path)
+    return created
+
+
+def load_kek(settings: Settings) -> KeyEncryptionKey:
+    data = read_json(settings.resolved_kek_file, "key-encryption key")
+    try:
+        key = base64.b64decode(data["key"], validate=True)
+        kid = str(data["kid"])
+    except (KeyError, ValueError) as exc:
+        raise ConfigurationError("key-encryption key file is malformed") from exc
+    if len(key) != 32:
+        raise ConfigurationError("key-encryption key must be 32 bytes (AES-256)")
+    return KeyEncryptionKey(kid=kid, key=key, demo=bool(data.get("demo", False)))
+
+
+def load_pseudonym_secrets(settings: Settings) -> dict[str, bytes]:
+    data = read_json(settings.pseudonym_secrets_file, "pseudonym secrets")
+    try:
+        return {net: base64.b64decode(v, validate=True) for net, v in data["networks"].items()}
+    except (KeyError, ValueError, AttributeError) as exc:
+        raise ConfigurationError("pseudonym secrets file is malformed") from exc
+
+
+# --- Ed25519 signing keys as JWK (demo partners, the demo issuer) -------------------------------
+
+
+def new_signing_jwk(kid: str) -> dict[str, Any]:
+    """A fresh Ed25519 private key as a JWK dict (RFC 8037), with ``kid`` and ``alg``."""
+    jwk: dict[str, Any] = json.loads(OKPAlgorithm.to_jwk(Ed25519PrivateKey.generate()))
+    jwk.update({"kid": kid, "alg": "EdDSA", "use": "sig"})
+    return jwk
+
+
+def public_jwk(private_jwk: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in private_jwk.items() if k != "d"}

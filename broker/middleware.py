@@ -1,0 +1,108 @@
+"""ASGI middleware: request ids, the 1 MiB body limit, access logs and request metrics."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from broker.observability import Metrics, request_id_var
+from broker.problems import PROBLEM_JSON, TYPE_PREFIX
+
+access_log = logging.getLogger("gbo.access")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9-]{8,64}")
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _problem_413(limit: int) -> bytes:
+    return json.dumps({
+        "type": TYPE_PREFIX + "payload_too_large", "title": "The request body is too large",
+        "status": 413, "code": "payload_too_large",
+        "detail": f"Request bodies are limited to {limit} bytes.",
+    }).encode()
+
+
+class BrokerMiddleware:
+    """Outermost layer. Assigns ``X-Request-ID``, rejects bodies over ``max_body`` bytes with
+    413 (by ``Content-Length`` up front, or while streaming), logs one JSON line per request
+    (request id, partner, route template, status, duration — never a raw path or query) and
+    counts it in Prometheus metrics."""
+
+    def __init__(self, app: ASGIApp, *, max_body: int, metrics: Metrics) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _REQUEST_ID.fullmatch(given) else str(uuid.uuid4())
+        token = request_id_var.set(request_id)
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                response_started = True
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"],
+                                      (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        received = 0
+
+        async def receive_wrapper() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise _BodyTooLarge()
+            return message
+
+        try:
+            declared = headers.get(b"content-length")
+            if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+                raise _BodyTooLarge()
+            await self.app(scope, receive_wrapper, send_wrapper)
+        except _BodyTooLarge:
+            if response_started:
+                raise
+            await self._send_413(send_wrapper)
+        finally:
+            self._record(scope, status, time.perf_counter() - started, request_id)
+            request_id_var.reset(token)
+
+    async def _send_413(self, send: Send) -> None:
+        body = _problem_413(self.max_body)
+        await send({"type": "http.response.start", "status": 413, "headers": [
+            (b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})
+
+    def _record(self, scope: Scope, status: int, seconds: float, request_id: str) -> None:
+        route = scope.get("route")
+        template = getattr(route, "path", None) or "<unmatched>"
+        state: dict[str, Any] = scope.get("state") or {}
+        method = scope.get("method", "")
+        self.metrics.requests.labels(method, template, str(status)).inc()
+        self.metrics.duration.labels(method, template).observe(seconds)
+        access_log.info("request", extra={
+            "request_id": request_id, "method": method, "route": template, "status": status,
+            "duration_ms": round(seconds * 1000, 3), "partner": state.get("partner"),
+        })

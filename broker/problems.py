@@ -1,0 +1,85 @@
+"""RFC 9457 problem+json for every error the API returns, with stable ``type`` URIs.
+
+``type`` is ``urn:gbo-broker:problem:<code>``; ``code`` repeats the stable code as an extension
+member. Validation errors list where the input is wrong (``errors``: loc, type, msg) but never echo
+the input itself: it may hold an INSZ or dossier content.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from broker.errors import AuthenticationError, BrokerError
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_PREFIX = "urn:gbo-broker:problem:"
+log = logging.getLogger("gbo.errors")
+
+_HTTP_CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 406: "not_acceptable", 413: "payload_too_large",
+    415: "unsupported_media_type", 422: "invalid_request", 429: "too_many_requests",
+}
+
+
+def problem(status: int, code: str, title: str, detail: str | None = None,
+            headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"type": TYPE_PREFIX + code, "title": title, "status": status,
+                            "code": code}
+    if detail and detail != title:
+        body["detail"] = detail
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _safe_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    out = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ())]
+        out.append({"loc": loc, "type": err.get("type", "invalid"), "msg": err.get("msg", "")})
+    return out
+
+
+async def _broker_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, BrokerError)
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
+    if exc.status >= 500:
+        log.error("request failed", extra={"error_code": exc.code})
+    return problem(exc.status, exc.code, exc.title, exc.detail, headers=headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return problem(422, "invalid_request", "The request is not valid",
+                   "See `errors` for what to change.", errors=_safe_errors(exc))
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    title = str(exc.detail) if isinstance(exc.detail, str) else "Request failed"
+    return problem(exc.status_code, code, title, headers=getattr(exc, "headers", None))
+
+
+async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    # Log the exception's type and where it happened, not its message: messages of library
+    # errors can quote input values (an INSZ, dossier content).
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    where = f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb else "?"
+    log.error("unhandled error", extra={"error_type": type(exc).__name__, "where": where})
+    return problem(500, "internal_error", "Internal error")
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(BrokerError, _broker_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unhandled)

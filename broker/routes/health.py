@@ -1,0 +1,40 @@
+"""Operations endpoints: liveness, readiness, Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from broker.deps import ContextDep
+from broker.problems import problem
+from broker.store.db import check_migrated
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(ctx: ContextDep) -> Response:
+    """Ready to serve: the database answers and is migrated; keys and registry are loaded."""
+    checks = {"keys": "ok", "registry": "ok"}
+    try:
+        with ctx.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        check_migrated(ctx.engine)
+        checks["database"] = "ok"
+    except Exception:  # noqa: BLE001 - any failure means "not ready"
+        checks["database"] = "unavailable"
+        return problem(503, "not_ready", "The broker is not ready", checks=checks)
+    return JSONResponse({"status": "ready", "checks": checks})
+
+
+@router.get("/metrics")
+def metrics(ctx: ContextDep) -> Response:
+    return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,82 @@
+"""Runtime settings, read from ``GBO_*`` environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_PORT = 8000
+DEMO_ISSUER = "gbo-broker-demo"
+
+
+class Settings(BaseSettings):
+    """Every knob of the broker. Paths default to places under ``data_dir``."""
+
+    model_config = SettingsConfigDict(env_prefix="GBO_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(default=Path("var"), description="Keys, SQLite database, demo keys.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default SQLite under data_dir."
+    )
+    audience: str = Field(default="gbo-broker", description="`aud` every token must carry.")
+    kek_file: Path | None = Field(default=None, description="Key-encryption key (JSON).")
+    registry_file: Path | None = Field(
+        default=None, description="Networks and partners (YAML); the demo one in demo mode."
+    )
+    demo: bool = Field(default=False, description="Demo mode: built-in issuer, demo keys.")
+    opa_url: str | None = Field(default=None, description="Remote OPA server (later).")
+    issuer: str | None = Field(default=None, description="`iss` of client and auditor tokens.")
+    issuer_jwks_file: Path | None = Field(default=None, description="That issuer's JWKS.")
+    client_insz_claim: str = Field(default="insz", description="Claim holding the INSZ.")
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    max_body_bytes: int = 1024 * 1024
+    log_level: str = "INFO"
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'gbo.sqlite3'}"
+
+    @cached_property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @cached_property
+    def demo_keys_dir(self) -> Path:
+        return self.data_dir / "demo-keys"
+
+    @cached_property
+    def resolved_kek_file(self) -> Path:
+        return self.kek_file or self.keys_dir / "kek.json"
+
+    @cached_property
+    def pseudonym_secrets_file(self) -> Path:
+        return self.keys_dir / "pseudonym-secrets.json"
+
+    @cached_property
+    def resolved_registry_file(self) -> Path | None:
+        if self.registry_file is not None:
+            return self.registry_file
+        if self.demo:
+            return Path(__file__).parent / "demo" / "registry.yaml"
+        return None
+
+    @cached_property
+    def resolved_issuer(self) -> str | None:
+        return self.issuer or (DEMO_ISSUER if self.demo else None)
+
+    @cached_property
+    def resolved_issuer_jwks_file(self) -> Path | None:
+        if self.issuer_jwks_file is not None:
+            return self.issuer_jwks_file
+        if self.demo:
+            return self.demo_keys_dir / "issuer.jwks.json"
+        return None

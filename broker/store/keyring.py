@@ -1,0 +1,36 @@
+"""The keys of the dossier store: the KEK and the per-network pseudonym secrets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from broker.errors import ClientErased, ConfigurationError
+from broker.store import crypto
+from broker.store.models import Client
+
+
+@dataclass(frozen=True)
+class Keyring:
+    kek: crypto.KeyEncryptionKey
+    pseudonym_secrets: dict[str, bytes] = field(repr=False)
+
+    def client_ref(self, network: str, insz: str) -> str:
+        """The client's pseudonym in ``network`` (HMAC-SHA-256 with that network's secret)."""
+        try:
+            secret = self.pseudonym_secrets[network]
+        except KeyError as exc:
+            raise ConfigurationError(f"no pseudonym secret for network {network!r}") from exc
+        return crypto.pseudonym(secret, insz)
+
+    def new_data_key(self, client_id: str) -> tuple[bytes, bytes]:
+        """A fresh data key and its wrapped form for ``client_id``."""
+        key = crypto.new_data_key()
+        return key, self.kek.wrap(key, client_id)
+
+    def data_key(self, client: Client) -> bytes:
+        """Unwrap the client's data key. Raises ``ClientErased`` after crypto-shredding."""
+        if client.data_key_wrapped is None:
+            raise ClientErased()
+        if client.kek_id != self.kek.kid:
+            raise ConfigurationError(f"client key is wrapped by unknown KEK {client.kek_id!r}")
+        return self.kek.unwrap(client.data_key_wrapped, client.id)

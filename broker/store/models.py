@@ -1,0 +1,77 @@
+"""Tables of the dossier store (DESIGN §3, §6). Schema changes go through Alembic migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, LargeBinary, String, TypeDecorator, UniqueConstraint
+from sqlmodel import Column, Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both SQLite (which drops the zone) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _utc(**kw: Any) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), **kw))
+
+
+class Client(SQLModel, table=True):
+    """A citizen. The INSZ is stored only encrypted; lookups go by the keyed pseudonym ``ref``.
+
+    ``data_key_wrapped`` is the client's AES-256 data key wrapped by the KEK ``kek_id``; erasure
+    (GDPR art. 17) sets it to NULL, which leaves every ciphertext of this client unreadable.
+    """
+
+    __tablename__ = "client"
+    __table_args__ = (UniqueConstraint("network", "ref", name="uq_client_network_ref"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    network: str = Field(max_length=64)
+    ref: str = Field(max_length=64)
+    insz_ct: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    kek_id: str = Field(max_length=64)
+    data_key_wrapped: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    created_at: datetime = _utc(nullable=False)
+    erased_at: datetime | None = _utc(nullable=True)
+
+
+class Entry(SQLModel, table=True):
+    """One record in one section of a client's dossier; ``content_ct`` is AES-GCM ciphertext."""
+
+    __tablename__ = "entry"
+
+    id: str = Field(primary_key=True, max_length=40)
+    client_id: str = Field(foreign_key="client.id", max_length=40)
+    section: str = Field(max_length=64)
+    author: str = Field(max_length=64)
+    worker: str = Field(max_length=64)
+    restricted: bool = False
+    created_at: datetime = _utc(nullable=False)
+    content_ct: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class UsedToken(SQLModel, table=True):
+    """Seen partner-token ids (DESIGN §6: ``jti`` single use), kept until the token expires."""
+
+    __tablename__ = "used_token"
+
+    issuer: str = Field(primary_key=True, max_length=64)
+    jti: str = Field(sa_column=Column(String(128), primary_key=True))
+    expires_at: datetime = _utc(nullable=False)

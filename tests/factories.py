@@ -1,0 +1,93 @@
+"""Test factories: tokens, request bodies. Overrides replace single fields."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+import jwt
+
+from broker.settings import Settings
+from broker.tokens import load_private_jwk, sign
+
+VALID_INSZ = "85073003328"  # born 1985, pre-2000 check
+OTHER_INSZ = "01020312345"  # born 2001, post-2000 check
+
+
+def partner_jwk(settings: Settings, partner: str) -> dict[str, Any]:
+    return load_private_jwk(settings.demo_keys_dir / "partners" / f"{partner}.jwk.json")
+
+
+def partner_claims(settings: Settings, partner: str = "ocmw-gent", **overrides: Any) -> dict[str, Any]:
+    now = int(time.time())
+    claims = {"iss": partner, "sub": "w-1", "aud": settings.audience, "iat": now,
+              "exp": now + 120, "jti": secrets.token_urlsafe(16)}
+    claims.update(overrides)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def partner_token(settings: Settings, partner: str = "ocmw-gent", **overrides: Any) -> str:
+    return sign(partner_claims(settings, partner, **overrides), partner_jwk(settings, partner))
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def partner_auth(settings: Settings, partner: str = "ocmw-gent", **overrides: Any) -> dict[str, str]:
+    return auth(partner_token(settings, partner, **overrides))
+
+
+def issuer_token(settings: Settings, **claims: Any) -> str:
+    now = int(time.time())
+    body = {"iss": settings.resolved_issuer, "aud": settings.audience, "iat": now,
+            "exp": now + 600, "sub": "citizen-1"}
+    body.update(claims)
+    return sign(body, load_private_jwk(settings.demo_keys_dir / "issuer.jwk.json"))
+
+
+def client_auth(settings: Settings, insz: str = VALID_INSZ) -> dict[str, str]:
+    return auth(issuer_token(settings, role="client", insz=insz))
+
+
+def make_entry(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"insz": VALID_INSZ, "section": "hulpvraag",
+                            "content": {"vraag": "hulp bij huurachterstal"}}
+    body.update(overrides)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def hs256_with_public_key(settings: Settings, partner: str = "ocmw-gent") -> str:
+    """Algorithm confusion: an HMAC token keyed with the partner's *public* key bytes."""
+    jwk = partner_jwk(settings, partner)
+    claims = partner_claims(settings, partner)
+    # PyJWT refuses PEM-looking HMAC keys, so sign by hand as an attacker would.
+    header = {"alg": "HS256", "kid": jwk["kid"], "typ": "JWT"}
+    from cryptography.hazmat.primitives import serialization
+
+    public = jwt.PyJWK({k: v for k, v in jwk.items() if k != "d"}).key
+    pem = public.public_bytes(serialization.Encoding.PEM,
+                              serialization.PublicFormat.SubjectPublicKeyInfo)
+    return _hand_signed(header, claims, pem)
+
+
+def _hand_signed(header: dict[str, Any], claims: dict[str, Any], key: bytes) -> str:
+    import base64
+    import hashlib
+    import hmac
+    import json
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
+    sig = hmac.new(key, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64(sig)}"
+
+
+def unsigned_token(settings: Settings, partner: str = "ocmw-gent") -> str:
+    """``alg: none`` with the partner's kid."""
+    jwk = partner_jwk(settings, partner)
+    return jwt.encode(partner_claims(settings, partner), None, algorithm="none",
+                      headers={"kid": jwk["kid"]})
