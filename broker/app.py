@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from broker.context import BrokerContext, load_context
@@ -11,10 +14,19 @@ from broker.routes import entries, health, me
 from broker.settings import Settings
 
 
-def create_app(settings: Settings | None = None, *, context: BrokerContext | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, context: BrokerContext | None = None
+) -> FastAPI:
     """Build the broker. Raises ``ConfigurationError`` if it must not start (see ``context``)."""
     ctx = context or load_context(settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        ctx.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="gbo-broker",
         version="0.1.0",
         summary="Consent- and policy-driven data sharing between GBO partners, with a verifiable "

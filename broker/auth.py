@@ -39,15 +39,18 @@ _WORKER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _JTI = re.compile(r"[\x21-\x7e]{8,128}")
 AUDITOR_SCOPE = re.compile(r"supervisor|(?:partner|network):[a-z0-9]+(?:-[a-z0-9]+)*")
 
+
 class ReplayGuard(Protocol):
     def check_and_store(self, issuer: str, jti: str, expires_at: datetime) -> bool:
         """Record ``jti``; False if it was seen before (a replay)."""
+
 
 @dataclass(frozen=True)
 class PartnerPrincipal:
     partner: Partner
     worker: str  # pseudonymous worker id (`sub`)
     jti: str
+
 
 @dataclass(frozen=True)
 class ClientPrincipal:
@@ -56,10 +59,12 @@ class ClientPrincipal:
     def __repr__(self) -> str:  # never print the INSZ
         return "ClientPrincipal(insz=<redacted>)"
 
+
 @dataclass(frozen=True)
 class AuditorPrincipal:
     subject: str
     scope: str  # partner:<id> | network:<id> | supervisor
+
 
 def _key_allows(jwk: PyJWK, alg: str) -> bool:
     raw = jwk._jwk_data  # noqa: SLF001 - PyJWK keeps the parsed JSON here
@@ -69,6 +74,7 @@ def _key_allows(jwk: PyJWK, alg: str) -> bool:
         return False
     return alg in allowed and alg in ALLOWED_ALGORITHMS
 
+
 def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     try:
         header = jwt.get_unverified_header(token)
@@ -77,16 +83,23 @@ def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
         raise AuthenticationError("malformed token") from exc
     return header, claims
 
-def _decode(token: str, jwk: PyJWK, alg: str, *, audience: str, issuer: str,
-            required: list[str]) -> dict[str, Any]:
+
+def _decode(
+    token: str, jwk: PyJWK, alg: str, *, audience: str, issuer: str, required: list[str]
+) -> dict[str, Any]:
     try:
         return jwt.decode(
-            token, key=jwk.key, algorithms=[alg], audience=audience, issuer=issuer,
+            token,
+            key=jwk.key,
+            algorithms=[alg],
+            audience=audience,
+            issuer=issuer,
             leeway=CLOCK_SKEW_SECONDS,
             options={"require": required, "verify_signature": True, "strict_aud": True},
         )
     except PyJWTError as exc:
         raise AuthenticationError(f"rejected: {type(exc).__name__}") from exc
+
 
 def _check_times(claims: dict[str, Any], now: datetime, max_lifetime: int) -> None:
     try:
@@ -99,6 +112,7 @@ def _check_times(claims: dict[str, Any], now: datetime, max_lifetime: int) -> No
         raise AuthenticationError("lifetime too long")
     if "nbf" in claims and float(claims["nbf"]) > now.timestamp() + CLOCK_SKEW_SECONDS:
         raise AuthenticationError("not yet valid")
+
 
 def verify_partner_token(
     token: str, *, registry: Registry, audience: str, replay_guard: ReplayGuard, now: datetime
@@ -116,8 +130,14 @@ def verify_partner_token(
     jwk = partner.keys.get(kid)  # only this partner's keys: another partner's kid is unknown here
     if jwk is None or not _key_allows(jwk, alg):
         raise AuthenticationError("unknown kid or key/algorithm mismatch")
-    claims = _decode(token, jwk, alg, audience=audience, issuer=partner.id,
-                     required=["exp", "iat", "iss", "aud", "sub", "jti"])
+    claims = _decode(
+        token,
+        jwk,
+        alg,
+        audience=audience,
+        issuer=partner.id,
+        required=["exp", "iat", "iss", "aud", "sub", "jti"],
+    )
     _check_times(claims, now, MAX_PARTNER_TOKEN_LIFETIME)
     worker, jti = claims["sub"], claims["jti"]
     # The worker id is logged and audited: it must be a pseudonym, never a national number.
@@ -125,9 +145,12 @@ def verify_partner_token(
         raise AuthenticationError("bad sub")
     if not isinstance(jti, str) or not _JTI.fullmatch(jti):
         raise AuthenticationError("bad jti")
-    if not replay_guard.check_and_store(partner.id, jti, datetime.fromtimestamp(claims["exp"], UTC)):
+    if not replay_guard.check_and_store(
+        partner.id, jti, datetime.fromtimestamp(claims["exp"], UTC)
+    ):
         raise AuthenticationError("replayed jti")
     return PartnerPrincipal(partner=partner, worker=worker, jti=jti)
+
 
 @dataclass(frozen=True)
 class IssuerKeys:
@@ -149,8 +172,10 @@ class IssuerKeys:
             raise ConfigurationError("the issuer JWKS holds a private key")
         return cls(issuer=issuer, keys=keys)
 
-def _verify_issuer_token(token: str, issuer: IssuerKeys, audience: str,
-                         now: datetime) -> dict[str, Any]:
+
+def _verify_issuer_token(
+    token: str, issuer: IssuerKeys, audience: str, now: datetime
+) -> dict[str, Any]:
     header, _ = _unverified(token)
     alg, kid = header.get("alg"), header.get("kid")
     if not isinstance(alg, str) or alg not in ALLOWED_ALGORITHMS or not isinstance(kid, str):
@@ -158,13 +183,21 @@ def _verify_issuer_token(token: str, issuer: IssuerKeys, audience: str,
     jwk = issuer.keys.get(kid)
     if jwk is None or not _key_allows(jwk, alg):
         raise AuthenticationError("unknown kid")
-    claims = _decode(token, jwk, alg, audience=audience, issuer=issuer.issuer,
-                     required=["exp", "iat", "iss", "aud", "sub"])
+    claims = _decode(
+        token,
+        jwk,
+        alg,
+        audience=audience,
+        issuer=issuer.issuer,
+        required=["exp", "iat", "iss", "aud", "sub"],
+    )
     _check_times(claims, now, MAX_ISSUER_TOKEN_LIFETIME)
     return claims
 
-def verify_client_token(token: str, *, issuer: IssuerKeys, audience: str, insz_claim: str,
-                        now: datetime) -> ClientPrincipal:
+
+def verify_client_token(
+    token: str, *, issuer: IssuerKeys, audience: str, insz_claim: str, now: datetime
+) -> ClientPrincipal:
     claims = _verify_issuer_token(token, issuer, audience, now)
     if claims.get("role", "client") != "client":
         raise AuthenticationError("not a client token")
@@ -173,8 +206,10 @@ def verify_client_token(token: str, *, issuer: IssuerKeys, audience: str, insz_c
         raise AuthenticationError("no valid INSZ claim")
     return ClientPrincipal(insz=insz)
 
-def verify_auditor_token(token: str, *, issuer: IssuerKeys, audience: str,
-                         now: datetime) -> AuditorPrincipal:
+
+def verify_auditor_token(
+    token: str, *, issuer: IssuerKeys, audience: str, now: datetime
+) -> AuditorPrincipal:
     claims = _verify_issuer_token(token, issuer, audience, now)
     scope = claims.get("scope")
     if claims.get("role") != "auditor" or not isinstance(scope, str):

@@ -1,6 +1,6 @@
-"""The section catalogue and purpose map, read from ``policies/catalogue.json`` (DESIGN §3).
+"""The section catalogue and purpose map, from ``policies/catalogue.json`` (DESIGN §3).
 
-The same file is the policy engine's data (``data.gbo.catalogue``): Python and Rego share one source.
+The same file is the policy engine's data (``data.gbo.catalogue``): one source for Python and Rego.
 """
 
 from __future__ import annotations

@@ -11,8 +11,11 @@ import typer
 from broker.errors import BrokerError, ConfigurationError
 from broker.settings import Settings
 
-app = typer.Typer(help="gbo-broker: consent- and policy-driven data sharing for GBO partners.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="gbo-broker: consent- and policy-driven data sharing for GBO partners.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 keys_app = typer.Typer(help="Key files in the data directory.", no_args_is_help=True)
 token_app = typer.Typer(help="Print a token signed with the demo keys.", no_args_is_help=True)
@@ -59,24 +62,32 @@ def serve(
     if settings.demo:
         _print_demo_hints(settings, bind_host, bind_port)
     if workers > 1:
-        uvicorn.run("broker.app:create_app_from_env", factory=True, host=bind_host,
-                    port=bind_port, workers=workers, access_log=False, log_config=None)
+        uvicorn.run(
+            "broker.app:create_app_from_env",
+            factory=True,
+            host=bind_host,
+            port=bind_port,
+            workers=workers,
+            access_log=False,
+            log_config=None,
+        )
     else:
-        uvicorn.run(application, host=bind_host, port=bind_port, access_log=False,
-                    log_config=None)
+        uvicorn.run(application, host=bind_host, port=bind_port, access_log=False, log_config=None)
 
 
 def _print_demo_hints(settings: Settings, host: str, port: int) -> None:
     base = f"http://{host}:{port}"
-    typer.echo(f"""
-gbo-broker demo on {base} (data in {settings.data_dir})
-  API docs:      {base}/docs
-  Partner token: TOKEN=$(.venv/bin/gbo-broker token partner --partner ocmw-gent --worker w-1)
-  Post an entry: curl -s -X POST {base}/v1/entries -H "Authorization: Bearer $TOKEN" \\
-                   -H 'Content-Type: application/json' \\
-                   -d '{{"insz": "85073003328", "section": "hulpvraag", "content": {{"vraag": "huurachterstal"}}}}'
-  (each partner token is single-use: mint a new one per request)
-""", err=True)
+    env = f"GBO_DEMO=1 GBO_DATA_DIR={settings.data_dir}"
+    body = '{"insz": "85073003328", "section": "hulpvraag", "content": {"vraag": "huurachterstal"}}'
+    typer.echo(
+        f"""
+gbo-broker demo on {base} (data in {settings.data_dir}); API docs at {base}/docs
+Mint a partner token (single use, valid 2 minutes) and post an entry:
+  TOKEN=$({env} .venv/bin/gbo-broker token partner --partner ocmw-gent --worker w-1)
+  curl -s -X POST {base}/v1/entries -H "Authorization: Bearer $TOKEN" \\
+       -H 'Content-Type: application/json' -d '{body}'
+"""
+    )  # stdout: the JSON log stream (stderr) never carries an INSZ, not even the demo's
 
 
 @app.command()
@@ -91,8 +102,11 @@ def demo() -> None:
         seeded = setup_demo(settings)
     except BrokerError as exc:
         raise _fail(exc.detail) from None
-    typer.echo(f"demo network ready in {settings.data_dir}"
-               + (" (seeded demo dossiers)" if seeded else " (already set up)"), err=True)
+    typer.echo(
+        f"demo network ready in {settings.data_dir}"
+        + (" (seeded demo dossiers)" if seeded else " (already set up)"),
+        err=True,
+    )
 
 
 @db_app.command("upgrade")
@@ -101,8 +115,11 @@ def db_upgrade() -> None:
     from broker.store.db import current_revision, make_engine, upgrade
 
     engine = make_engine(_settings().resolved_database_url)
-    upgrade(engine)
-    typer.echo(f"database at migration {current_revision(engine)}", err=True)
+    try:
+        upgrade(engine)
+        typer.echo(f"database at migration {current_revision(engine)}", err=True)
+    finally:
+        engine.dispose()
 
 
 @keys_app.command("init")
@@ -145,7 +162,9 @@ def token_partner(
 
 
 @token_app.command("client")
-def token_client(insz: Annotated[str, typer.Option(help="The citizen's INSZ (11 digits).")]) -> None:
+def token_client(
+    insz: Annotated[str, typer.Option(help="The citizen's INSZ (11 digits).")],
+) -> None:
     """A citizen's token from the demo identity provider (valid 15 minutes)."""
     from broker.insz import is_valid_insz
     from broker.tokens import client_token
@@ -180,6 +199,8 @@ def client_erase(
 ) -> None:
     """Crypto-shred one client (GDPR art. 17): destroy their data key. Without --ref, the INSZ
     is read from standard input (never from the command line, which shells record)."""
+    from sqlmodel import select
+
     from broker import dossier
     from broker.context import load_context
     from broker.insz import is_valid_insz
@@ -189,14 +210,23 @@ def client_erase(
     settings = _settings()
     try:
         ctx = load_context(settings)
+    except BrokerError as exc:
+        raise _fail(exc.detail) from None
+    try:
         if ref is None:
-            insz = typer.prompt("INSZ", hide_input=True) if sys.stdin.isatty() else sys.stdin.readline()
+            insz = (
+                typer.prompt("INSZ", hide_input=True)
+                if sys.stdin.isatty()
+                else sys.stdin.readline()
+            )
             insz = insz.strip()
             if not is_valid_insz(insz):
                 raise _fail("not a valid INSZ")
             ref = ctx.keyring.client_ref(network, insz)
         with session_scope(ctx.engine) as session:
-            client = session.query(Client).filter_by(network=network, ref=ref).first()
+            client = session.exec(
+                select(Client).where(Client.network == network, Client.ref == ref)
+            ).first()
             if client is None:
                 raise _fail(f"no client with pseudonym {ref} in {network}")
             if not yes and sys.stdin.isatty():
@@ -204,6 +234,8 @@ def client_erase(
             dossier.erase_client(session=session, client_id=client.id, now=_now())
     except BrokerError as exc:
         raise _fail(exc.detail) from None
+    finally:
+        ctx.close()
     typer.echo(f"erased client {ref} in {network}: their data can no longer be decrypted")
 
 

@@ -33,6 +33,12 @@ class BrokerContext:
     issuer: IssuerKeys | None
     replay_guard: DatabaseReplayGuard
     metrics: Metrics
+    owns_engine: bool = False
+
+    def close(self) -> None:
+        """Release database connections if this context created its engine."""
+        if self.owns_engine:
+            self.engine.dispose()
 
 
 def load_registry_for(settings: Settings) -> Registry:
@@ -58,7 +64,8 @@ def _refuse_demo_material(settings: Settings, registry: Registry, keyring: Keyri
         found.append("the issuer keys")
     if found:
         raise ConfigurationError(
-            "refusing to start outside demo mode with demo keys: " + ", ".join(found)
+            "refusing to start outside demo mode with demo keys: "
+            + ", ".join(found)
             + " (set GBO_DEMO=1 for a demo, or configure production keys)"
         )
 
@@ -72,10 +79,22 @@ def load_context(settings: Settings, *, engine: Engine | None = None) -> BrokerC
     issuer = None
     if settings.resolved_issuer and settings.resolved_issuer_jwks_file:
         issuer = IssuerKeys.from_file(settings.resolved_issuer, settings.resolved_issuer_jwks_file)
+    owns_engine = engine is None
     engine = engine or make_engine(settings.resolved_database_url)
-    check_migrated(engine)
+    try:
+        check_migrated(engine)
+    except ConfigurationError:
+        if owns_engine:
+            engine.dispose()
+        raise
     return BrokerContext(
-        settings=settings, engine=engine, registry=registry, keyring=keyring,
-        catalogue=load_catalogue(), issuer=issuer,
-        replay_guard=DatabaseReplayGuard(engine), metrics=Metrics(),
+        settings=settings,
+        engine=engine,
+        registry=registry,
+        keyring=keyring,
+        catalogue=load_catalogue(),
+        issuer=issuer,
+        replay_guard=DatabaseReplayGuard(engine),
+        metrics=Metrics(),
+        owns_engine=owns_engine,
     )

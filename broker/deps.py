@@ -50,8 +50,11 @@ def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
 def current_partner(request: Request, ctx: ContextDep, credentials: BearerDep) -> PartnerPrincipal:
     try:
         principal = verify_partner_token(
-            _token(credentials), registry=ctx.registry, audience=ctx.settings.audience,
-            replay_guard=ctx.replay_guard, now=datetime.now(UTC),
+            _token(credentials),
+            registry=ctx.registry,
+            audience=ctx.settings.audience,
+            replay_guard=ctx.replay_guard,
+            now=datetime.now(UTC),
         )
     except AuthenticationError:
         ctx.metrics.auth_failures.labels("partner").inc()
@@ -65,8 +68,11 @@ def current_client(ctx: ContextDep, credentials: BearerDep) -> ClientPrincipal:
         raise AuthenticationError("no identity provider configured")
     try:
         return verify_client_token(
-            _token(credentials), issuer=ctx.issuer, audience=ctx.settings.audience,
-            insz_claim=ctx.settings.client_insz_claim, now=datetime.now(UTC),
+            _token(credentials),
+            issuer=ctx.issuer,
+            audience=ctx.settings.audience,
+            insz_claim=ctx.settings.client_insz_claim,
+            now=datetime.now(UTC),
         )
     except AuthenticationError:
         ctx.metrics.auth_failures.labels("client").inc()
@@ -78,7 +84,9 @@ def current_auditor(ctx: ContextDep, credentials: BearerDep) -> AuditorPrincipal
         raise AuthenticationError("no identity provider configured")
     try:
         return verify_auditor_token(
-            _token(credentials), issuer=ctx.issuer, audience=ctx.settings.audience,
+            _token(credentials),
+            issuer=ctx.issuer,
+            audience=ctx.settings.audience,
             now=datetime.now(UTC),
         )
     except AuthenticationError:

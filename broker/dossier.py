@@ -68,9 +68,13 @@ def get_or_create_client(
     client_id = f"c-{uuid.uuid4().hex}"
     key, wrapped = keyring.new_data_key(client_id)
     client = Client(
-        id=client_id, network=network, ref=keyring.client_ref(network, insz),
+        id=client_id,
+        network=network,
+        ref=keyring.client_ref(network, insz),
         insz_ct=crypto.encrypt(key, insz.encode(), _client_aad(client_id)),
-        kek_id=keyring.kek.kid, data_key_wrapped=wrapped, created_at=now,
+        kek_id=keyring.kek.kid,
+        data_key_wrapped=wrapped,
+        created_at=now,
     )
     session.add(client)
     try:
@@ -85,8 +89,15 @@ def get_or_create_client(
 
 
 def add_entry(
-    *, session: Session, keyring: Keyring, catalogue: Catalogue, network: str, author: str,
-    worker: str, entry_in: NewEntry, now: datetime,
+    *,
+    session: Session,
+    keyring: Keyring,
+    catalogue: Catalogue,
+    network: str,
+    author: str,
+    worker: str,
+    entry_in: NewEntry,
+    now: datetime,
 ) -> Entry:
     """Store one entry, its content encrypted with the client's data key (entry id as AAD).
 
@@ -94,7 +105,8 @@ def add_entry(
     (``werkaantekeningen``) may be written; the policy never shares them (DESIGN §4).
     """
     if not catalogue.has_section(entry_in.section):
-        raise UnknownSection(f"section {entry_in.section!r} is not in the catalogue")
+        # The submitted name is not echoed: errors never quote input (DESIGN §6 canaries).
+        raise UnknownSection("Use one of the sections listed in the catalogue (policies/).")
     client = get_or_create_client(
         session, keyring=keyring, network=network, insz=entry_in.insz, now=now
     )
@@ -102,8 +114,13 @@ def add_entry(
     entry_id = f"e-{uuid.uuid4().hex}"
     plaintext = json.dumps(entry_in.content, ensure_ascii=False, separators=(",", ":")).encode()
     entry = Entry(
-        id=entry_id, client_id=client.id, section=entry_in.section, author=author, worker=worker,
-        restricted=entry_in.restricted, created_at=now,
+        id=entry_id,
+        client_id=client.id,
+        section=entry_in.section,
+        author=author,
+        worker=worker,
+        restricted=entry_in.restricted,
+        created_at=now,
         content_ct=crypto.encrypt(key, plaintext, _entry_aad(entry_id)),
     )
     session.add(entry)
@@ -111,12 +128,17 @@ def add_entry(
     return entry
 
 
-def decrypt_entries(*, keyring: Keyring, client: Client, entries: list[Entry]) -> list[DecryptedEntry]:
+def decrypt_entries(
+    *, keyring: Keyring, client: Client, entries: list[Entry]
+) -> list[DecryptedEntry]:
     """Decrypt ``entries`` of ``client``. Raises ``ClientErased`` or ``DecryptionError``."""
     key = keyring.data_key(client)
     return [
         DecryptedEntry(
-            id=e.id, section=e.section, author=e.author, restricted=e.restricted,
+            id=e.id,
+            section=e.section,
+            author=e.author,
+            restricted=e.restricted,
             created_at=e.created_at,
             content=json.loads(crypto.decrypt(key, e.content_ct, _entry_aad(e.id))),
         )

@@ -1,8 +1,8 @@
 """Belgian national numbers (INSZ/NISS) and enterprise numbers (KBO): pure validation.
 
 An INSZ is 11 digits: 6 for the birth date (YYMMDD; bis numbers shift the month), 3 for the serial
-number, 2 check digits. The check is ``97 - (N mod 97)`` over the first nine digits, where for people
-born in or after 2000 the number ``2`` is prefixed to those nine digits (``2000000000 + N``).
+number, 2 check digits. The check is ``97 - (N mod 97)`` over the first nine digits, where for
+people born in or after 2000 the number ``2`` is prefixed to those nine digits (``2000000000 + N``).
 Source: Rijksregister / Kruispuntbank "Structuur van het rijksregisternummer".
 """
 

@@ -67,7 +67,9 @@ def init_keys(settings: Settings, networks: Iterable[str], *, demo: bool) -> lis
         merged.update({n: _b64(secrets.token_bytes(32)) for n in missing})
         tmp = path.with_suffix(".tmp")
         tmp.unlink(missing_ok=True)
-        write_secret_json(tmp, {"networks": merged, "demo": current.get("demo", demo) if current else demo})
+        write_secret_json(
+            tmp, {"networks": merged, "demo": current.get("demo", demo) if current else demo}
+        )
         tmp.replace(path)
         created.append(path)
     return created

@@ -18,16 +18,16 @@ access_log = logging.getLogger("gbo.access")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9-]{8,64}")
 
 
-class _BodyTooLarge(Exception):
-    pass
-
-
 def _problem_413(limit: int) -> bytes:
-    return json.dumps({
-        "type": TYPE_PREFIX + "payload_too_large", "title": "The request body is too large",
-        "status": 413, "code": "payload_too_large",
-        "detail": f"Request bodies are limited to {limit} bytes.",
-    }).encode()
+    return json.dumps(
+        {
+            "type": TYPE_PREFIX + "payload_too_large",
+            "title": "The request body is too large",
+            "status": 413,
+            "code": "payload_too_large",
+            "detail": f"Request bodies are limited to {limit} bytes.",
+        }
+    ).encode()
 
 
 class BrokerMiddleware:
@@ -53,46 +53,60 @@ class BrokerMiddleware:
         started = time.perf_counter()
         status = 500
         response_started = False
+        rejected = False  # a 413 was sent for an over-long streamed body
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status, response_started
+            if rejected:
+                return  # the app's answer to the cut-off body is dropped: the 413 is final
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_started = True
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"],
-                                      (b"x-request-id", request_id.encode())]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
             await send(message)
 
         received = 0
 
         async def receive_wrapper() -> Message:
-            nonlocal received
+            nonlocal received, rejected
+            if rejected:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise _BodyTooLarge()
+                if received > self.max_body and not response_started:
+                    # Answer now, then tell the app the client went away.
+                    await self._send_413(send_wrapper)
+                    rejected = True
+                    return {"type": "http.disconnect"}
             return message
 
         try:
             declared = headers.get(b"content-length")
             if declared is not None and declared.isdigit() and int(declared) > self.max_body:
-                raise _BodyTooLarge()
-            await self.app(scope, receive_wrapper, send_wrapper)
-        except _BodyTooLarge:
-            if response_started:
-                raise
-            await self._send_413(send_wrapper)
+                await self._send_413(send_wrapper)
+            else:
+                await self.app(scope, receive_wrapper, send_wrapper)
         finally:
             self._record(scope, status, time.perf_counter() - started, request_id)
             request_id_var.reset(token)
 
     async def _send_413(self, send: Send) -> None:
         body = _problem_413(self.max_body)
-        await send({"type": "http.response.start", "status": 413, "headers": [
-            (b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", PROBLEM_JSON.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     def _record(self, scope: Scope, status: int, seconds: float, request_id: str) -> None:
@@ -102,7 +116,14 @@ class BrokerMiddleware:
         method = scope.get("method", "")
         self.metrics.requests.labels(method, template, str(status)).inc()
         self.metrics.duration.labels(method, template).observe(seconds)
-        access_log.info("request", extra={
-            "request_id": request_id, "method": method, "route": template, "status": status,
-            "duration_ms": round(seconds * 1000, 3), "partner": state.get("partner"),
-        })
+        access_log.info(
+            "request",
+            extra={
+                "request_id": request_id,
+                "method": method,
+                "route": template,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 3),
+                "partner": state.get("partner"),
+            },
+        )

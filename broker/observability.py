@@ -13,7 +13,9 @@ import sys
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from pythonjsonlogger.json import JsonFormatter
 
-request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "request_id", default=None
+)
 
 
 class _RequestIdFilter(logging.Filter):
@@ -24,8 +26,10 @@ class _RequestIdFilter(logging.Filter):
 
 
 def json_formatter() -> JsonFormatter:
-    return JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
-                         rename_fields={"levelname": "level", "asctime": "time"})
+    return JsonFormatter(
+        "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+        rename_fields={"levelname": "level", "asctime": "time"},
+    )
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -47,9 +51,18 @@ def configure_logging(level: str = "INFO") -> None:
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("gbo_http_requests", "HTTP requests handled",
-                                ["method", "route", "status"], registry=self.registry)
-        self.duration = Histogram("gbo_http_request_duration_seconds", "HTTP request duration",
-                                  ["method", "route"], registry=self.registry)
-        self.auth_failures = Counter("gbo_auth_failures", "Rejected credentials",
-                                     ["kind"], registry=self.registry)
+        self.requests = Counter(
+            "gbo_http_requests",
+            "HTTP requests handled",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "gbo_http_request_duration_seconds",
+            "HTTP request duration",
+            ["method", "route"],
+            registry=self.registry,
+        )
+        self.auth_failures = Counter(
+            "gbo_auth_failures", "Rejected credentials", ["kind"], registry=self.registry
+        )

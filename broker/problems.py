@@ -8,6 +8,7 @@ the input itself: it may hold an INSZ or dossier content.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,26 +23,55 @@ TYPE_PREFIX = "urn:gbo-broker:problem:"
 log = logging.getLogger("gbo.errors")
 
 _HTTP_CODES = {
-    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 406: "not_acceptable", 413: "payload_too_large",
-    415: "unsupported_media_type", 422: "invalid_request", 429: "too_many_requests",
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    429: "too_many_requests",
 }
 
 
-def problem(status: int, code: str, title: str, detail: str | None = None,
-            headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
-    body: dict[str, Any] = {"type": TYPE_PREFIX + code, "title": title, "status": status,
-                            "code": code}
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": TYPE_PREFIX + code,
+        "title": title,
+        "status": status,
+        "code": code,
+    }
     if detail and detail != title:
         body["detail"] = detail
     body.update(extra)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
+
+
+def _safe_loc_part(part: object) -> str:
+    """Field names in ``loc`` may come from the caller (an unknown key): echo them only when they
+    look like a field name, never a value (an INSZ, a string of content)."""
+    text = str(part)
+    if isinstance(part, int) or _IDENTIFIER.fullmatch(text):
+        return text
+    return "<field>"
+
+
 def _safe_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     out = []
     for err in exc.errors():
-        loc = [str(p) for p in err.get("loc", ())]
+        loc = [_safe_loc_part(p) for p in err.get("loc", ())]
         out.append({"loc": loc, "type": err.get("type", "invalid"), "msg": err.get("msg", "")})
     return out
 
@@ -56,8 +86,13 @@ async def _broker_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return problem(422, "invalid_request", "The request is not valid",
-                   "See `errors` for what to change.", errors=_safe_errors(exc))
+    return problem(
+        422,
+        "invalid_request",
+        "The request is not valid",
+        "See `errors` for what to change.",
+        errors=_safe_errors(exc),
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -107,7 +107,11 @@ def _load_keys(spec: _PartnerSpec, base: Path, data_dir: Path) -> dict[str, PyJW
         except FileNotFoundError as exc:
             raise ConfigurationError(
                 f"keys of partner {spec.id!r} not found at {path}"
-                + (" (run `gbo-broker demo` to create the demo keys)" if "demo" in str(path) else "")
+                + (
+                    " (run `gbo-broker demo` to create the demo keys)"
+                    if "demo" in str(path)
+                    else ""
+                )
             ) from exc
         except (OSError, ValueError) as exc:
             raise ConfigurationError(f"keys of partner {spec.id!r} at {path} are not JSON") from exc
@@ -144,8 +148,13 @@ def parse_registry(raw: Any, *, base: Path, data_dir: Path) -> Registry:
         if p.network not in networks:
             raise ConfigurationError(f"partner {p.id!r} names unknown network {p.network!r}")
         partners[p.id] = Partner(
-            id=p.id, kbo=p.kbo, type=p.type, name=p.name, network=p.network,
-            bound_by_secrecy=p.bound_by_secrecy, active=p.active,
+            id=p.id,
+            kbo=p.kbo,
+            type=p.type,
+            name=p.name,
+            network=p.network,
+            bound_by_secrecy=p.bound_by_secrecy,
+            active=p.active,
             keys=_load_keys(p, base, data_dir),
         )
     return Registry(networks=networks, partners=partners, demo=spec.demo)

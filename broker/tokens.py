@@ -25,34 +25,61 @@ def load_private_jwk(path: Path) -> dict[str, Any]:
 
 def sign(claims: dict[str, Any], private_jwk: dict[str, Any]) -> str:
     key = jwt.PyJWK(private_jwk)
-    return jwt.encode(claims, key.key, algorithm=private_jwk.get("alg", "EdDSA"),
-                      headers={"kid": private_jwk["kid"], "typ": "JWT"})
+    return jwt.encode(
+        claims,
+        key.key,
+        algorithm=private_jwk.get("alg", "EdDSA"),
+        headers={"kid": private_jwk["kid"], "typ": "JWT"},
+    )
 
 
-def partner_token(settings: Settings, *, partner: str, worker: str, now: datetime,
-                  lifetime: int = 120) -> str:
+def partner_token(
+    settings: Settings, *, partner: str, worker: str, now: datetime, lifetime: int = 120
+) -> str:
     jwk = load_private_jwk(settings.demo_keys_dir / "partners" / f"{partner}.jwk.json")
     iat = int(now.timestamp())
-    return sign({"iss": partner, "sub": worker, "aud": settings.audience, "iat": iat,
-                 "exp": iat + lifetime, "jti": secrets.token_urlsafe(16)}, jwk)
+    return sign(
+        {
+            "iss": partner,
+            "sub": worker,
+            "aud": settings.audience,
+            "iat": iat,
+            "exp": iat + lifetime,
+            "jti": secrets.token_urlsafe(16),
+        },
+        jwk,
+    )
 
 
-def issuer_token(settings: Settings, *, claims: dict[str, Any], now: datetime,
-                 lifetime: int = 900) -> str:
+def issuer_token(
+    settings: Settings, *, claims: dict[str, Any], now: datetime, lifetime: int = 900
+) -> str:
     if settings.resolved_issuer is None:
         raise ConfigurationError("no token issuer configured (demo mode sets one)")
     jwk = load_private_jwk(settings.demo_keys_dir / "issuer.jwk.json")
     iat = int(now.timestamp())
-    return sign({"iss": settings.resolved_issuer, "aud": settings.audience, "iat": iat,
-                 "exp": iat + lifetime, **claims}, jwk)
+    return sign(
+        {
+            "iss": settings.resolved_issuer,
+            "aud": settings.audience,
+            "iat": iat,
+            "exp": iat + lifetime,
+            **claims,
+        },
+        jwk,
+    )
 
 
 def client_token(settings: Settings, *, insz: str, now: datetime) -> str:
     sub = f"citizen-{secrets.token_hex(4)}"
-    return issuer_token(settings, claims={"sub": sub, "role": "client",
-                                          settings.client_insz_claim: insz}, now=now)
+    return issuer_token(
+        settings, claims={"sub": sub, "role": "client", settings.client_insz_claim: insz}, now=now
+    )
 
 
 def auditor_token(settings: Settings, *, scope: str, now: datetime) -> str:
-    return issuer_token(settings, claims={"sub": f"auditor-{secrets.token_hex(4)}",
-                                          "role": "auditor", "scope": scope}, now=now)
+    return issuer_token(
+        settings,
+        claims={"sub": f"auditor-{secrets.token_hex(4)}", "role": "auditor", "scope": scope},
+        now=now,
+    )

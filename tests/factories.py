@@ -19,10 +19,18 @@ def partner_jwk(settings: Settings, partner: str) -> dict[str, Any]:
     return load_private_jwk(settings.demo_keys_dir / "partners" / f"{partner}.jwk.json")
 
 
-def partner_claims(settings: Settings, partner: str = "ocmw-gent", **overrides: Any) -> dict[str, Any]:
+def partner_claims(
+    settings: Settings, partner: str = "ocmw-gent", **overrides: Any
+) -> dict[str, Any]:
     now = int(time.time())
-    claims = {"iss": partner, "sub": "w-1", "aud": settings.audience, "iat": now,
-              "exp": now + 120, "jti": secrets.token_urlsafe(16)}
+    claims = {
+        "iss": partner,
+        "sub": "w-1",
+        "aud": settings.audience,
+        "iat": now,
+        "exp": now + 120,
+        "jti": secrets.token_urlsafe(16),
+    }
     claims.update(overrides)
     return {k: v for k, v in claims.items() if v is not None}
 
@@ -35,14 +43,21 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def partner_auth(settings: Settings, partner: str = "ocmw-gent", **overrides: Any) -> dict[str, str]:
+def partner_auth(
+    settings: Settings, partner: str = "ocmw-gent", **overrides: Any
+) -> dict[str, str]:
     return auth(partner_token(settings, partner, **overrides))
 
 
 def issuer_token(settings: Settings, **claims: Any) -> str:
     now = int(time.time())
-    body = {"iss": settings.resolved_issuer, "aud": settings.audience, "iat": now,
-            "exp": now + 600, "sub": "citizen-1"}
+    body = {
+        "iss": settings.resolved_issuer,
+        "aud": settings.audience,
+        "iat": now,
+        "exp": now + 600,
+        "sub": "citizen-1",
+    }
     body.update(claims)
     return sign(body, load_private_jwk(settings.demo_keys_dir / "issuer.jwk.json"))
 
@@ -52,8 +67,11 @@ def client_auth(settings: Settings, insz: str = VALID_INSZ) -> dict[str, str]:
 
 
 def make_entry(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"insz": VALID_INSZ, "section": "hulpvraag",
-                            "content": {"vraag": "hulp bij huurachterstal"}}
+    body: dict[str, Any] = {
+        "insz": VALID_INSZ,
+        "section": "hulpvraag",
+        "content": {"vraag": "hulp bij huurachterstal"},
+    }
     body.update(overrides)
     return {k: v for k, v in body.items() if v is not None}
 
@@ -67,8 +85,9 @@ def hs256_with_public_key(settings: Settings, partner: str = "ocmw-gent") -> str
     from cryptography.hazmat.primitives import serialization
 
     public = jwt.PyJWK({k: v for k, v in jwk.items() if k != "d"}).key
-    pem = public.public_bytes(serialization.Encoding.PEM,
-                              serialization.PublicFormat.SubjectPublicKeyInfo)
+    pem = public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     return _hand_signed(header, claims, pem)
 
 
@@ -89,5 +108,6 @@ def _hand_signed(header: dict[str, Any], claims: dict[str, Any], key: bytes) -> 
 def unsigned_token(settings: Settings, partner: str = "ocmw-gent") -> str:
     """``alg: none`` with the partner's kid."""
     jwk = partner_jwk(settings, partner)
-    return jwt.encode(partner_claims(settings, partner), None, algorithm="none",
-                      headers={"kid": jwk["kid"]})
+    return jwt.encode(
+        partner_claims(settings, partner), None, algorithm="none", headers={"kid": jwk["kid"]}
+    )

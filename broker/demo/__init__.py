@@ -8,10 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from sqlalchemy.engine import Engine
+from sqlmodel import select
 
 from broker import dossier
 from broker.catalogue import load_catalogue
 from broker.keys import init_keys, new_signing_jwk, public_jwk, write_secret_json
+from broker.registry import Registry
 from broker.settings import Settings
 from broker.store.db import make_engine, session_scope, upgrade
 from broker.store.keyring import Keyring
@@ -40,8 +43,10 @@ def create_demo_keys(settings: Settings) -> None:
     """Partner keys and the demo identity provider's key, each created once."""
     raw = demo_registry_raw()
     for partner in raw["partners"]:
-        _write_keypair(settings.demo_keys_dir / "partners" / f"{partner['id']}.jwk.json",
-                       f"{partner['id']}-demo-1")
+        _write_keypair(
+            settings.demo_keys_dir / "partners" / f"{partner['id']}.jwk.json",
+            f"{partner['id']}-demo-1",
+        )
     _write_keypair(settings.demo_keys_dir / "issuer.jwk.json", "issuer-demo-1")
     init_keys(settings, [n["id"] for n in raw["networks"]], demo=True)
 
@@ -58,28 +63,42 @@ def setup_demo(settings: Settings) -> bool:
     """
     from broker.context import load_registry_for
     from broker.keys import load_kek, load_pseudonym_secrets
-    from broker.store.models import Client
 
     create_demo_keys(settings)
     engine = make_engine(settings.resolved_database_url)
     upgrade(engine)
     registry = load_registry_for(settings)
     keyring = Keyring(kek=load_kek(settings), pseudonym_secrets=load_pseudonym_secrets(settings))
-    catalogue = load_catalogue()
     now = datetime.now(UTC)
+    try:
+        return _seed(engine, registry, keyring, now)
+    finally:
+        engine.dispose()
+
+
+def _seed(engine: Engine, registry: Registry, keyring: Keyring, now: datetime) -> bool:
+    from broker.store.models import Client
+
+    catalogue = load_catalogue()
     with session_scope(engine) as session:
-        if session.query(Client).first() is not None:
+        if session.exec(select(Client)).first() is not None:
             return False
         for citizen in demo_citizens():
             for entry in citizen["entries"]:
                 author = registry.partners[entry["author"]]
                 dossier.add_entry(
-                    session=session, keyring=keyring, catalogue=catalogue,
-                    network=author.network, author=author.id, worker=entry.get("worker", "w-demo"),
-                    entry_in=dossier.NewEntry(insz=citizen["insz"], section=entry["section"],
-                                              content=entry["content"],
-                                              restricted=entry.get("restricted", False)),
+                    session=session,
+                    keyring=keyring,
+                    catalogue=catalogue,
+                    network=author.network,
+                    author=author.id,
+                    worker=entry.get("worker", "w-demo"),
+                    entry_in=dossier.NewEntry(
+                        insz=citizen["insz"],
+                        section=entry["section"],
+                        content=entry["content"],
+                        restricted=entry.get("restricted", False),
+                    ),
                     now=now,
                 )
-    engine.dispose()
     return True

@@ -14,15 +14,21 @@ router = APIRouter(prefix="/v1", tags=["partners"])
 
 
 @router.post("/entries", status_code=status.HTTP_201_CREATED, response_model=EntryCreated)
-def create_entry(body: EntryCreate, principal: CurrentPartner, ctx: ContextDep,
-                 session: SessionDep) -> EntryCreated:
+def create_entry(
+    body: EntryCreate, principal: CurrentPartner, ctx: ContextDep, session: SessionDep
+) -> EntryCreated:
     """Store an entry, encrypted with the client's data key. The section must be in the
     catalogue; ``werkaantekeningen`` may be written but is never shared."""
     entry = dossier.add_entry(
-        session=session, keyring=ctx.keyring, catalogue=ctx.catalogue,
-        network=principal.partner.network, author=principal.partner.id, worker=principal.worker,
-        entry_in=dossier.NewEntry(insz=body.insz, section=body.section, content=body.content,
-                                  restricted=body.restricted),
+        session=session,
+        keyring=ctx.keyring,
+        catalogue=ctx.catalogue,
+        network=principal.partner.network,
+        author=principal.partner.id,
+        worker=principal.worker,
+        entry_in=dossier.NewEntry(
+            insz=body.insz, section=body.section, content=body.content, restricted=body.restricted
+        ),
         now=datetime.now(UTC),
     )
     return EntryCreated(id=entry.id)

@@ -19,8 +19,11 @@ def my_dossier(principal: CurrentClient, ctx: ContextDep, session: SessionDep) -
     for network in ctx.registry.networks:
         try:
             entries += dossier.read_own_dossier(
-                session=session, keyring=ctx.keyring, catalogue=ctx.catalogue,
-                network=network, insz=principal.insz,
+                session=session,
+                keyring=ctx.keyring,
+                catalogue=ctx.catalogue,
+                network=network,
+                insz=principal.insz,
             )
         except ClientNotFound:
             continue

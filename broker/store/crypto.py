@@ -31,7 +31,10 @@ def encrypt(key: bytes, plaintext: bytes, associated_data: bytes) -> bytes:
 
 
 def decrypt(key: bytes, blob: bytes, associated_data: bytes) -> bytes:
-    """Inverse of :func:`encrypt`. Raises ``DecryptionError`` on a wrong key, record or tampering."""
+    """Inverse of :func:`encrypt`.
+
+    Raises ``DecryptionError`` on a wrong key, a wrong record or tampering.
+    """
     if len(blob) < NONCE_BYTES + 16:
         raise DecryptionError()
     try:

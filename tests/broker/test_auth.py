@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from broker.registry import Partner
 from broker.settings import Settings
+from broker.tokens import sign
 from tests.factories import (
     auth,
     hs256_with_public_key,
@@ -23,7 +24,6 @@ from tests.factories import (
     partner_token,
     unsigned_token,
 )
-from broker.tokens import sign
 
 GENERIC_401 = {
     "type": "urn:gbo-broker:problem:unauthorized",
@@ -132,8 +132,7 @@ def test_token_of_inactive_partner_rejected(api: TestClient, settings: Settings)
     registry = api.app.state.context.registry  # type: ignore[attr-defined]
     old = registry.partners["dmw-cm"]
     registry.partners["dmw-cm"] = Partner(**{**vars(old), "active": False})
-    response = api.post("/v1/entries", json=make_entry(),
-                        headers=partner_auth(settings, "dmw-cm"))
+    response = api.post("/v1/entries", json=make_entry(), headers=partner_auth(settings, "dmw-cm"))
     assert response.status_code == 401
     assert response.json() == GENERIC_401
 

@@ -1,0 +1,1 @@
+"""Policy bundle loading and the Rego test runner (DESIGN §4)."""

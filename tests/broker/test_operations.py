@@ -1,0 +1,80 @@
+"""Operations: health, readiness, metrics, structured access logs (issue 2, item 9)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from broker.observability import json_formatter
+from broker.settings import Settings
+from tests.factories import make_entry, partner_auth
+
+
+def test_healthz(api: TestClient) -> None:
+    assert api.get("/healthz").json() == {"status": "ok"}
+
+
+def test_readyz_when_ready(api: TestClient) -> None:
+    response = api.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ready"
+
+
+def test_readyz_reports_503_when_database_is_not_migrated(api: TestClient, engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM alembic_version"))
+    response = api.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["code"] == "not_ready"
+    assert response.json()["checks"]["database"] == "unavailable"
+
+
+def test_metrics_count_requests_by_route_template(api: TestClient, settings: Settings) -> None:
+    api.post("/v1/entries", json=make_entry(), headers=partner_auth(settings))
+    api.get("/v1/does-not-exist/85073003328")
+    body = api.get("/metrics").text
+    assert 'gbo_http_requests_total{method="POST",route="/v1/entries",status="201"} 1.0' in body
+    assert "85073003328" not in body
+    assert "does-not-exist" not in body
+
+
+def test_access_log_is_one_json_line_per_request(
+    api: TestClient, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="gbo.access"):
+        response = api.post("/v1/entries", json=make_entry(), headers=partner_auth(settings))
+    [record] = [r for r in caplog.records if r.name == "gbo.access"]
+    line = json.loads(json_formatter().format(record))
+    assert line["request_id"] == response.headers["x-request-id"]
+    assert line["partner"] == "ocmw-gent"
+    assert line["route"] == "/v1/entries"
+    assert line["status"] == 201
+    assert line["duration_ms"] > 0
+
+
+def test_given_request_id_is_echoed(api: TestClient) -> None:
+    response = api.get("/healthz", headers={"X-Request-ID": "abcd-1234-efgh"})
+    assert response.headers["x-request-id"] == "abcd-1234-efgh"
+
+
+def test_malformed_request_id_is_replaced(api: TestClient) -> None:
+    response = api.get("/healthz", headers={"X-Request-ID": "85073003328 <script>"})
+    assert response.headers["x-request-id"] != "85073003328 <script>"
+
+
+def test_unknown_route_and_wrong_method_are_problems(api: TestClient) -> None:
+    assert api.get("/nope").json()["code"] == "not_found"
+    wrong = api.get("/v1/entries")
+    assert wrong.status_code == 405
+    assert wrong.headers["content-type"] == "application/problem+json"
+
+
+def test_openapi_docs_served(api: TestClient) -> None:
+    spec = api.get("/openapi.json").json()
+    assert "/v1/entries" in spec["paths"]
+    assert api.get("/docs").status_code == 200

@@ -1,0 +1,122 @@
+"""Secrecy canaries (DESIGN §6): markers in content and INSZ values appear only where authorised."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+import pytest
+from fastapi.testclient import TestClient
+
+from broker.insz import is_valid_insz
+from broker.observability import json_formatter
+from broker.settings import Settings
+from tests.factories import auth, client_auth, make_entry, partner_auth
+
+
+def _canary_insz() -> str:
+    """A random, valid INSZ that no other test uses."""
+    while True:
+        body = f"{secrets.randbelow(10**9):09d}"
+        candidate = body + f"{97 - int(body) % 97:02d}"
+        if is_valid_insz(candidate):
+            return candidate
+
+
+CALLER_LOGGERS = ("httpx", "httpcore")
+
+
+@pytest.fixture
+def captured(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.DEBUG)
+    return caplog
+
+
+def test_canaries_appear_only_in_the_authorised_response(
+    api: TestClient, settings: Settings, captured: pytest.LogCaptureFixture
+) -> None:
+    marker = f"canary-{secrets.token_hex(8)}"
+    insz = _canary_insz()
+    bad_insz = insz[:-1] + str((int(insz[-1]) + 1) % 10)
+    unauthorised: list[str] = []
+
+    def record(response: object) -> None:
+        unauthorised.append(response.text)  # type: ignore[attr-defined]
+        unauthorised.append(repr(dict(response.headers)))  # type: ignore[attr-defined]
+
+    ok = api.post(
+        "/v1/entries",
+        json=make_entry(insz=insz, content={"note": marker}),
+        headers=partner_auth(settings),
+    )
+    assert ok.status_code == 201
+    record(ok)
+    # Every kind of failure, each carrying the canaries.
+    record(
+        api.post(
+            "/v1/entries",
+            json=make_entry(insz=bad_insz, content={"note": marker}),
+            headers=partner_auth(settings),
+        )
+    )
+    record(
+        api.post(
+            "/v1/entries",
+            json=make_entry(insz=insz, section=marker),
+            headers=partner_auth(settings),
+        )
+    )
+    record(
+        api.post(
+            "/v1/entries",
+            json={**make_entry(insz=insz), marker: insz},
+            headers=partner_auth(settings),
+        )
+    )
+    record(
+        api.post(
+            "/v1/entries",
+            json=make_entry(insz=insz, content=marker),
+            headers=partner_auth(settings),
+        )
+    )
+    record(
+        api.post(
+            "/v1/entries",
+            json=make_entry(insz=insz, content={"note": marker}),
+            headers=auth("garbage"),
+        )
+    )
+    record(
+        api.post(
+            "/v1/entries",
+            json=make_entry(insz=insz, content={"x": marker * 40000}),
+            headers=partner_auth(settings),
+        )
+    )
+    record(
+        api.post(
+            "/v1/entries",
+            content=f'{{"insz": "{insz}", "content": "{marker}'.encode(),
+            headers={**partner_auth(settings), "Content-Type": "application/json"},
+        )
+    )
+    record(api.get(f"/v1/entries/{insz}?q={marker}"))
+    record(api.get("/v1/me/dossier", headers=partner_auth(settings)))
+    metrics = api.get("/metrics").text
+
+    mine = api.get("/v1/me/dossier", headers=client_auth(settings, insz))
+    assert marker in mine.text  # the client themselves may read it: the canary is detectable
+
+    # Everything the broker process logged; the test's own HTTP client logs are the caller's.
+    broker_records = [r for r in captured.records if not r.name.startswith(CALLER_LOGGERS)]
+    logs = "\n".join(json_formatter().format(r) for r in broker_records)
+    assert any(r.name == "gbo.access" for r in broker_records), "the workload must have logged"
+    for place, text in {
+        "logs": logs,
+        "metrics": metrics,
+        "responses": "\n".join(unauthorised),
+    }.items():
+        assert marker not in text, f"content canary leaked into {place}"
+        assert insz not in text, f"INSZ canary leaked into {place}"
+        assert bad_insz not in text, f"mistyped INSZ leaked into {place}"

@@ -1,0 +1,119 @@
+"""The broker refuses to start when it must not serve (issue 2: settings, database, registry)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from broker.context import load_context
+from broker.demo import DEMO_REGISTRY
+from broker.errors import ConfigurationError
+from broker.keys import init_keys
+from broker.registry import load_registry
+from broker.settings import Settings
+from broker.store.db import make_engine
+
+
+def test_unmigrated_database_refused_naming_the_command(settings: Settings) -> None:
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with pytest.raises(ConfigurationError, match="gbo-broker db upgrade"):
+            load_context(settings, engine=engine)
+    finally:
+        engine.dispose()
+
+
+def test_demo_keys_refused_outside_demo_mode(settings: Settings, engine: object) -> None:
+    production = settings.model_copy(update={"demo": False, "registry_file": DEMO_REGISTRY})
+    with pytest.raises(ConfigurationError, match="demo keys") as info:
+        load_context(production)
+    for what in ("key-encryption key", "partner registry", "pseudonym secrets"):
+        assert what in info.value.detail
+
+
+def test_production_keys_accepted_outside_demo_mode(
+    tmp_path: Path, settings: Settings, engine: object
+) -> None:
+    """A registry and keys made for production (not by the demo) start fine."""
+    registry = yaml.safe_load(DEMO_REGISTRY.read_text())
+    registry["demo"] = False
+    for partner in registry["partners"]:
+        jwks = settings.demo_keys_dir / "partners" / f"{partner['id']}.jwks.json"
+        partner.pop("jwks_file")
+        partner["jwks"] = json.loads(jwks.read_text())
+    path = tmp_path / "registry.yaml"
+    path.write_text(yaml.safe_dump(registry))
+    production = Settings(
+        data_dir=tmp_path / "prod",
+        database_url=settings.database_url,
+        registry_file=path,
+        demo=False,
+    )
+    init_keys(production, ["gbo-gent"], demo=False)
+    ctx = load_context(production)
+    ctx.close()
+    assert ctx.issuer is None  # no identity provider configured: client tokens are refused
+    assert set(ctx.registry.partners) == {p["id"] for p in registry["partners"]}
+
+
+def test_missing_registry_outside_demo_mode_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="GBO_REGISTRY_FILE"):
+        load_context(Settings(data_dir=tmp_path, demo=False))
+
+
+def test_missing_keys_refused_naming_the_command(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="gbo-broker"):
+        load_context(Settings(data_dir=tmp_path, demo=True))
+
+
+def test_demo_network_has_exactly_the_five_partners(settings: Settings) -> None:
+    registry = load_registry(DEMO_REGISTRY, data_dir=settings.data_dir)
+    assert set(registry.networks) == {"gbo-gent"}
+    assert {(p.id, p.type, p.bound_by_secrecy, p.network) for p in registry.partners.values()} == {
+        ("ocmw-gent", "ocmw", True, "gbo-gent"),
+        ("caw-oost-vlaanderen", "caw", True, "gbo-gent"),
+        ("dmw-cm", "dmw", True, "gbo-gent"),
+        ("dmw-solidaris", "dmw", True, "gbo-gent"),
+        ("buurtwerk-gent", "other", False, "gbo-gent"),
+    }
+
+
+def _registry_with(tmp_path: Path, settings: Settings, **partner_overrides: object) -> Path:
+    raw = yaml.safe_load(DEMO_REGISTRY.read_text())
+    raw["partners"][0].update(partner_overrides)
+    raw["partners"][0] = {k: v for k, v in raw["partners"][0].items() if v is not None}
+    path = tmp_path / "registry.yaml"
+    path.write_text(yaml.safe_dump(raw).replace("{data_dir}", str(settings.data_dir)))
+    return path
+
+
+BAD_REGISTRIES = {
+    "kbo_bad_checksum": ({"kbo": "0207.316.715"}, "KBO"),
+    "unknown_network": ({"network": "gbo-brugge"}, "unknown network"),
+    "unknown_type": ({"type": "ziekenhuis"}, "type"),
+    "no_keys": ({"jwks_file": None}, "jwks"),
+    "unknown_field": ({"secret": "x"}, "secret"),
+}
+
+
+@pytest.mark.parametrize(
+    ("override", "message"), BAD_REGISTRIES.values(), ids=BAD_REGISTRIES.keys()
+)
+def test_invalid_registry_refused_with_reason(
+    tmp_path: Path, settings: Settings, override: dict[str, object], message: str
+) -> None:
+    path = _registry_with(tmp_path, settings, **override)
+    with pytest.raises(ConfigurationError, match=message):
+        load_registry(path, data_dir=settings.data_dir)
+
+
+def test_private_key_in_registry_refused(tmp_path: Path, settings: Settings) -> None:
+    private = settings.demo_keys_dir / "partners" / "ocmw-gent.jwk.json"
+    leaked = tmp_path / "leak.jwks.json"
+    leaked.write_text(json.dumps({"keys": [json.loads(private.read_text())]}))
+    path = _registry_with(tmp_path, settings, jwks_file=str(leaked))
+    with pytest.raises(ConfigurationError, match="PRIVATE"):
+        load_registry(path, data_dir=settings.data_dir)
