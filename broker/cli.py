@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,10 +21,12 @@ db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 keys_app = typer.Typer(help="Key files in the data directory.", no_args_is_help=True)
 token_app = typer.Typer(help="Print a token signed with the demo keys.", no_args_is_help=True)
 client_app = typer.Typer(help="Client records.", no_args_is_help=True)
+policy_app = typer.Typer(help="The Rego policy bundle.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(token_app, name="token")
 app.add_typer(client_app, name="client")
+app.add_typer(policy_app, name="policy")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -237,6 +240,16 @@ def client_erase(
     finally:
         ctx.close()
     typer.echo(f"erased client {ref} in {network}: their data can no longer be decrypted")
+
+
+@policy_app.command("test")
+def policy_test(
+    bundle: Annotated[Path | None, typer.Option(help="Bundle directory (policies/).")] = None,
+) -> None:
+    """Run the bundle's Rego unit tests (``*_test.rego``); exit 1 unless every test passes."""
+    from broker.policy.rego_tests import DEFAULT_BUNDLE_DIR, main
+
+    raise typer.Exit(code=main(bundle or DEFAULT_BUNDLE_DIR))
 
 
 if __name__ == "__main__":

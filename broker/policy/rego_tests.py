@@ -10,7 +10,6 @@ Regorus engines are bound to the thread that created them (another thread, even 
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Iterator, Sequence
@@ -138,19 +137,13 @@ def render(report: RegoTestReport) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(bundle_dir: Path = DEFAULT_BUNDLE_DIR) -> int:
     """``gbo-broker policy test``: print every result; exit status 1 unless all tests pass."""
-    parser = argparse.ArgumentParser(prog="gbo-broker policy test")
-    parser.add_argument("bundle", nargs="?", type=Path, default=DEFAULT_BUNDLE_DIR)
-    args = parser.parse_args(argv)
     try:
-        report = run_rego_tests(load_bundle(args.bundle))
+        report = run_rego_tests(load_bundle(bundle_dir))
     except PolicyBundleError as exc:
         print(f"ERROR {exc.code}: {exc}", file=sys.stderr)
         return 1
     print(render(report))
     return 0 if report.ok else 1
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

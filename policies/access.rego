@@ -1,0 +1,366 @@
+# DESIGN §4: the access decision. Who may see which dossier sections, for which purpose.
+#
+# Entry points:
+#   data.gbo.access.decision     one access request (DESIGN §4 input and output contract)
+#   data.gbo.access.involvement  which partners' involvement may be disclosed (issue 5, item 5)
+#   data.gbo.access.client_view  what a client sees of their own dossier (DESIGN §4)
+#
+# The section catalogue (tiers) and the purpose -> needed-sections map are data, mounted at
+# data.gbo.catalogue from policies/catalogue.json; no section or purpose list lives here.
+#
+# Input fields beyond DESIGN §4's example (the broker must send them):
+#   client.network                     the client's network; without it nothing is granted
+#   client.help_relations[].type       partner type and network of each involved partner, used
+#   client.help_relations[].network    only by `involvement` (recipients by type or network)
+#
+# Fail closed (STYLE "Errors"): every grant is built from positive facts that must be present in
+# the input; a missing or mistyped fact makes that fact undefined, so the grant does not happen and
+# the matching reason code appears. Verdicts and reasons never read input.entries (no existence
+# leak, DESIGN §4); only `release` does.
+package gbo.access
+
+catalogue := data.gbo.catalogue
+
+# DESIGN §3 tiers. `geheim` (werkaantekeningen) is missing from both sets on purpose: it is never
+# shared, whatever the consent. A wildcard section "*" in a consent covers only the basis and
+# vertrouwelijk tiers: `bijzonder` (GDPR art. 9 and 10) must be named explicitly.
+shareable_tiers := {"basis", "vertrouwelijk", "bijzonder"}
+
+wildcard_tiers := {"basis", "vertrouwelijk"}
+
+# Input collections are iterated only when they are arrays (the contract's type). Regorus raises
+# an error for `some x in v` over a string or number where OPA yields nothing; this keeps both
+# engines' answers identical on malformed input.
+list_of(v) := v if is_array(v)
+
+# The sections asked for; non-strings are ignored (they can never be granted anyway).
+requested contains s if {
+	some s in list_of(input.sections)
+	is_string(s)
+}
+
+# --- time ---------------------------------------------------------------------------------
+# RFC 3339 timestamps are compared as instants (time.parse_rfc3339_ns, supported by Regorus and
+# OPA alike), so offsets other than Z are handled correctly. Only strings of RFC 3339 shape reach
+# the builtin: a parse error is fatal in Regorus but undefined in an OPA server without
+# strict-builtin-errors, so a malformed bound is made undefined (never valid) for every engine.
+# A well-shaped but impossible date (Feb 30) still errors, and the broker denies everything.
+rfc3339 := `^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$`
+
+instant(t) := time.parse_rfc3339_ns(t) if {
+	is_string(t)
+	regex.match(rfc3339, t)
+}
+
+now_ns := instant(input.now)
+
+valid_now(from, until) if {
+	instant(from) <= now_ns
+	now_ns < instant(until)
+}
+
+# --- the rules of DESIGN §4, each a positive fact --------------------------------------------
+
+# DESIGN §4: the section is known ...
+section_known(s) if catalogue.sections[s]
+
+# ... and not `geheim` (werkaantekeningen is never shared, with any consent).
+section_shareable(s) if catalogue.sections[s].tier in shareable_tiers
+
+# DESIGN §4: the requester is an active partner of the client's network and bound by secrecy.
+requester_partner := p if {
+	p := input.requester.partner
+	is_string(p)
+	p != ""
+}
+
+requester_active if input.requester.active == true
+
+requester_in_network if {
+	is_string(input.requester.network)
+	input.requester.network == input.client.network
+}
+
+requester_bound_by_secrecy if input.requester.bound_by_secrecy == true
+
+# DESIGN §4: the requester has a help relation with the client that is valid now.
+has_valid_help_relation if {
+	some r in list_of(input.client.help_relations)
+	r.partner == requester_partner
+	valid_now(r.start, r.end)
+}
+
+# DESIGN §4: the purpose is known and the section is needed for it.
+purpose_known if {
+	is_string(input.purpose)
+	catalogue.purposes[input.purpose]
+}
+
+section_needed(s) if s in catalogue.purposes[input.purpose].sections
+
+# DESIGN §4: an active consent valid now covers this requester (by partner, type or network),
+# this purpose and this section. `status` and validity are checked here even though the broker
+# already selects valid versions: the policy must not trust that.
+consent_valid(c) if {
+	c.status == "active"
+	valid_now(c.valid_from, c.valid_until)
+}
+
+recipient_matches(r, who) if {
+	r.kind == "partner"
+	is_string(r.id)
+	r.id == who.partner
+}
+
+recipient_matches(r, who) if {
+	r.kind == "partner_type"
+	is_string(r.id)
+	r.id == who.type
+}
+
+recipient_matches(r, who) if {
+	r.kind == "network"
+	is_string(r.id)
+	r.id == who.network
+}
+
+covers_recipient(c, who) if {
+	some r in list_of(c.recipients)
+	recipient_matches(r, who)
+}
+
+covers_purpose(c) if {
+	is_string(input.purpose)
+	input.purpose in c.purposes
+}
+
+# The consents that cover this requester and this purpose; sections are checked per section.
+usable_consents contains c if {
+	some c in list_of(input.consents)
+	consent_valid(c)
+	covers_recipient(c, input.requester)
+	covers_purpose(c)
+}
+
+covers_section(c, s) if s in c.sections
+
+covers_section(c, s) if {
+	"*" in c.sections
+	catalogue.sections[s].tier in wildcard_tiers
+}
+
+has_consent(s) if {
+	some c in usable_consents
+	covers_section(c, s)
+}
+
+# A usable consent names "*" but the section is bijzonder: a distinct reason, so the client and
+# the worker see that an explicit consent is what is missing.
+only_wildcard_for_bijzonder(s) if {
+	catalogue.sections[s].tier == "bijzonder"
+	some c in usable_consents
+	"*" in c.sections
+}
+
+# DESIGN §4 break-glass: purpose `noodsituatie` with a written justification of at least
+# `min_justification_length` characters (surrounding white space not counted) replaces the
+# consent rule. Every other rule still applies, so it only reaches the purpose's needed sections
+# (identiteit, contact, gezondheid) and only a requester bound by secrecy with a valid relation.
+break_glass_request if input.purpose == catalogue.break_glass.purpose
+
+justification_ok if {
+	is_string(input.justification)
+	count(trim_space(input.justification)) >= catalogue.break_glass.min_justification_length
+}
+
+consent_rule_passes(s) if {
+	not break_glass_request
+	has_consent(s)
+}
+
+consent_rule_passes(_) if {
+	break_glass_request
+	justification_ok
+}
+
+# --- verdicts -----------------------------------------------------------------------------
+
+granted_sections contains s if {
+	some s in requested
+	section_known(s)
+	section_shareable(s)
+	requester_active
+	requester_in_network
+	requester_bound_by_secrecy
+	has_valid_help_relation
+	purpose_known
+	section_needed(s)
+	consent_rule_passes(s)
+}
+
+# One stable code per failed rule; a denied section lists all of them.
+denials contains [s, "unknown_section"] if {
+	some s in requested
+	not section_known(s)
+}
+
+denials contains [s, "section_never_shared"] if {
+	some s in requested
+	section_known(s)
+	not section_shareable(s)
+}
+
+denials contains [s, "requester_inactive"] if {
+	some s in requested
+	not requester_active
+}
+
+denials contains [s, "requester_not_in_network"] if {
+	some s in requested
+	not requester_in_network
+}
+
+denials contains [s, "requester_not_bound_by_secrecy"] if {
+	some s in requested
+	not requester_bound_by_secrecy
+}
+
+denials contains [s, "no_valid_help_relation"] if {
+	some s in requested
+	not has_valid_help_relation
+}
+
+denials contains [s, "unknown_purpose"] if {
+	some s in requested
+	not purpose_known
+}
+
+denials contains [s, "section_not_needed_for_purpose"] if {
+	some s in requested
+	purpose_known
+	not section_needed(s)
+}
+
+denials contains [s, "no_consent_for_section"] if {
+	some s in requested
+	not break_glass_request
+	not has_consent(s)
+	not only_wildcard_for_bijzonder(s)
+}
+
+denials contains [s, "bijzonder_needs_explicit_consent"] if {
+	some s in requested
+	not break_glass_request
+	not has_consent(s)
+	only_wildcard_for_bijzonder(s)
+}
+
+denials contains [s, "break_glass_justification_too_short"] if {
+	some s in requested
+	break_glass_request
+	not justification_ok
+}
+
+reasons(s) := sort([d[1] | some d in denials; d[0] == s])
+
+section_result(s) := {"verdict": "granted", "reasons": []} if {
+	s in granted_sections
+	count(reasons(s)) == 0
+} else := {"verdict": "denied", "reasons": reasons(s)}
+
+# --- release ------------------------------------------------------------------------------
+# DESIGN §4: an entry is released when its author is the requester, or when its section is
+# granted and the entry is not restricted. Only entries of requested sections are considered.
+# `restricted` must be present and false: a missing flag is treated as restricted. There is no
+# per-entry reason code on purpose: it would reveal that a restricted entry exists.
+# Own entries need an active requester (a deactivated partner gets nothing).
+released contains e.id if {
+	some e in list_of(input.entries)
+	is_string(e.id)
+	e.section in requested
+	requester_active
+	e.author == requester_partner
+}
+
+released contains e.id if {
+	some e in list_of(input.entries)
+	is_string(e.id)
+	e.section in granted_sections
+	e.restricted == false
+}
+
+# --- obligations and break-glass -----------------------------------------------------------
+# `break_glass` is true only when a valid break-glass request was granted at least one section;
+# a refused attempt breaks nothing (it is still audited as a denied decision).
+default break_glass := false
+
+break_glass if {
+	break_glass_request
+	justification_ok
+	count(granted_sections) > 0
+}
+
+# notify_client: DESIGN §4's example output carries it for an ordinary grant, so every decision
+# that grants at least one section obliges the broker to put a notice in the client's access-log
+# view (issue 5 item 3). It depends on verdicts only, never on whether entries exist, so it leaks
+# nothing. Releasing only the requester's own entries is not an access to others' data: no notice.
+obligations contains "notify_client" if count(granted_sections) > 0
+
+# Break-glass adds notify_dpo: the partner's auditors review it afterwards (DESIGN §1, §4).
+obligations contains "notify_dpo" if break_glass
+
+decision := {
+	"sections": {s: section_result(s) | some s in requested},
+	"release": sort([id | some id in released]),
+	"obligations": sort([o | some o in obligations]),
+	"break_glass": break_glass,
+}
+
+# --- involvement (issue 5 item 5) ------------------------------------------------------------
+# Which other partners currently help the client, as far as the client allowed it. Knowing that a
+# CAW or a health insurer's social service is involved already tells something about the client,
+# so a partner X with a valid help relation is disclosed to requester R only if:
+#   - R passes the requester rules above (active, in the client's network, bound by secrecy, with
+#     a valid help relation of its own),
+#   - the purpose is marked `discloses_involvement` in the catalogue (doorverwijzing and
+#     gezamenlijke_begeleiding: referring or supporting together needs to know the others),
+#   - one active consent valid now names that purpose and covers both R and X as recipients
+#     (by partner, type or network): the client agreed that these services work together.
+# Sections in the consent do not matter: involvement is not section content. The requester itself
+# is not listed. Anything not disclosed is simply absent: the answer for an undisclosed partner is
+# the same as for a partner that is not involved at all.
+may_see_involvement if {
+	requester_active
+	requester_in_network
+	requester_bound_by_secrecy
+	has_valid_help_relation
+	purpose_known
+	catalogue.purposes[input.purpose].discloses_involvement == true
+}
+
+disclosed_partners contains x if {
+	may_see_involvement
+	some r in list_of(input.client.help_relations)
+	x := r.partner
+	is_string(x)
+	x != requester_partner
+	valid_now(r.start, r.end)
+	other := {
+		"partner": x,
+		"type": object.get(r, "type", null),
+		"network": object.get(r, "network", null),
+	}
+	some c in usable_consents
+	covers_recipient(c, other)
+}
+
+involvement := sort([x | some x in disclosed_partners])
+
+# --- the client's own view (DESIGN §4) -------------------------------------------------------
+# A client sees all of their own dossier except werkaantekeningen (tier geheim). The broker passes
+# only that client's entries.
+client_view := {"release": sort([e.id |
+	some e in list_of(input.entries)
+	is_string(e.id)
+	catalogue.sections[e.section].tier in shareable_tiers
+])}

@@ -1,0 +1,443 @@
+"""The decision table: hand-written cases with their expected decisions (DESIGN §4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.policy.factories import (
+    CAW,
+    EXPIRED,
+    FUTURE,
+    NETWORK,
+    emergency,
+    entry,
+    make_consent,
+    make_input,
+    recipient,
+    relation,
+    requester,
+)
+
+# --- the decision table -----------------------------------------------------------------------
+
+G = "granted"
+
+
+@dataclass(frozen=True)
+class Case:
+    """`sections` maps each requested section to "granted" or its sorted deny reasons.
+
+    `obligations` defaults to notify_client iff a section is granted (policies/access.rego).
+    """
+
+    id: str
+    input: dict[str, Any]
+    sections: dict[str, str | list[str]]
+    release: list[str] = field(default_factory=list)
+    obligations: list[str] | None = None
+    break_glass: bool = False
+
+    def expected(self) -> dict[str, Any]:
+        sections = {
+            name: {"verdict": "granted", "reasons": []}
+            if want == G
+            else {"verdict": "denied", "reasons": want}
+            for name, want in self.sections.items()
+        }
+        obligations = self.obligations
+        if obligations is None:
+            obligations = ["notify_client"] if G in self.sections.values() else []
+        return {
+            "sections": sections,
+            "release": self.release,
+            "obligations": obligations,
+            "break_glass": self.break_glass,
+        }
+
+
+def _network_consent(**overrides: Any) -> dict[str, Any]:
+    return make_consent(recipients=[recipient("network", NETWORK)], **overrides)
+
+
+def _joint(**overrides: Any) -> dict[str, Any]:
+    return make_consent(purposes=["gezamenlijke_begeleiding"], **overrides)
+
+
+MIXED_ENTRIES = [
+    entry("e-1", "inkomen"),
+    entry("e-2", "inkomen", restricted=True),
+    entry("e-3", "justitie", author=CAW, restricted=True),
+    entry("e-4", "justitie"),
+    entry("e-5", "werkaantekeningen", author=CAW, restricted=True),
+    entry("e-6", "werkaantekeningen"),
+    entry("e-7", "huisvesting", author="dmw-cm"),
+]
+NO_CONSENT = ["no_consent_for_section"]
+NOT_NEEDED = ["section_not_needed_for_purpose"]
+SHORT = ["break_glass_justification_too_short"]
+BG_OBLIGATIONS = ["notify_client", "notify_dpo"]
+
+TABLE: list[Case] = [
+    # granted, recipient by partner, type and network
+    Case("granted_consent_by_partner", make_input(), {"inkomen": G}),
+    Case(
+        "granted_consent_by_partner_type",
+        make_input(consents=[make_consent(recipients=[recipient("partner_type", "caw")])]),
+        {"inkomen": G},
+    ),
+    Case("granted_consent_by_network", make_input(consents=[_network_consent()]), {"inkomen": G}),
+    Case(
+        "granted_ocmw_by_network_consent",
+        make_input(
+            requester=requester("ocmw-gent"),
+            client={"ref": "p-1", "network": NETWORK, "help_relations": [relation("ocmw-gent")]},
+            consents=[_network_consent()],
+        ),
+        {"inkomen": G},
+    ),
+    Case(
+        "denied_dmw_under_consent_for_caw_type",
+        make_input(
+            requester=requester("dmw-cm"),
+            client={"ref": "p-1", "network": NETWORK, "help_relations": [relation("dmw-cm")]},
+            consents=[make_consent(recipients=[recipient("partner_type", "caw")])],
+        ),
+        {"inkomen": NO_CONSENT},
+    ),
+    Case(
+        "denied_consent_for_other_partner",
+        make_input(consents=[make_consent(recipients=[recipient("partner", "ocmw-gent")])]),
+        {"inkomen": NO_CONSENT},
+    ),
+    Case(
+        "denied_consent_for_other_network",
+        make_input(consents=[make_consent(recipients=[recipient("network", "gbo-brugge")])]),
+        {"inkomen": NO_CONSENT},
+    ),
+    Case(
+        "granted_and_denied_mixed",
+        make_input(sections=["identiteit", "inkomen", "gezinssituatie"]),
+        {"identiteit": G, "inkomen": G, "gezinssituatie": NO_CONSENT},
+    ),
+    Case("granted_with_offset_now", make_input(now="2026-11-28T11:00:00+01:00"), {"inkomen": G}),
+    # section rules
+    Case(
+        "unknown_section",
+        make_input(sections=["paspoort"]),
+        {
+            "paspoort": [
+                "no_consent_for_section",
+                "section_not_needed_for_purpose",
+                "unknown_section",
+            ]
+        },
+    ),
+    Case(
+        "werkaantekeningen_with_explicit_consent",
+        make_input(
+            purpose="gezamenlijke_begeleiding",
+            sections=["werkaantekeningen"],
+            consents=[_joint(sections=["werkaantekeningen"])],
+        ),
+        {"werkaantekeningen": ["section_never_shared", "section_not_needed_for_purpose"]},
+    ),
+    Case(
+        "werkaantekeningen_under_wildcard",
+        make_input(
+            purpose="gezamenlijke_begeleiding",
+            sections=["werkaantekeningen"],
+            consents=[_joint(sections=["*"])],
+        ),
+        {
+            "werkaantekeningen": [
+                "no_consent_for_section",
+                "section_never_shared",
+                "section_not_needed_for_purpose",
+            ]
+        },
+    ),
+    # requester rules
+    Case(
+        "requester_inactive",
+        make_input(requester=requester(active=False)),
+        {"inkomen": ["requester_inactive"]},
+    ),
+    Case(
+        "requester_active_missing",
+        make_input(requester={k: v for k, v in requester().items() if k != "active"}),
+        {"inkomen": ["requester_inactive"]},
+    ),
+    Case(
+        "requester_other_network",
+        make_input(requester=requester(network="gbo-brugge")),
+        {"inkomen": ["requester_not_in_network"]},
+    ),
+    Case(
+        "client_network_missing",
+        make_input(client={"ref": "p-1", "help_relations": [relation()]}),
+        {"inkomen": ["requester_not_in_network"]},
+    ),
+    Case(
+        "buurtwerk_not_bound_by_secrecy",
+        make_input(
+            requester=requester("buurtwerk-gent"),
+            client={
+                "ref": "p-1",
+                "network": NETWORK,
+                "help_relations": [relation("buurtwerk-gent")],
+            },
+            consents=[_network_consent()],
+        ),
+        {"inkomen": ["requester_not_bound_by_secrecy"]},
+    ),
+    Case(
+        "secrecy_flag_missing",
+        make_input(requester={k: v for k, v in requester().items() if k != "bound_by_secrecy"}),
+        {"inkomen": ["requester_not_bound_by_secrecy"]},
+    ),
+    # help relation
+    Case(
+        "relation_expired",
+        make_input(
+            client={"ref": "p-1", "network": NETWORK, "help_relations": [relation(CAW, EXPIRED)]}
+        ),
+        {"inkomen": ["no_valid_help_relation"]},
+    ),
+    Case(
+        "relation_not_started",
+        make_input(
+            client={"ref": "p-1", "network": NETWORK, "help_relations": [relation(CAW, FUTURE)]}
+        ),
+        {"inkomen": ["no_valid_help_relation"]},
+    ),
+    Case(
+        "relation_of_other_partner_only",
+        make_input(
+            client={"ref": "p-1", "network": NETWORK, "help_relations": [relation("ocmw-gent")]}
+        ),
+        {"inkomen": ["no_valid_help_relation"]},
+    ),
+    Case(
+        "no_relations",
+        make_input(client={"ref": "p-1", "network": NETWORK, "help_relations": []}),
+        {"inkomen": ["no_valid_help_relation"]},
+    ),
+    Case(
+        "now_missing",
+        {k: v for k, v in make_input().items() if k != "now"},
+        {"inkomen": ["no_consent_for_section", "no_valid_help_relation"]},
+    ),
+    # purpose
+    Case(
+        "unknown_purpose",
+        make_input(
+            purpose="nieuwsgierigheid", consents=[make_consent(purposes=["nieuwsgierigheid"])]
+        ),
+        {"inkomen": ["unknown_purpose"]},
+    ),
+    Case(
+        "purpose_missing",
+        {k: v for k, v in make_input().items() if k != "purpose"},
+        {"inkomen": ["no_consent_for_section", "unknown_purpose"]},
+    ),
+    Case(
+        "section_not_needed_for_purpose",
+        make_input(
+            purpose="hulpvraagverheldering",
+            consents=[make_consent(purposes=["hulpvraagverheldering"])],
+        ),
+        {"inkomen": NOT_NEEDED},
+    ),
+    # consent
+    Case("no_consent", make_input(consents=[]), {"inkomen": NO_CONSENT}),
+    Case(
+        "consent_other_purpose",
+        make_input(consents=[make_consent(purposes=["rechtenrealisatie"])]),
+        {"inkomen": NO_CONSENT},
+    ),
+    Case("consent_other_section", make_input(sections=["werk"]), {"werk": NO_CONSENT}),
+    Case(
+        "consent_revoked",
+        make_input(consents=[make_consent(status="revoked")]),
+        {"inkomen": NO_CONSENT},
+    ),
+    Case(
+        "consent_status_expired",
+        make_input(consents=[make_consent(status="expired")]),
+        {"inkomen": NO_CONSENT},
+    ),
+    Case(
+        "consent_validity_over",
+        make_input(consents=[make_consent(valid_from=EXPIRED[0], valid_until=EXPIRED[1])]),
+        {"inkomen": NO_CONSENT},
+    ),
+    Case(
+        "consent_not_yet_valid",
+        make_input(consents=[make_consent(valid_from=FUTURE[0], valid_until=FUTURE[1])]),
+        {"inkomen": NO_CONSENT},
+    ),
+    Case(
+        "consent_revoked_but_other_active",
+        make_input(
+            consents=[make_consent(status="revoked"), make_consent(id="c-2", sections=["inkomen"])]
+        ),
+        {"inkomen": G},
+    ),
+    Case(
+        "wildcard_covers_vertrouwelijk",
+        make_input(sections=["inkomen", "werk"], consents=[make_consent(sections=["*"])]),
+        {"inkomen": G, "werk": G},
+    ),
+    Case(
+        "bijzonder_under_broad_consent",
+        make_input(
+            purpose="gezamenlijke_begeleiding",
+            sections=["gezondheid", "justitie"],
+            consents=[_joint(sections=["*"])],
+        ),
+        {
+            "gezondheid": ["bijzonder_needs_explicit_consent"],
+            "justitie": ["bijzonder_needs_explicit_consent"],
+        },
+    ),
+    Case(
+        "bijzonder_named_explicitly",
+        make_input(
+            purpose="gezamenlijke_begeleiding",
+            sections=["gezondheid", "verblijfsstatus"],
+            consents=[_joint(sections=["*", "verblijfsstatus"])],
+        ),
+        {"gezondheid": ["bijzonder_needs_explicit_consent"], "verblijfsstatus": G},
+    ),
+    Case(
+        "bijzonder_without_any_consent",
+        make_input(purpose="gezamenlijke_begeleiding", sections=["justitie"], consents=[]),
+        {"justitie": NO_CONSENT},
+    ),
+    Case(
+        "all_failures_listed",
+        make_input(
+            requester=requester(active=False, bound_by_secrecy=False, network="elders"),
+            client={"ref": "p-1", "network": NETWORK, "help_relations": []},
+            purpose="hulpvraagverheldering",
+            consents=[],
+        ),
+        {
+            "inkomen": [
+                "no_consent_for_section",
+                "no_valid_help_relation",
+                "requester_inactive",
+                "requester_not_bound_by_secrecy",
+                "requester_not_in_network",
+                "section_not_needed_for_purpose",
+            ]
+        },
+    ),
+    Case("empty_input", {}, {}),
+    # break-glass
+    Case(
+        "break_glass_granted",
+        emergency(),
+        {"identiteit": G, "contact": G, "gezondheid": G},
+        obligations=BG_OBLIGATIONS,
+        break_glass=True,
+    ),
+    Case(
+        "break_glass_other_sections_denied",
+        emergency(sections=["gezondheid", "inkomen", "justitie"]),
+        {"gezondheid": G, "inkomen": NOT_NEEDED, "justitie": NOT_NEEDED},
+        obligations=BG_OBLIGATIONS,
+        break_glass=True,
+    ),
+    Case(
+        "break_glass_short_justification",
+        emergency(justification="dringend!"),
+        {"identiteit": SHORT, "contact": SHORT, "gezondheid": SHORT},
+    ),
+    Case(
+        "break_glass_padded_justification",
+        emergency(justification=" " * 20 + "dringend" + " " * 20),
+        {"identiteit": SHORT, "contact": SHORT, "gezondheid": SHORT},
+    ),
+    Case(
+        "break_glass_no_justification",
+        emergency(justification=None),
+        {"identiteit": SHORT, "contact": SHORT, "gezondheid": SHORT},
+    ),
+    Case(
+        "break_glass_not_bound_by_secrecy",
+        emergency(
+            requester=requester("buurtwerk-gent"),
+            client={
+                "ref": "p-1",
+                "network": NETWORK,
+                "help_relations": [relation("buurtwerk-gent")],
+            },
+        ),
+        {
+            "identiteit": ["requester_not_bound_by_secrecy"],
+            "contact": ["requester_not_bound_by_secrecy"],
+            "gezondheid": ["requester_not_bound_by_secrecy"],
+        },
+    ),
+    Case(
+        "break_glass_expired_relation",
+        emergency(
+            sections=["gezondheid"],
+            client={"ref": "p-1", "network": NETWORK, "help_relations": [relation(CAW, EXPIRED)]},
+        ),
+        {"gezondheid": ["no_valid_help_relation"]},
+    ),
+    Case(
+        "break_glass_releases_unrestricted_entries",
+        emergency(
+            sections=["gezondheid"],
+            entries=[
+                entry("e-1", "gezondheid", "dmw-cm"),
+                entry("e-2", "gezondheid", "dmw-cm", restricted=True),
+            ],
+        ),
+        {"gezondheid": G},
+        release=["e-1"],
+        obligations=BG_OBLIGATIONS,
+        break_glass=True,
+    ),
+    # release
+    Case(
+        "release_mixed",
+        make_input(sections=["inkomen", "justitie", "werkaantekeningen"], entries=MIXED_ENTRIES),
+        {
+            "inkomen": G,
+            "justitie": NO_CONSENT + NOT_NEEDED,
+            "werkaantekeningen": NO_CONSENT + ["section_never_shared"] + NOT_NEEDED,
+        },
+        release=["e-1", "e-3", "e-5"],
+    ),
+    Case(
+        "release_own_entries_in_denied_section",
+        make_input(
+            consents=[],
+            entries=[entry("e-1", "inkomen", author=CAW, restricted=True), entry("e-2", "inkomen")],
+        ),
+        {"inkomen": NO_CONSENT},
+        release=["e-1"],
+    ),
+    Case(
+        "release_restricted_flag_missing",
+        make_input(entries=[{"id": "e-1", "section": "inkomen", "author": "ocmw-gent"}]),
+        {"inkomen": G},
+    ),
+    Case(
+        "release_not_for_unrequested_section",
+        make_input(entries=[entry("e-1", "huisvesting"), entry("e-2", "huisvesting", CAW)]),
+        {"inkomen": G},
+    ),
+    Case(
+        "release_nothing_for_inactive_requester",
+        make_input(
+            requester=requester(active=False), entries=[entry("e-1", "inkomen", author=CAW)]
+        ),
+        {"inkomen": ["requester_inactive"]},
+    ),
+]

@@ -1,0 +1,188 @@
+"""The access decision on the embedded engine (Regorus), loaded from the bundle: DESIGN §4."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+import regorus  # type: ignore[import-untyped]
+
+from broker.policy.bundle import DECISION_RULE, INVOLVEMENT_RULE, load_bundle
+from broker.policy.rego_tests import new_engine
+from tests.policy.decision_table import TABLE, Case
+from tests.policy.factories import (
+    CATALOGUE,
+    NETWORK,
+    REASON_CODES,
+    make_consent,
+    make_input,
+    random_inputs,
+    recipient,
+    relation,
+    without_entries,
+)
+
+RANDOM = random_inputs(300)
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[regorus.Engine]:
+    yield new_engine(load_bundle())
+
+
+def evaluate(engine: regorus.Engine, rule: str, inp: dict[str, Any]) -> Any:
+    engine.set_input(inp)
+    return engine.eval_rule(rule)
+
+
+@pytest.mark.parametrize("case", TABLE, ids=[c.id for c in TABLE])
+def test_decision_table(engine: regorus.Engine, case: Case) -> None:
+    assert evaluate(engine, DECISION_RULE, case.input) == case.expected()
+
+
+def test_table_covers_every_reason_code() -> None:
+    seen = {
+        code
+        for case in TABLE
+        for want in case.sections.values()
+        if want != "granted"
+        for code in want
+    }
+    assert seen == REASON_CODES
+
+
+def test_random_corpus_is_not_vacuous(engine: regorus.Engine) -> None:
+    decisions = [evaluate(engine, DECISION_RULE, inp) for inp in RANDOM]
+    verdicts = [s["verdict"] for d in decisions for s in d["sections"].values()]
+    assert verdicts.count("granted") >= 20
+    assert verdicts.count("denied") >= 100
+    assert any(d["break_glass"] for d in decisions)
+    assert sum(len(d["release"]) for d in decisions) >= 20
+
+
+@pytest.mark.parametrize("index", range(len(RANDOM)))
+def test_random_decision_properties(engine: regorus.Engine, index: int) -> None:
+    inp = RANDOM[index]
+    decision = evaluate(engine, DECISION_RULE, inp)
+    assert set(decision["sections"]) == set(inp["sections"])
+    for name, result in decision["sections"].items():
+        # granted iff no reason; reasons sorted, unique, from the stable set
+        assert (result["verdict"] == "granted") == (result["reasons"] == [])
+        assert result["reasons"] == sorted(set(result["reasons"]))
+        assert set(result["reasons"]) <= REASON_CODES
+        if result["verdict"] == "granted":
+            assert oracle_allows(inp, name), name
+    assert decision["release"] == expected_release(inp, decision)
+    # DESIGN §4 no existence leak: the same answer without any entries
+    bare = evaluate(engine, DECISION_RULE, without_entries(inp))
+    assert {k: v for k, v in bare.items() if k != "release"} == {
+        k: v for k, v in decision.items() if k != "release"
+    }
+
+
+def _instant(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def _valid(now: datetime, start: str, end: str) -> bool:
+    return _instant(start) <= now < _instant(end)
+
+
+def oracle_allows(inp: dict[str, Any], section: str) -> bool:
+    """Independent restatement of DESIGN §4's grant conditions (the `only if` direction)."""
+    req, now = inp["requester"], _instant(inp["now"])
+    purpose = CATALOGUE["purposes"].get(inp["purpose"])
+    tier = CATALOGUE["sections"].get(section, {}).get("tier")
+    if not (req["active"] and req["bound_by_secrecy"] and req["network"] == NETWORK):
+        return False
+    if not any(
+        r["partner"] == req["partner"] and _valid(now, r["start"], r["end"])
+        for r in inp["client"]["help_relations"]
+    ):
+        return False
+    if purpose is None or section not in purpose["sections"] or tier == "geheim":
+        return False
+    if inp["purpose"] == "noodsituatie":
+        return len((inp["justification"] or "").strip()) >= 30
+    for c in inp["consents"]:
+        covers_requester = any(
+            (r["kind"], r["id"])
+            in {
+                ("partner", req["partner"]),
+                ("partner_type", req["type"]),
+                ("network", req["network"]),
+            }
+            for r in c["recipients"]
+        )
+        covers_section = section in c["sections"] or (
+            "*" in c["sections"] and tier in ("basis", "vertrouwelijk")
+        )
+        if (
+            c["status"] == "active"
+            and _valid(now, c["valid_from"], c["valid_until"])
+            and covers_requester
+            and inp["purpose"] in c["purposes"]
+            and covers_section
+        ):
+            return True
+    return False
+
+
+def expected_release(inp: dict[str, Any], decision: dict[str, Any]) -> list[str]:
+    """DESIGN §4: own entries, plus unrestricted entries of granted sections."""
+    req = inp["requester"]
+    released = set()
+    for e in inp["entries"]:
+        result = decision["sections"].get(e["section"])
+        if result is None:
+            continue
+        own = req["active"] and e["author"] == req["partner"]
+        if own or (result["verdict"] == "granted" and e.get("restricted") is False):
+            released.add(e["id"])
+    return sorted(released)
+
+
+def _involvement_input(purpose: str, consents: list[dict[str, Any]]) -> dict[str, Any]:
+    rels = [relation("caw-oost-vlaanderen"), relation("ocmw-gent"), relation("dmw-cm")]
+    return make_input(
+        purpose=purpose,
+        consents=consents,
+        client={"ref": "p-1", "network": NETWORK, "help_relations": rels},
+    )
+
+
+INVOLVEMENT_CASES = [
+    (
+        "network_consent_joint_support",
+        "gezamenlijke_begeleiding",
+        [recipient("network", NETWORK)],
+        ["dmw-cm", "ocmw-gent"],
+    ),
+    (
+        "type_consent_referral",
+        "doorverwijzing",
+        [recipient("partner", "caw-oost-vlaanderen"), recipient("partner_type", "dmw")],
+        ["dmw-cm"],
+    ),
+    (
+        "consent_covers_requester_only",
+        "doorverwijzing",
+        [recipient("partner", "caw-oost-vlaanderen")],
+        [],
+    ),
+    ("purpose_does_not_disclose", "rechtenverkenning", [recipient("network", NETWORK)], []),
+]
+
+
+@pytest.mark.parametrize(
+    ("purpose", "recipients", "expected"),
+    [c[1:] for c in INVOLVEMENT_CASES],
+    ids=[c[0] for c in INVOLVEMENT_CASES],
+)
+def test_involvement(
+    engine: regorus.Engine, purpose: str, recipients: list[dict[str, str]], expected: list[str]
+) -> None:
+    consent = make_consent(purposes=[purpose], recipients=recipients)
+    assert evaluate(engine, INVOLVEMENT_RULE, _involvement_input(purpose, [consent])) == expected
