@@ -1,0 +1,107 @@
+"""Leaf encoding: an audit entry is logged as its RFC 8785 (JCS) canonical JSON bytes.
+
+The same entry always yields the same bytes, so the leaf hash ``SHA-256(0x00 || leaf)`` is a
+function of the entry's content alone (DESIGN section 7).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import TypeAlias
+
+import rfc8785
+
+from audit.errors import EntryEncodingError
+
+__all__ = ["MAX_DEPTH", "decode_leaf", "encode_leaf"]
+
+MAX_DEPTH = 32
+"""Deepest nesting of objects and arrays accepted in an entry."""
+
+# RFC 8785 3.2.2.3 / I-JSON (RFC 7493 2.2): integers must be exact IEEE 754 doubles.
+_MAX_SAFE_INT = 2**53 - 1
+
+_JSON: TypeAlias = None | bool | int | float | str | list["_JSON"] | dict[str, "_JSON"]
+
+
+def _normalize(value: object, path: str, depth: int) -> _JSON:
+    """Copy ``value`` into plain JSON builtins, naming the first non-JSON part by its path."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if abs(value) > _MAX_SAFE_INT:
+            raise EntryEncodingError(f"{path}: integer {value} is outside +-(2**53 - 1)")
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise EntryEncodingError(f"{path}: {value} is not a JSON number")
+        return float(value)
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            # RFC 8785 3.2.2.2 / I-JSON: strings must be valid Unicode (no lone surrogates).
+            raise EntryEncodingError(f"{path}: string is not valid Unicode") from None
+        return str.__str__(value)
+    if depth >= MAX_DEPTH:
+        raise EntryEncodingError(f"{path}: nested deeper than {MAX_DEPTH}")
+    if isinstance(value, Mapping):
+        out: dict[str, _JSON] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise EntryEncodingError(f"{path}: object key {key!r} is not a string")
+            out[str.__str__(key)] = _normalize(item, f"{path}.{key}", depth + 1)
+        return out
+    if isinstance(value, list | tuple):
+        return [_normalize(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value)]
+    raise EntryEncodingError(f"{path}: {type(value).__name__} is not a JSON type")
+
+
+def encode_leaf(entry: Mapping[str, object]) -> bytes:
+    """The RFC 8785 canonical JSON of ``entry``: the bytes that become the log leaf.
+
+    Accepts mappings with string keys, lists/tuples, str, int, float, bool and None.
+    Raises ``EntryEncodingError`` (naming the offending path, e.g. ``$.detail[2]``) for any
+    other type, non-finite floats, integers beyond 2**53 - 1, or lone surrogates.
+    """
+    if not isinstance(entry, Mapping):
+        raise EntryEncodingError("$: an entry must be a JSON object")
+    normalized = _normalize(entry, "$", 0)
+    try:
+        return rfc8785.dumps(normalized)
+    except rfc8785.CanonicalizationError as exc:
+        raise EntryEncodingError(f"$: {exc}") from exc
+
+
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise EntryEncodingError("duplicate object key")
+    return out
+
+
+def _no_constants(name: str) -> object:
+    raise EntryEncodingError(f"{name} is not JSON")
+
+
+def decode_leaf(leaf: bytes) -> dict[str, object]:
+    """Parse a leaf back into its entry, insisting it is exactly ``encode_leaf(entry)``.
+
+    Raises ``EntryEncodingError`` if the bytes are not UTF-8 JSON, not an object, have duplicate
+    keys, or are not in RFC 8785 canonical form.
+    """
+    try:
+        value = json.loads(
+            leaf.decode("utf-8"),
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constants,
+        )
+    except (ValueError, RecursionError) as exc:  # incl. UnicodeDecodeError, JSONDecodeError
+        raise EntryEncodingError(f"leaf is not JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise EntryEncodingError("leaf is not a JSON object")
+    if encode_leaf(value) != leaf:
+        raise EntryEncodingError("leaf is not RFC 8785 canonical JSON")
+    return value

@@ -1,0 +1,153 @@
+"""Leaf encoding: RFC 8785 canonical JSON, and clear errors for anything that is not JSON."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import enum
+import json
+from types import MappingProxyType
+
+import pytest
+
+from audit.entry import MAX_DEPTH, decode_leaf, encode_leaf
+from audit.errors import EntryEncodingError
+from audit.merkle import leaf_hash
+
+
+def test_encoding_matches_rfc8785_section_3_2_2_example() -> None:
+    # RFC 8785 3.2.2: whitespace removed, numbers in ECMAScript form, minimal string escapes.
+    source = (
+        '{"numbers": [333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001],'
+        ' "string": "\\u20ac$\\u000F\\u000aA\'\\u0042\\u0022\\u005c\\\\\\"\\/",'
+        ' "literals": [null, true, false]}'
+    )
+    want = (
+        '{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],'
+        '"string":"\u20ac$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}'
+    ).encode()
+    assert encode_leaf(json.loads(source)) == want
+
+
+def test_keys_sort_by_utf16_code_units_per_rfc8785_section_3_2_3() -> None:
+    entry = {
+        "\u20ac": "Euro Sign",
+        "\r": "Carriage Return",
+        "\ufb33": "Hebrew Letter Dalet With Dagesh",
+        "1": "One",
+        "\U0001f600": "Emoji: Grinning Face",
+        "\u0080": "Control",
+        "\u00f6": "Latin Small Letter O With Diaeresis",
+    }
+    order = [k for k in json.loads(encode_leaf(entry))]
+    assert order == ["\r", "1", "\u0080", "\u00f6", "\u20ac", "\U0001f600", "\ufb33"]
+
+
+def test_same_entry_in_any_key_order_gives_the_same_leaf_hash() -> None:
+    a = {"kind": "access", "verdict": {"gezondheid": "deny", "inkomen": "allow"}, "n": 1}
+    b = {"n": 1, "verdict": {"inkomen": "allow", "gezondheid": "deny"}, "kind": "access"}
+    assert leaf_hash(encode_leaf(a)) == leaf_hash(encode_leaf(b))
+
+
+def test_mappings_tuples_and_str_or_int_enums_encode_as_plain_json() -> None:
+    class Verdict(enum.StrEnum):
+        ALLOW = "allow"
+
+    class Level(enum.IntEnum):
+        TWO = 2
+
+    entry = MappingProxyType({"v": Verdict.ALLOW, "l": Level.TWO, "t": (1, 2.5, None)})
+    assert encode_leaf(entry) == b'{"l":2,"t":[1,2.5,null],"v":"allow"}'
+
+
+@pytest.mark.parametrize(
+    ("entry", "path"),
+    [
+        ({"at": datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)}, "$.at"),
+        ({"b": b"bytes"}, "$.b"),
+        ({"s": {1, 2}}, "$.s"),
+        ({"d": decimal.Decimal("1.5")}, "$.d"),
+        ({"x": [0, float("nan")]}, "$.x[1]"),
+        ({"x": {"y": float("inf")}}, "$.x.y"),
+        ({"n": 2**53}, "$.n"),
+        ({"n": -(2**53)}, "$.n"),
+        ({"k": {1: "int key"}}, "$.k"),
+        ({"s": "lone \ud800 surrogate"}, "$.s"),
+    ],
+    ids=[
+        "datetime",
+        "bytes",
+        "set",
+        "decimal",
+        "nan",
+        "infinity",
+        "int-2-pow-53",
+        "int-minus-2-pow-53",
+        "int-key",
+        "lone-surrogate",
+    ],
+)
+def test_entry_rejected_when_value_is_not_json(entry: dict[str, object], path: str) -> None:
+    with pytest.raises(EntryEncodingError) as info:
+        encode_leaf(entry)
+    assert str(info.value).startswith(path + ":")
+    assert info.value.code == "audit_entry_invalid"
+
+
+def test_entry_rejected_when_not_an_object() -> None:
+    with pytest.raises(EntryEncodingError, match="object"):
+        encode_leaf([1, 2])  # type: ignore[arg-type]
+
+
+def test_entry_rejected_when_nested_too_deep() -> None:
+    entry: dict[str, object] = {}
+    node = entry
+    for _ in range(MAX_DEPTH + 1):
+        child: dict[str, object] = {}
+        node["a"] = child
+        node = child
+    with pytest.raises(EntryEncodingError, match="deeper"):
+        encode_leaf(entry)
+
+
+def test_largest_safe_integers_are_accepted() -> None:
+    assert encode_leaf({"n": 2**53 - 1, "m": -(2**53 - 1)}) == (
+        b'{"m":-9007199254740991,"n":9007199254740991}'
+    )
+
+
+def test_decode_leaf_returns_the_entry() -> None:
+    entry = {"kind": "access", "sections": ["gezondheid"], "score": 0.5, "ok": True}
+    assert decode_leaf(encode_leaf(entry)) == entry
+
+
+@pytest.mark.parametrize(
+    "leaf",
+    [
+        b'{"a":1, "b":2}',
+        b'{"b":1,"a":2}',
+        b'{"a":1.0}',
+        b'{"a":"\\u0041"}',
+        b'{"a":1,"a":1}',
+        b"[1]",
+        b'{"a":NaN}',
+        b'{"a":"\xff"}',
+        b"",
+        b'{"a":' + b"1" * 5000 + b"}",
+    ],
+    ids=[
+        "whitespace",
+        "unsorted",
+        "float-form",
+        "needless-escape",
+        "duplicate-key",
+        "array",
+        "nan",
+        "invalid-utf8",
+        "empty",
+        "5000-digit-int",
+    ],
+)
+def test_decode_leaf_rejected_when_not_canonical_json_object(leaf: bytes) -> None:
+    with pytest.raises(EntryEncodingError):
+        decode_leaf(leaf)
