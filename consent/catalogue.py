@@ -1,0 +1,97 @@
+"""The section and purpose catalogue, data (``policies/catalogue.json``), never hard-coded.
+
+Only the tier names are vocabulary of the code (DESIGN §3): ``basis`` and ``vertrouwelijk`` are
+ordinary, ``bijzonder`` needs explicit consent (DESIGN §4), ``geheim`` is never shared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Literal, cast, get_args
+
+from consent.errors import InvalidCatalogue
+
+Tier = Literal["basis", "vertrouwelijk", "bijzonder", "geheim"]
+TIERS: frozenset[str] = frozenset(get_args(Tier))
+
+
+@dataclass(frozen=True, slots=True)
+class SectionInfo:
+    name: str
+    tier: Tier
+    label: str
+
+    @property
+    def is_shareable(self) -> bool:
+        # DESIGN §4: a geheim section (werkaantekeningen) is never shared, with any consent.
+        return self.tier != "geheim"
+
+    @property
+    def is_special_category(self) -> bool:
+        # DESIGN §3: bijzonder = GDPR art. 9/10 data; must be named in a consent explicitly.
+        return self.tier == "bijzonder"
+
+
+@dataclass(frozen=True, slots=True)
+class PurposeInfo:
+    name: str
+    label: str
+    sections: frozenset[str]
+    break_glass: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    sections: Mapping[str, SectionInfo]
+    purposes: Mapping[str, PurposeInfo]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Catalogue:
+        """Build a catalogue from its JSON form.
+
+        Raises:
+            InvalidCatalogue: a missing or mistyped field, an unknown tier, or a purpose that needs
+                an unknown section. Fails closed: a half-read catalogue is never returned.
+        """
+        try:
+            raw_sections = cast(Mapping[str, Mapping[str, Any]], data["sections"])
+            raw_purposes = cast(Mapping[str, Mapping[str, Any]], data["purposes"])
+            sections = {
+                name: SectionInfo(name=name, tier=_tier(raw["tier"]), label=_text(raw["label"]))
+                for name, raw in raw_sections.items()
+            }
+            purposes = {
+                name: PurposeInfo(
+                    name=name,
+                    label=_text(raw["label"]),
+                    sections=frozenset(_text(s) for s in raw["sections"]),
+                    break_glass=raw.get("break_glass", False) is True,
+                )
+                for name, raw in raw_purposes.items()
+            }
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise InvalidCatalogue from exc
+        if not sections or not purposes:
+            raise InvalidCatalogue
+        for purpose in purposes.values():
+            if not purpose.sections <= sections.keys():
+                raise InvalidCatalogue
+        return cls(sections=MappingProxyType(sections), purposes=MappingProxyType(purposes))
+
+    def tier(self, section: str) -> Tier | None:
+        info = self.sections.get(section)
+        return None if info is None else info.tier
+
+
+def _tier(value: object) -> Tier:
+    if not isinstance(value, str) or value not in TIERS:
+        raise InvalidCatalogue
+    return cast(Tier, value)
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidCatalogue
+    return value

@@ -1,0 +1,31 @@
+"""The INSZ (Belgian national number) as a request field: checked, never shown.
+
+DESIGN §3: 11 digits, the last two a mod-97 check over the first nine, or over ``2`` followed by
+the first nine for people born in or after 2000. The value never appears in a ``repr`` and the
+validation message never repeats it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
+
+def is_valid_insz(value: str) -> bool:
+    """True when ``value`` is 11 ASCII digits with a valid mod-97 check (either century)."""
+    if not isinstance(value, str) or len(value) != 11 or not value.isascii() or not value.isdigit():
+        return False
+    base, check = int(value[:9]), int(value[9:])
+    # DESIGN §3: check = 97 - (base mod 97); for births from 2000 on, base is prefixed with "2".
+    return check in (97 - base % 97, 97 - (2_000_000_000 + base) % 97)
+
+
+def _check_insz(value: str) -> str:
+    if not is_valid_insz(value):
+        raise ValueError("not a valid INSZ")
+    return value
+
+
+Insz = Annotated[str, AfterValidator(_check_insz), Field(repr=False)]
+"""A request field holding an INSZ. Keep it out of logs: it is excluded from ``repr``."""

@@ -1,0 +1,179 @@
+"""Consent receipts: content, signature with the broker's Ed25519 key, tamper detection."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any
+
+import jwt
+import pytest
+import rfc8785
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from consent.errors import ReceiptInvalid
+from consent.models import Grantor
+from consent.receipt import build_receipt, public_jwk, sign_receipt, verify_receipt
+from consent.versions import build_consent
+from tests.consent.factories import (
+    CATALOGUE,
+    CLIENT_REF,
+    INSZ,
+    NETWORK,
+    NOW,
+    PARTNERS,
+    make_consent,
+    make_consent_create,
+    recipient,
+)
+
+KID = "broker-2026-11"
+KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+JWKS = {"keys": [public_jwk(KEY.public_key(), KID)]}
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _receipt(**overrides: Any) -> dict[str, Any]:
+    return build_receipt(make_consent(**overrides), catalogue=CATALOGUE)
+
+
+def test_published_jwk_is_okp_ed25519() -> None:
+    jwk = JWKS["keys"][0]
+    assert {k: jwk[k] for k in ("kty", "crv", "kid", "alg")} == {
+        "kty": "OKP", "crv": "Ed25519", "kid": KID, "alg": "EdDSA"}
+    assert len(_unb64(jwk["x"])) == 32
+
+
+def test_receipt_verifies_with_published_jwks() -> None:
+    receipt = _receipt()
+    jws = sign_receipt(receipt, KEY, KID)
+    assert verify_receipt(jws, JWKS) == receipt
+    assert jwt.get_unverified_header(jws) == {
+        "alg": "EdDSA", "kid": KID, "typ": "consent-receipt+jwt"}
+
+
+def test_receipt_is_deterministic_per_version() -> None:
+    assert sign_receipt(_receipt(), KEY, KID) == sign_receipt(_receipt(), KEY, KID)
+    assert _receipt()["receipt_id"] != _receipt(version=2)["receipt_id"]
+
+
+def test_receipt_describes_the_consent() -> None:
+    receipt = _receipt(
+        recipients=(recipient("partner", "ocmw-gent"), recipient("partner_type", "caw")),
+        purposes=("gezamenlijke_begeleiding",),
+        sections=("inkomen", "gezondheid"),
+        grantor=Grantor(name="An Peeters", role="bewindvoerder"),
+    )
+    assert receipt["jurisdiction"] == "BE" and receipt["language"] == "nl"
+    assert receipt["subject"] == CLIENT_REF
+    assert receipt["controllers"] == [
+        {"kind": "partner", "id": "ocmw-gent"}, {"kind": "partner_type", "id": "caw"}]
+    assert receipt["purposes"] == [
+        {"purpose": "gezamenlijke_begeleiding", "label": "Samen begeleiden"}]
+    assert receipt["data_categories"] == [
+        {"section": "inkomen", "label": "Inkomen", "special_category": False},
+        {"section": "gezondheid", "label": "Gezondheid", "special_category": True},
+    ]
+    assert receipt["sensitive"] is True
+    assert receipt["collection_method"] == "verbal_at_desk"
+    assert receipt["grantor"] == {"name": "An Peeters", "role": "bewindvoerder"}
+    assert "intrekken" in receipt["withdrawal_method"]
+    assert receipt["valid_from"].endswith("Z") and receipt["valid_until"].endswith("Z")
+
+
+def _change_payload_byte(jws: str) -> str:
+    header, payload, signature = jws.split(".")
+    raw = bytearray(_unb64(payload))
+    raw[raw.index(b"ocmw-gent")] ^= 0x01  # one byte of the recipient id
+    return ".".join((header, _b64(bytes(raw)), signature))
+
+
+def _reencode_with_changed_field(jws: str) -> str:
+    header, payload, signature = jws.split(".")
+    receipt = json.loads(_unb64(payload))
+    receipt["data_categories"].append(
+        {"section": "justitie", "label": "Justitie", "special_category": True})
+    return ".".join((header, _b64(rfc8785.dumps(receipt)), signature))
+
+
+def _resigned_by_other_key(jws: str) -> str:
+    receipt = json.loads(_unb64(jws.split(".")[1]))
+    receipt["valid_until"] = "2030-01-01T00:00:00Z"
+    return sign_receipt(receipt, Ed25519PrivateKey.generate(), KID)
+
+
+def _unsigned(jws: str) -> str:
+    header = _b64(b'{"alg":"none","kid":"%s","typ":"consent-receipt+jwt"}' % KID.encode())
+    return f"{header}.{jws.split('.')[1]}."
+
+
+def _hmac_with_public_key(jws: str) -> str:
+    payload = _unb64(jws.split(".")[1])
+    secret = _unb64(JWKS["keys"][0]["x"])
+    return jwt.PyJWS().encode(
+        payload, secret, algorithm="HS256", headers={"kid": KID, "typ": "consent-receipt+jwt"})
+
+
+def _unknown_kid(jws: str) -> str:
+    return sign_receipt(json.loads(_unb64(jws.split(".")[1])), KEY, "other-kid")
+
+
+def _truncated_signature(jws: str) -> str:
+    return jws[:-4]
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        _change_payload_byte,
+        _reencode_with_changed_field,
+        _resigned_by_other_key,
+        _unsigned,
+        _hmac_with_public_key,
+        _unknown_kid,
+        _truncated_signature,
+    ],
+    ids=[
+        "payload_byte_changed",
+        "reencoded_with_changed_field",
+        "resigned_by_other_key_same_kid",
+        "alg_none",
+        "hmac_with_public_key",
+        "unknown_kid",
+        "truncated_signature",
+    ],
+)
+def test_changed_receipt_does_not_verify(tamper: Callable[[str], str]) -> None:
+    jws = sign_receipt(_receipt(), KEY, KID)
+    with pytest.raises(ReceiptInvalid):
+        verify_receipt(tamper(jws), JWKS)
+
+
+def test_non_canonical_payload_does_not_verify() -> None:
+    payload = json.dumps(_receipt(), indent=1).encode()  # signed by us, but not RFC 8785
+    jws = jwt.PyJWS().encode(
+        payload, KEY, algorithm="EdDSA", headers={"kid": KID, "typ": "consent-receipt+jwt"})
+    with pytest.raises(ReceiptInvalid):
+        verify_receipt(jws, JWKS)
+
+
+def test_no_insz_anywhere_in_the_receipt() -> None:
+    consent_in = make_consent_create()
+    assert consent_in.insz == INSZ
+    c = build_consent(
+        consent_in, consent_id="c-9", client_ref=CLIENT_REF, network=NETWORK,
+        evidence=consent_in.evidence, catalogue=CATALOGUE, partners=PARTNERS, now=NOW,
+    )
+    receipt = build_receipt(c, catalogue=CATALOGUE)
+    jws = sign_receipt(receipt, KEY, KID)
+    decoded = b"".join(_unb64(part) for part in jws.split("."))
+    for text in (json.dumps(receipt), jws, decoded.decode("latin-1")):
+        assert INSZ not in text
