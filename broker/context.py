@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 
 from broker.auth import IssuerKeys
-from broker.catalogue import Catalogue, load_catalogue
+from broker.catalogue import load_catalogue
 from broker.errors import ConfigurationError
 from broker.keys import load_kek, load_pseudonym_secrets, read_json
 from broker.observability import Metrics
@@ -21,6 +21,7 @@ from broker.settings import Settings
 from broker.store.db import check_migrated, make_engine
 from broker.store.keyring import Keyring
 from broker.store.replay import DatabaseReplayGuard
+from consent.catalogue import Catalogue
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,11 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from broker.catalogue import Catalogue
 from broker.errors import ClientErased, ClientNotFound, UnknownSection
 from broker.store import crypto
 from broker.store.keyring import Keyring
 from broker.store.models import Client, Entry
+from consent.catalogue import Catalogue
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def add_entry(
     Raises ``UnknownSection`` (not in the catalogue) and ``ClientErased``. Working notes
     (``werkaantekeningen``) may be written; the policy never shares them (DESIGN §4).
     """
-    if not catalogue.has_section(entry_in.section):
+    if entry_in.section not in catalogue.sections:
         # The submitted name is not echoed: errors never quote input (DESIGN §6 canaries).
         raise UnknownSection("Use one of the sections listed in the catalogue (policies/).")
     client = get_or_create_client(
@@ -156,7 +156,7 @@ def read_own_dossier(
     client = find_client(session, keyring=keyring, network=network, insz=insz)
     if client is None:
         raise ClientNotFound()
-    shareable = [s for s, tier in catalogue.sections.items() if tier != "geheim"]
+    shareable = [name for name, info in catalogue.sections.items() if info.is_shareable]
     entries = session.exec(
         select(Entry)
         .where(Entry.client_id == client.id, Entry.section.in_(shareable))  # type: ignore[attr-defined]

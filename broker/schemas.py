@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
-from broker.insz import is_valid_insz
-
-
-def _check_insz(value: str) -> str:
-    if not is_valid_insz(value):
-        # Never echo the value: it may be a real national number with a typo.
-        raise ValueError("not a valid INSZ (11 digits with a valid mod-97 check)")
-    return value
-
-
-Insz = Annotated[StrictStr, AfterValidator(_check_insz)]
+from consent.insz import Insz
 
 
 class RequestBody(BaseModel):
