@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from broker.context import BrokerContext, load_context
 from broker.middleware import BrokerMiddleware
 from broker.problems import install_problem_handlers
-from broker.routes import entries, health, me
+from broker.routes import audit, entries, health, me
 from broker.settings import Settings
 
 
@@ -37,6 +37,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(entries.router)
     app.include_router(me.router)
+    app.include_router(audit.router)
     app.add_middleware(BrokerMiddleware, max_body=ctx.settings.max_body_bytes, metrics=ctx.metrics)
     return app
 

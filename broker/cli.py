@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,11 +23,15 @@ keys_app = typer.Typer(help="Key files in the data directory.", no_args_is_help=
 token_app = typer.Typer(help="Print a token signed with the demo keys.", no_args_is_help=True)
 client_app = typer.Typer(help="Client records.", no_args_is_help=True)
 policy_app = typer.Typer(help="The Rego policy bundle.", no_args_is_help=True)
+audit_app = typer.Typer(
+    help="The audit log: verify it, print its checkpoint.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(token_app, name="token")
 app.add_typer(client_app, name="client")
 app.add_typer(policy_app, name="policy")
+app.add_typer(audit_app, name="audit")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -235,11 +240,103 @@ def client_erase(
             if not yes and sys.stdin.isatty():
                 typer.confirm(f"Erase client {ref}? This cannot be undone.", abort=True)
             dossier.erase_client(session=session, client_id=client.id, now=_now())
+        # GDPR art. 17 erasure is an audit fact (DESIGN §3); the entry holds the pseudonym only.
+        from broker.audit_log import AuditEvent
+
+        ctx.audit.append(AuditEvent(kind="client.erased", network=network, client=ref))
     except BrokerError as exc:
         raise _fail(exc.detail) from None
     finally:
         ctx.close()
     typer.echo(f"erased client {ref} in {network}: their data can no longer be decrypted")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="A running broker, e.g. http://127.0.0.1:8000 (default: read the database)."
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="GBO_AUDITOR_TOKEN", help="Supervisor auditor token (with --url)."),
+    ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            help="The log's verifier key name+hash+base64 "
+            "(default: the broker's own / published key)."
+        ),
+    ] = None,
+    state: Annotated[
+        Path | None,
+        typer.Option(
+            help="File remembering the newest verified checkpoint (default: in GBO_DATA_DIR)."
+        ),
+    ] = None,
+) -> None:
+    """Recompute the whole log in constant memory and check it against the signed checkpoints.
+    Exit 1 and name the first bad index if anything was changed, removed, reordered or cut."""
+    from rich.progress import Progress
+
+    from audit.errors import AuditError, AuditIntegrityError
+    from audit.keys import Ed25519Verifier
+    from audit.store import AuditStore
+    from broker import audit_verify as av
+    from broker.keys import load_audit_signer
+    from broker.store.db import check_migrated, make_engine
+
+    settings = _settings()
+    engine = None
+    try:
+        if url is None:
+            engine = make_engine(settings.resolved_database_url)
+            check_migrated(engine)
+            source = av.database_source(AuditStore(engine))
+            key = key or load_audit_signer(settings)[0].verifier.key_string()
+            state = state or settings.data_dir / "audit-verified-checkpoint.txt"
+        else:
+            base = url.rstrip("/")
+            key = key or av.published_key(base)
+            source = av.http_source(base, token)
+        verifier = Ed25519Verifier.from_key_string(key)
+        with Progress(transient=True, disable=source.total < 10_000) as bar:
+            task = bar.add_task("verifying leaves", total=source.total)
+            report = av.verify(
+                source, verifier, state=state, progress=lambda n: bar.advance(task, n)
+            )
+    except AuditIntegrityError as exc:
+        where = f" at leaf {exc.index}" if exc.index is not None else ""
+        typer.secho(f"TAMPERING DETECTED{where}: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from None
+    except (BrokerError, AuditError, OSError, ValueError) as exc:
+        raise _fail(getattr(exc, "detail", None) or str(exc)) from None
+    finally:
+        if engine is not None:
+            engine.dispose()
+    cp = report.checkpoint
+    typer.echo(
+        f"OK: {report.leaves} leaves verified; checkpoint {cp.origin} size {cp.size} "
+        f"root {base64.b64encode(cp.root_hash).decode()} ({report.checkpoints_checked} "
+        f"checkpoints checked, {report.unsigned_tail} newer leaves not yet signed)"
+    )
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign a checkpoint of the current log if it grew, and print the newest one."""
+    from broker.context import load_context
+
+    try:
+        ctx = load_context(_settings())
+    except BrokerError as exc:
+        raise _fail(exc.detail) from None
+    try:
+        typer.echo(ctx.audit.log.checkpoint_now().note, nl=False)
+    finally:
+        ctx.close()
 
 
 @policy_app.command("test")

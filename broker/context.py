@@ -11,10 +11,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
+from audit.log import TransparencyLog
+from broker.audit_log import AuditLog
 from broker.auth import IssuerKeys
 from broker.catalogue import load_catalogue
 from broker.errors import ConfigurationError
-from broker.keys import load_kek, load_pseudonym_secrets, read_json
+from broker.keys import load_audit_signer, load_kek, load_pseudonym_secrets, read_json
 from broker.observability import Metrics
 from broker.registry import Registry, load_registry
 from broker.settings import Settings
@@ -34,10 +36,12 @@ class BrokerContext:
     issuer: IssuerKeys | None
     replay_guard: DatabaseReplayGuard
     metrics: Metrics
+    audit: AuditLog
     owns_engine: bool = False
 
     def close(self) -> None:
-        """Release database connections if this context created its engine."""
+        """Stop the audit writer and checkpointer; release connections this context opened."""
+        self.audit.close()
         if self.owns_engine:
             self.engine.dispose()
 
@@ -49,7 +53,9 @@ def load_registry_for(settings: Settings) -> Registry:
     return load_registry(path, data_dir=settings.data_dir)
 
 
-def _refuse_demo_material(settings: Settings, registry: Registry, keyring: Keyring) -> None:
+def _refuse_demo_material(
+    settings: Settings, registry: Registry, keyring: Keyring, demo_audit_key: bool
+) -> None:
     """Issue 2: outside demo mode, refuse to start with any key the demo generated."""
     if settings.demo:
         return
@@ -58,6 +64,8 @@ def _refuse_demo_material(settings: Settings, registry: Registry, keyring: Keyri
         found.append("the key-encryption key")
     if registry.demo:
         found.append("the partner registry")
+    if demo_audit_key:
+        found.append("the audit log key")
     if read_json(settings.pseudonym_secrets_file, "pseudonym secrets").get("demo"):
         found.append("the pseudonym secrets")
     jwks = settings.resolved_issuer_jwks_file
@@ -76,7 +84,8 @@ def load_context(settings: Settings, *, engine: Engine | None = None) -> BrokerC
     keyring = Keyring(kek=load_kek(settings), pseudonym_secrets=load_pseudonym_secrets(settings))
     for network in registry.networks:
         keyring.client_ref(network, "00000000000")  # fails now if a network has no secret
-    _refuse_demo_material(settings, registry, keyring)
+    signer, demo_audit_key = load_audit_signer(settings)
+    _refuse_demo_material(settings, registry, keyring, demo_audit_key)
     issuer = None
     if settings.resolved_issuer and settings.resolved_issuer_jwks_file:
         issuer = IssuerKeys.from_file(settings.resolved_issuer, settings.resolved_issuer_jwks_file)
@@ -88,6 +97,13 @@ def load_context(settings: Settings, *, engine: Engine | None = None) -> BrokerC
         if owns_engine:
             engine.dispose()
         raise
+    log = TransparencyLog(
+        engine=engine,
+        signer=signer,
+        max_batch=settings.audit_max_batch,
+        max_wait=settings.audit_max_wait,
+        checkpoint_interval=settings.checkpoint_interval,
+    )
     return BrokerContext(
         settings=settings,
         engine=engine,
@@ -97,5 +113,6 @@ def load_context(settings: Settings, *, engine: Engine | None = None) -> BrokerC
         issuer=issuer,
         replay_guard=DatabaseReplayGuard(engine),
         metrics=Metrics(),
+        audit=AuditLog(log, timeout=settings.audit_timeout),
         owns_engine=owns_engine,
     )

@@ -17,6 +17,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 
+from audit.keys import Ed25519Signer
 from broker.errors import ConfigurationError
 from broker.settings import Settings
 from broker.store.crypto import KeyEncryptionKey, new_data_key
@@ -72,7 +73,28 @@ def init_keys(settings: Settings, networks: Iterable[str], *, demo: bool) -> lis
         )
         tmp.replace(path)
         created.append(path)
+    if not settings.audit_key_file.exists():
+        # The audit log's Ed25519 key: its name is the checkpoints' origin line (C2SP).
+        signer = Ed25519Signer.generate(settings.log_origin)
+        write_secret_json(settings.audit_key_file,
+                          {"skey": signer.private_key_string(), "demo": demo})
+        created.append(settings.audit_key_file)
     return created
+
+
+def load_audit_signer(settings: Settings) -> tuple[Ed25519Signer, bool]:
+    """The audit log's signing key and whether the demo created it."""
+    data = read_json(settings.audit_key_file, "audit log key")
+    try:
+        signer = Ed25519Signer.from_key_string(str(data["skey"]))
+    except (KeyError, ValueError) as exc:
+        raise ConfigurationError("audit log key file is malformed") from exc
+    if signer.name != settings.log_origin:
+        raise ConfigurationError(
+            f"the audit log key is named {signer.name!r} but GBO_LOG_ORIGIN is "
+            f"{settings.log_origin!r}; they must be equal (C2SP tlog-checkpoint origin)"
+        )
+    return signer, bool(data.get("demo", False))
 
 
 def load_kek(settings: Settings) -> KeyEncryptionKey:

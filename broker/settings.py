@@ -31,6 +31,18 @@ class Settings(BaseSettings):
     issuer: str | None = Field(default=None, description="`iss` of client and auditor tokens.")
     issuer_jwks_file: Path | None = Field(default=None, description="That issuer's JWKS.")
     client_insz_claim: str = Field(default="insz", description="Claim holding the INSZ.")
+    log_origin: str = Field(
+        default="gbo-broker/audit-log", description="Name of the audit log and of its key."
+    )
+    checkpoint_interval: float = Field(
+        default=2.0,
+        description="Seconds between checkpoints while the log grows (0: only on demand).",
+    )
+    audit_max_batch: int = Field(default=512, description="Most entries in one group commit.")
+    audit_max_wait: float = Field(
+        default=0.0, description="Seconds a group commit waits for more entries (0: none)."
+    )
+    audit_timeout: float = Field(default=5.0, description="Longest wait for a durable append.")
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     max_body_bytes: int = 1024 * 1024
@@ -56,6 +68,10 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_kek_file(self) -> Path:
         return self.kek_file or self.keys_dir / "kek.json"
+
+    @cached_property
+    def audit_key_file(self) -> Path:
+        return self.keys_dir / "audit-log.json"
 
     @cached_property
     def pseudonym_secrets_file(self) -> Path:

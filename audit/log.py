@@ -1,0 +1,111 @@
+"""A running transparency log: durable group-committed appends plus signed checkpoints.
+
+Issue 3 item 4: while the log grows a new checkpoint is signed at least every
+``checkpoint_interval`` seconds (a background thread), and on demand (:meth:`checkpoint_now`).
+Several processes may run one each on the same database: checkpoints are keyed by size, so two
+processes signing the same size store it once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from audit.checkpoint import open_checkpoint, sign_checkpoint
+from audit.errors import AuditError
+from audit.keys import Ed25519Signer
+from audit.store import Appended, AuditStore, StoredCheckpoint, writer_engine
+from audit.writer import GroupCommitWriter
+
+
+def _rfc3339(now: datetime) -> str:
+    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class TransparencyLog:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        signer: Ed25519Signer,
+        max_batch: int = 512,
+        max_wait: float = 0.0,
+        checkpoint_interval: float = 2.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._writer_engine = writer_engine(engine.url.render_as_string(hide_password=False))
+        self.store = AuditStore(engine, writer=self._writer_engine)
+        self.signer = signer
+        self._clock = clock
+        self._writer = GroupCommitWriter(self.store, max_batch=max_batch, max_wait=max_wait)
+        self._stop = threading.Event()
+        self._sign_lock = threading.Lock()
+        self._interval = checkpoint_interval
+        self._checkpointer: threading.Thread | None = None
+        if checkpoint_interval > 0:
+            self._checkpointer = threading.Thread(
+                target=self._checkpoint_loop, name="audit-checkpointer", daemon=True
+            )
+            self._checkpointer.start()
+
+    @property
+    def origin(self) -> str:
+        return self.signer.name
+
+    @property
+    def verifier_key(self) -> str:
+        """The note-verifier key string ``name+hash+base64`` (C2SP signed-note)."""
+        return self.signer.verifier.key_string()
+
+    @property
+    def writer_stats(self) -> Any:
+        return self._writer.stats
+
+    def submit(self, entry: Mapping[str, Any]) -> Future[Appended]:
+        return self._writer.submit(entry)
+
+    def append(self, entry: Mapping[str, Any], timeout: float | None = None) -> Appended:
+        """Append one entry; returns once it is durable. Raises ``AuditError`` subclasses."""
+        return self._writer.append(entry, timeout)
+
+    def checkpoint_now(self) -> StoredCheckpoint:
+        """Sign the current tree unless the newest stored checkpoint already covers it."""
+        with self._sign_lock:
+            size = self.store.size()
+            latest = self.store.latest_checkpoint()
+            if latest is not None and latest.size >= size:
+                return latest
+            root = self.store.root(size)
+            note = sign_checkpoint(self.origin, size, root, self.signer)
+            stored = StoredCheckpoint(
+                size=size, root=root, note=note, signed_at=_rfc3339(self._clock())
+            )
+            self.store.add_checkpoint(stored)
+            return stored
+
+    def latest_checkpoint(self) -> StoredCheckpoint:
+        """The newest signed checkpoint, signing one first if there is none yet."""
+        return self.store.latest_checkpoint() or self.checkpoint_now()
+
+    def verify_note(self, note: str) -> None:
+        """Raises ``AuditIntegrityError`` unless ``note`` is a checkpoint signed by this log."""
+        open_checkpoint(note, self.signer.verifier)
+
+    def _checkpoint_loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.checkpoint_now()
+            except AuditError:
+                continue  # the database is away; the next round tries again
+
+    def close(self) -> None:
+        self._stop.set()
+        self._writer.close()
+        if self._checkpointer is not None:
+            self._checkpointer.join(timeout=5)
+        self._writer_engine.dispose()

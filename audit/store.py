@@ -1,0 +1,291 @@
+"""The log in a SQL database: sequencing, durable appends, proofs and checkpoints.
+
+One global order without gaps or duplicates, also with several processes (issue 3 item 2): every
+append batch runs in one write transaction that first takes the log's write lock — ``BEGIN
+IMMEDIATE`` on SQLite, a transaction-level advisory lock on PostgreSQL — then reads the current
+size, so two writers can never assign the same index. ``append_batch`` returns only after COMMIT,
+which is durable (SQLite ``synchronous=FULL``; PostgreSQL's default ``synchronous_commit=on``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, func, insert, select, text, tuple_
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from audit.entry import encode_leaf
+from audit.errors import AuditError, MissingNodeError, ProofRequestError
+from audit.merkle import CompactRange, NodeKey, fold, leaf_hash
+from audit.plan import consistency_plan, frontier_keys, inclusion_plan, materialize, plan_keys
+from audit.schema import audit_checkpoint, audit_leaf, audit_node
+
+# Any constant works; it only has to be the same in every process writing this log.
+PG_ADVISORY_LOCK_KEY = 0x6762_6F61  # "gboa"
+INDEXED_FIELDS = ("kind", "time", "network", "partner", "client", "break_glass")
+
+
+class AuditStoreError(AuditError):
+    """The database refused or failed an operation on the log (wraps the driver's error)."""
+
+    code = "audit_store_unavailable"
+
+
+@dataclass(frozen=True)
+class Appended:
+    """Where an entry landed: its index and RFC 6962 leaf hash, durable when returned."""
+
+    index: int
+    leaf_hash: bytes
+
+
+@dataclass(frozen=True)
+class StoredLeaf:
+    index: int
+    leaf: bytes
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    size: int
+    root: bytes
+    note: str
+    signed_at: str
+
+
+def writer_engine(url: str) -> Engine:
+    """A dedicated engine for the log writer, with the locking and durability appends need."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            # Take the write lock before reading the size: no other writer can slip in between.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_size=1, max_overflow=0, pool_pre_ping=True)
+
+
+class AuditStore:
+    """Reads and writes of one log. ``append_batch`` needs the engine from :func:`writer_engine`
+    (or any engine whose transactions start with the write lock); reads use any engine."""
+
+    def __init__(self, engine: Engine, *, writer: Engine | None = None) -> None:
+        self._engine = engine
+        self._writer = writer
+        self._range: CompactRange | None = None  # cached frontier; reloaded when stale
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def append_batch(self, entries: Sequence[Mapping[str, Any]]) -> list[Appended]:
+        """Append ``entries`` in order in one durable transaction; each leaf gets its ``index``.
+
+        Raises ``AuditStoreError`` (nothing appended) if the database fails.
+        """
+        if self._writer is None:
+            raise AuditStoreError("this store was opened read-only")
+        try:
+            with self._writer.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_ADVISORY_LOCK_KEY}
+                    )
+                size = _size(conn)
+                cr = self._range if self._range and self._range.size == size else None
+                cr = cr or _load_range(conn, size)
+                self._range = None  # until committed, the cache is not trusted
+                leaves, nodes, results = [], [], []
+                for offset, entry in enumerate(entries):
+                    index = size + offset
+                    leaf = encode_leaf({**entry, "index": index})
+                    lh = leaf_hash(leaf)
+                    row = {"idx": index, "leaf": leaf, "break_glass": False}
+                    row.update({k: entry[k] for k in INDEXED_FIELDS if entry.get(k) is not None})
+                    leaves.append(row)
+                    nodes += [{"level": lv, "idx": ix, "hash": h} for (lv, ix), h in cr.append(lh)]
+                    results.append(Appended(index=index, leaf_hash=lh))
+                conn.execute(insert(audit_leaf), leaves)
+                conn.execute(insert(audit_node), nodes)
+        except SQLAlchemyError as exc:
+            raise AuditStoreError(f"append failed: {type(exc).__name__}") from exc
+        self._range = cr
+        return results
+
+    def add_checkpoint(self, checkpoint: StoredCheckpoint) -> bool:
+        """Store a signed checkpoint; False if one for that size exists already."""
+        try:
+            with self._engine.begin() as conn:
+                exists = conn.execute(
+                    select(audit_checkpoint.c.size).where(
+                        audit_checkpoint.c.size == checkpoint.size
+                    )
+                ).first()
+                if exists:
+                    return False
+                conn.execute(insert(audit_checkpoint).values(**vars(checkpoint)))
+        except SQLAlchemyError as exc:
+            raise AuditStoreError(f"storing a checkpoint failed: {type(exc).__name__}") from exc
+        return True
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def size(self) -> int:
+        with self._engine.connect() as conn:
+            return _size(conn)
+
+    def root(self, size: int) -> bytes:
+        """The root of the tree of the first ``size`` leaves, from O(log n) stored nodes."""
+        with self._engine.connect() as conn:
+            return fold(_node_hashes_in_order(conn, frontier_keys(size)))
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """RFC 6962 audit path of leaf ``index`` in the tree of ``size`` (``size`` <= log size)."""
+        return self._proof(inclusion_plan(index, size), size)
+
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        return self._proof(consistency_plan(old_size, new_size), new_size)
+
+    def _proof(self, plan: tuple[tuple[NodeKey, ...], ...], size: int) -> list[bytes]:
+        with self._engine.connect() as conn:
+            current = _size(conn)
+            if size > current:
+                raise ProofRequestError(f"the log has {current} entries, fewer than {size}")
+            return materialize(plan, _node_hashes(conn, plan_keys(plan)))
+
+    def leaf(self, index: int) -> StoredLeaf | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(audit_leaf.c.idx, audit_leaf.c.leaf).where(audit_leaf.c.idx == index)
+            ).first()
+        return StoredLeaf(index=row.idx, leaf=bytes(row.leaf)) if row else None
+
+    def iter_leaves(self, start: int = 0, *, batch: int = 5000) -> Iterator[StoredLeaf]:
+        """Every leaf from ``start`` in index order, ``batch`` rows per query (constant memory)."""
+        position = start
+        while True:
+            with self._engine.connect() as conn:
+                rows = conn.execute(
+                    select(audit_leaf.c.idx, audit_leaf.c.leaf)
+                    .where(audit_leaf.c.idx >= position)
+                    .order_by(audit_leaf.c.idx)
+                    .limit(batch)
+                ).all()
+            for row in rows:
+                yield StoredLeaf(index=row.idx, leaf=bytes(row.leaf))
+            if len(rows) < batch:
+                return
+            position = rows[-1].idx + 1
+
+    def iter_leaf_hashes(self, start: int = 0, *, batch: int = 5000) -> Iterator[tuple[int, bytes]]:
+        """The stored level-0 node hashes from ``start``, in index order."""
+        position = start
+        while True:
+            with self._engine.connect() as conn:
+                rows = conn.execute(
+                    select(audit_node.c.idx, audit_node.c.hash)
+                    .where(audit_node.c.level == 0, audit_node.c.idx >= position)
+                    .order_by(audit_node.c.idx)
+                    .limit(batch)
+                ).all()
+            yield from ((row.idx, bytes(row.hash)) for row in rows)
+            if len(rows) < batch:
+                return
+            position = rows[-1].idx + 1
+
+    def find_leaves(
+        self,
+        *,
+        network: str | None = None,
+        partner: str | None = None,
+        clients: Sequence[tuple[str, str]] | None = None,
+        kind_prefix: str | None = None,
+        time_from: str | None = None,
+        time_to: str | None = None,
+        after: int | None = None,
+        limit: int = 100,
+    ) -> list[StoredLeaf]:
+        """Leaves matching every given filter, in index order after index ``after``.
+
+        ``clients`` is a list of (network, pseudonym); ``time_from``/``time_to`` are RFC 3339 UTC
+        strings in the log's fixed format (inclusive / exclusive).
+        """
+        c = audit_leaf.c
+        query = select(c.idx, c.leaf).order_by(c.idx).limit(limit)
+        if network is not None:
+            query = query.where(c.network == network)
+        if partner is not None:
+            query = query.where(c.partner == partner)
+        if clients is not None:
+            query = query.where(tuple_(c.network, c.client).in_(list(clients)))
+        if kind_prefix is not None:
+            query = query.where(c.kind.startswith(kind_prefix, autoescape=True))
+        if time_from is not None:
+            query = query.where(c.time >= time_from)
+        if time_to is not None:
+            query = query.where(c.time < time_to)
+        if after is not None:
+            query = query.where(c.idx > after)
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [StoredLeaf(index=row.idx, leaf=bytes(row.leaf)) for row in rows]
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(audit_checkpoint).order_by(audit_checkpoint.c.size.desc()).limit(1)
+            ).first()
+        return _checkpoint(row) if row else None
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(audit_checkpoint).order_by(audit_checkpoint.c.size)).all()
+        return [_checkpoint(row) for row in rows]
+
+
+def _checkpoint(row: Any) -> StoredCheckpoint:
+    return StoredCheckpoint(
+        size=row.size, root=bytes(row.root), note=row.note, signed_at=row.signed_at
+    )
+
+
+def _size(conn: Connection) -> int:
+    last = conn.execute(select(func.max(audit_leaf.c.idx))).scalar_one()
+    return 0 if last is None else int(last) + 1
+
+
+def _node_hashes(conn: Connection, keys: Sequence[NodeKey]) -> dict[NodeKey, bytes]:
+    if not keys:
+        return {}
+    rows = conn.execute(
+        select(audit_node.c.level, audit_node.c.idx, audit_node.c.hash).where(
+            tuple_(audit_node.c.level, audit_node.c.idx).in_(list(keys))
+        )
+    ).all()
+    return {(row.level, row.idx): bytes(row.hash) for row in rows}
+
+
+def _node_hashes_in_order(conn: Connection, keys: Sequence[NodeKey]) -> list[bytes]:
+    found = _node_hashes(conn, keys)
+    missing = [k for k in keys if k not in found]
+    if missing:
+        raise MissingNodeError(f"stored tree lacks node {missing[0]}", key=missing[0])
+    return [found[k] for k in keys]
+
+
+def _load_range(conn: Connection, size: int) -> CompactRange:
+    """Resume the accumulator at ``size`` from the stored frontier (O(log n) rows)."""
+    if size == 0:
+        return CompactRange()
+    return CompactRange.from_frontier(size, _node_hashes_in_order(conn, frontier_keys(size)))

@@ -1,0 +1,105 @@
+"""Whole-log verification in constant memory (issue 3 item 7).
+
+Leaves are streamed in index order through a ``CompactRange``; the recomputed root must equal the
+root of every trusted checkpoint (signed by the log's key, or remembered from an earlier run) at
+that checkpoint's size. The first bad index is named where the data allows it:
+
+- a missing index (a deleted row) is reported at that index;
+- a leaf whose ``index`` field is not its position (rows swapped or replaced) at that position;
+- a leaf whose bytes no longer hash to the stored level-0 node (changed in place) at that index;
+- fewer leaves than a checkpoint covers (truncation) at the first missing index;
+- otherwise a root mismatch at a checkpoint, reported at the start of the range it covers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from audit.checkpoint import Checkpoint
+from audit.errors import AuditIntegrityError
+from audit.merkle import CompactRange, leaf_hash
+from audit.store import StoredLeaf
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    leaves: int
+    checkpoint: Checkpoint
+    checkpoints_checked: int
+
+    @property
+    def unsigned_tail(self) -> int:
+        """Leaves appended after the newest checkpoint: ordered and intact, not yet signed."""
+        return self.leaves - self.checkpoint.size
+
+
+def _leaf_index(leaf: bytes) -> object:
+    try:
+        entry = json.loads(leaf)
+    except ValueError:
+        return None
+    return entry.get("index") if isinstance(entry, dict) else None
+
+
+def verify_log(
+    leaves: Iterable[StoredLeaf],
+    *,
+    checkpoints: Sequence[Checkpoint],
+    stored_hashes: Iterable[tuple[int, bytes]] = (),
+    progress: Callable[[int], None] | None = None,
+) -> VerifyReport:
+    """Check ``leaves`` against ``checkpoints`` (already signature-verified, any order).
+
+    Raises ``AuditIntegrityError`` with ``index`` set to the first bad leaf (see module doc), or
+    without an index when there is no checkpoint to check against.
+    """
+    if not checkpoints:
+        raise AuditIntegrityError("there is no signed checkpoint to verify the log against")
+    anchors = sorted(checkpoints, key=lambda c: c.size)
+    pending = iter(anchors)
+    anchor: Checkpoint | None = next(pending)
+    checked, last_good = 0, 0
+    hashes: Iterator[tuple[int, bytes]] = iter(stored_hashes)
+    stored = next(hashes, None)
+    cr = CompactRange()
+
+    def check_anchor() -> None:
+        nonlocal anchor, checked, last_good
+        while anchor is not None and anchor.size == cr.size:
+            if cr.root() != anchor.root_hash:
+                raise AuditIntegrityError(
+                    f"the log's root at size {anchor.size} differs from the signed checkpoint: "
+                    f"a leaf in [{last_good}, {anchor.size}) was changed",
+                    index=last_good,
+                )
+            checked += 1
+            last_good = anchor.size
+            anchor = next(pending, None)
+
+    check_anchor()  # a checkpoint of size 0
+    for expected, item in enumerate(leaves):
+        if item.index != expected:
+            raise AuditIntegrityError(f"leaf {expected} is missing", index=expected)
+        if _leaf_index(item.leaf) != expected:
+            raise AuditIntegrityError(
+                f"leaf {expected} does not hold entry {expected}: rows were moved or replaced",
+                index=expected,
+            )
+        lh = leaf_hash(item.leaf)
+        while stored is not None and stored[0] < expected:
+            stored = next(hashes, None)
+        if stored is not None and stored[0] == expected and stored[1] != lh:
+            raise AuditIntegrityError(f"leaf {expected} was changed", index=expected)
+        cr.append(lh)
+        check_anchor()
+        if progress is not None:
+            progress(1)
+    if anchor is not None:
+        raise AuditIntegrityError(
+            f"the log ends after {cr.size} leaves but a checkpoint covers {anchor.size}: "
+            "it was truncated",
+            index=cr.size,
+        )
+    return VerifyReport(leaves=cr.size, checkpoint=anchors[-1], checkpoints_checked=checked)

@@ -1,0 +1,169 @@
+"""The audit log over HTTP (DESIGN §5, issue 3 item 6).
+
+Public: the signed checkpoint, the verifier key, inclusion and consistency proofs (they reveal
+hashes only). Auditors (scoped ``partner:<id>``, ``network:<id>`` or ``supervisor``): leaves and
+entries, pseudonymised, detail still encrypted. A leaf outside an auditor's scope answers 404,
+exactly like a leaf that does not exist.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel
+
+from audit.errors import ProofRequestError
+from audit.merkle import leaf_hash
+from broker.audit_log import decode, format_time
+from broker.auth import AuditorPrincipal
+from broker.deps import ContextDep, CurrentAuditor
+from broker.errors import BrokerError, ForbiddenError
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+MAX_PAGE = 1000
+
+
+class InvalidProofRequest(BrokerError):
+    code = "invalid_proof_request"
+    status = 422
+    title = "No such proof: check the indices and sizes against the current checkpoint"
+
+
+class LeafNotFound(BrokerError):
+    code = "leaf_not_found"
+    status = 404
+    title = "No such leaf"
+
+
+class ProofPublic(BaseModel):
+    hashes: list[str]
+
+
+class LeafPublic(BaseModel):
+    index: int
+    leaf: str
+    leaf_hash: str
+
+
+class LeafPage(BaseModel):
+    leaves: list[LeafPublic]
+    next: int | None
+
+
+class EntryPage(BaseModel):
+    entries: list[dict[str, Any]]
+    cursor: str | None
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _scope_filter(auditor: AuditorPrincipal) -> dict[str, str]:
+    kind, _, value = auditor.scope.partition(":")
+    return {"partner": value} if kind == "partner" else {"network": value} if value else {}
+
+
+def _in_scope(entry: dict[str, Any], auditor: AuditorPrincipal) -> bool:
+    return all(entry.get(k) == v for k, v in _scope_filter(auditor).items())
+
+
+def _leaf_public(index: int, leaf: bytes) -> LeafPublic:
+    return LeafPublic(index=index, leaf=_b64(leaf), leaf_hash=_b64(leaf_hash(leaf)))
+
+
+@router.get("/checkpoint", response_class=PlainTextResponse)
+def checkpoint(ctx: ContextDep) -> PlainTextResponse:
+    """The newest checkpoint as a C2SP signed note (``text/plain``)."""
+    return PlainTextResponse(ctx.audit.log.latest_checkpoint().note)
+
+
+@router.get("/key", response_class=PlainTextResponse)
+def key(ctx: ContextDep) -> PlainTextResponse:
+    """The log's verifier key, ``name+hash+base64``; ``name`` is the checkpoints' origin."""
+    return PlainTextResponse(ctx.audit.log.verifier_key + "\n")
+
+
+@router.get("/proof/inclusion", response_model=ProofPublic)
+def inclusion_proof(
+    ctx: ContextDep, index: Annotated[int, Query(ge=0)], size: Annotated[int, Query(ge=1)]
+) -> ProofPublic:
+    """RFC 6962 / RFC 9162 inclusion proof of leaf ``index`` in the tree of ``size`` leaves."""
+    try:
+        hashes = ctx.audit.log.store.inclusion_proof(index, size)
+    except ProofRequestError as exc:
+        raise InvalidProofRequest() from exc
+    return ProofPublic(hashes=[_b64(h) for h in hashes])
+
+
+@router.get("/proof/consistency", response_model=ProofPublic)
+def consistency_proof(
+    ctx: ContextDep, old: Annotated[int, Query(ge=1)], new: Annotated[int, Query(ge=1)]
+) -> ProofPublic:
+    """RFC 6962 / RFC 9162 consistency proof between the trees of ``old`` and ``new`` leaves."""
+    try:
+        hashes = ctx.audit.log.store.consistency_proof(old, new)
+    except ProofRequestError as exc:
+        raise InvalidProofRequest() from exc
+    return ProofPublic(hashes=[_b64(h) for h in hashes])
+
+
+@router.get("/leaves/{index}", response_model=LeafPublic)
+def leaf(ctx: ContextDep, auditor: CurrentAuditor, index: int) -> LeafPublic:
+    """One stored leaf's exact bytes, for independent hashing (auditors, within scope)."""
+    stored = ctx.audit.log.store.leaf(index) if index >= 0 else None
+    if stored is None or not _in_scope(decode(stored), auditor):
+        raise LeafNotFound()
+    return _leaf_public(stored.index, stored.leaf)
+
+
+@router.get("/leaves", response_model=LeafPage)
+def leaves(
+    ctx: ContextDep,
+    auditor: CurrentAuditor,
+    start: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = MAX_PAGE,
+) -> LeafPage:
+    """Every leaf from ``start``, in order: what ``gbo-broker audit verify --url`` streams.
+    Only the ``supervisor`` scope sees the whole log."""
+    if auditor.scope != "supervisor":
+        raise ForbiddenError("Reading the whole log needs the supervisor scope.")
+    page = []
+    for stored in ctx.audit.log.store.iter_leaves(start, batch=limit):
+        page.append(_leaf_public(stored.index, stored.leaf))
+        if len(page) == limit:
+            break
+    return LeafPage(leaves=page, next=page[-1].index + 1 if len(page) == limit else None)
+
+
+@router.get("/entries", response_model=EntryPage)
+def entries(
+    ctx: ContextDep,
+    auditor: CurrentAuditor,
+    kind: Annotated[str | None, Query(max_length=40, pattern=r"^[a-z_.]+$")] = None,
+    partner: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z0-9-]+$")] = None,
+    time_from: Annotated[datetime | None, Query(alias="from")] = None,
+    time_to: Annotated[datetime | None, Query(alias="to")] = None,
+    cursor: Annotated[str | None, Query(pattern=r"^\d{1,19}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+) -> EntryPage:
+    """Entries in the auditor's scope, pseudonymised, oldest first; ``kind`` matches a prefix
+    (``access`` or ``access.decision``). Pass the returned ``cursor`` for the next page."""
+    scope = _scope_filter(auditor)
+    if partner is not None and scope.get("partner", partner) != partner:
+        return EntryPage(entries=[], cursor=None)
+    found = ctx.audit.log.store.find_leaves(
+        network=scope.get("network"),
+        partner=scope.get("partner", partner),
+        kind_prefix=kind,
+        time_from=format_time(time_from) if time_from else None,
+        time_to=format_time(time_to) if time_to else None,
+        after=int(cursor) if cursor else None,
+        limit=limit,
+    )
+    page = [{**decode(s), "leaf_hash": _b64(leaf_hash(s.leaf))} for s in found]
+    return EntryPage(entries=page, cursor=str(found[-1].index) if len(found) == limit else None)
