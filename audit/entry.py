@@ -6,6 +6,8 @@ function of the entry's content alone (DESIGN section 7).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import json
 import math
 from collections.abc import Mapping
@@ -105,3 +107,11 @@ def decode_leaf(leaf: bytes) -> dict[str, object]:
     if encode_leaf(value) != leaf:
         raise EntryEncodingError("leaf is not RFC 8785 canonical JSON")
     return value
+
+
+@dataclass(frozen=True)
+class StoredLeaf:
+    """A leaf as stored: its position in the log and the exact bytes that were hashed."""
+
+    index: int
+    leaf: bytes

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine, event, func, insert, select, text,
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from audit.entry import encode_leaf
+from audit.entry import StoredLeaf, encode_leaf
 from audit.errors import AuditError, MissingNodeError, ProofRequestError
 from audit.merkle import CompactRange, NodeKey, fold, leaf_hash
 from audit.plan import consistency_plan, frontier_keys, inclusion_plan, materialize, plan_keys
@@ -40,12 +40,6 @@ class Appended:
 
     index: int
     leaf_hash: bytes
-
-
-@dataclass(frozen=True)
-class StoredLeaf:
-    index: int
-    leaf: bytes
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from audit.checkpoint import Checkpoint
 from audit.errors import AuditIntegrityError
 from audit.merkle import CompactRange, leaf_hash
-from audit.store import StoredLeaf
+from audit.entry import StoredLeaf
 
 
 @dataclass(frozen=True)

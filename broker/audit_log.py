@@ -25,7 +25,8 @@ from typing import Any
 
 from audit.errors import AuditError
 from audit.log import TransparencyLog
-from audit.store import Appended, StoredLeaf
+from audit.entry import StoredLeaf
+from audit.store import Appended
 from broker.errors import BrokerError
 from broker.store import crypto
 

@@ -19,7 +19,8 @@ from typing import Any
 from audit.checkpoint import Checkpoint, open_checkpoint
 from audit.errors import AuditError, AuditIntegrityError
 from audit.keys import Ed25519Verifier
-from audit.store import AuditStore, StoredLeaf
+from audit.entry import StoredLeaf
+from audit.store import AuditStore
 from audit.verify import VerifyReport, verify_log
 
 PAGE = 1000

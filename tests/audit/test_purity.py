@@ -1,4 +1,5 @@
-"""The audit core is a pure library: stdlib, cryptography and rfc8785 only."""
+"""``audit/`` is a library: its pure core uses stdlib, cryptography and rfc8785 only; its storage
+modules add SQLAlchemy; nothing in it imports the broker, consent, FastAPI or SQLModel."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from pathlib import Path
 import audit
 
 ALLOWED = set(sys.stdlib_module_names) | {"audit", "cryptography", "rfc8785"}
+STORAGE_MODULES = {"schema", "store", "writer", "log"}  # the log in a SQL database
 AUDIT_DIR = Path(audit.__file__).parent
-FORBIDDEN = ("broker", "consent", "fastapi", "sqlalchemy", "sqlmodel", "psycopg", "alembic")
+FORBIDDEN = ("broker", "consent", "fastapi", "sqlmodel", "starlette")
+DATABASE = ("sqlalchemy", "psycopg", "alembic")
 
 
 def _imported_roots(path: Path) -> set[str]:
@@ -24,19 +27,33 @@ def _imported_roots(path: Path) -> set[str]:
     return roots
 
 
-def test_audit_modules_import_only_stdlib_cryptography_and_rfc8785() -> None:
-    files = sorted(AUDIT_DIR.glob("*.py"))
+def test_pure_core_imports_only_stdlib_cryptography_and_rfc8785() -> None:
+    files = sorted(p for p in AUDIT_DIR.glob("*.py") if p.stem not in STORAGE_MODULES)
     assert len(files) >= 8
     for path in files:
         assert _imported_roots(path) <= ALLOWED, path.name
 
 
-def test_importing_audit_loads_no_service_or_database_module() -> None:
-    stems = sorted(p.stem for p in AUDIT_DIR.glob("*.py") if p.stem != "__init__")
-    modules = ", ".join(f"audit.{stem}" for stem in stems)
+def test_storage_modules_add_only_sqlalchemy() -> None:
+    for stem in STORAGE_MODULES:
+        assert _imported_roots(AUDIT_DIR / f"{stem}.py") <= ALLOWED | {"sqlalchemy"}, stem
+
+
+def _loaded_by(modules: str) -> set[str]:
     code = f"import sys, {modules}; print(' '.join(sys.modules))"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.split()
-    loaded = {name.split(".")[0] for name in out}
-    assert not loaded & set(FORBIDDEN)
+    return {name.split(".")[0] for name in out}
+
+
+def test_importing_the_whole_package_loads_no_service_module() -> None:
+    stems = sorted(p.stem for p in AUDIT_DIR.glob("*.py") if p.stem != "__init__")
+    assert not _loaded_by(", ".join(f"audit.{s}" for s in stems)) & set(FORBIDDEN)
+
+
+def test_importing_the_pure_core_loads_no_database_module() -> None:
+    stems = sorted(
+        p.stem for p in AUDIT_DIR.glob("*.py") if p.stem not in STORAGE_MODULES | {"__init__"}
+    )
+    assert not _loaded_by(", ".join(f"audit.{s}" for s in stems)) & set(FORBIDDEN + DATABASE)
