@@ -10,7 +10,18 @@ from fastapi import FastAPI
 from broker.context import BrokerContext, load_context
 from broker.middleware import BrokerMiddleware
 from broker.problems import install_problem_handlers
-from broker.routes import audit, entries, health, me
+from broker.routes import (
+    access,
+    audit,
+    consents,
+    entries,
+    health,
+    me,
+    me_consents,
+    notifications,
+    relations,
+    well_known,
+)
 from broker.settings import Settings
 
 
@@ -38,6 +49,12 @@ def create_app(
     app.include_router(entries.router)
     app.include_router(me.router)
     app.include_router(audit.router)
+    app.include_router(access.router)  # issue 5: the access flow
+    app.include_router(relations.router)  # issue 4: help relations, consents, receipts
+    app.include_router(consents.router)
+    app.include_router(me_consents.router)
+    app.include_router(notifications.router)
+    app.include_router(well_known.router)
     app.add_middleware(BrokerMiddleware, max_body=ctx.settings.max_body_bytes, metrics=ctx.metrics)
     return app
 

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from audit.entry import StoredLeaf
 from audit.errors import AuditError
 from audit.log import TransparencyLog
-from audit.entry import StoredLeaf
 from audit.store import Appended
 from broker.errors import BrokerError
 from broker.store import crypto

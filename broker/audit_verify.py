@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from audit.checkpoint import Checkpoint, open_checkpoint
+from audit.entry import StoredLeaf
 from audit.errors import AuditError, AuditIntegrityError
 from audit.keys import Ed25519Verifier
-from audit.entry import StoredLeaf
 from audit.store import AuditStore
 from audit.verify import VerifyReport, verify_log
 

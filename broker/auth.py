@@ -41,8 +41,9 @@ AUDITOR_SCOPE = re.compile(r"supervisor|(?:partner|network):[a-z0-9]+(?:-[a-z0-9
 
 
 class ReplayGuard(Protocol):
-    def check_and_store(self, issuer: str, jti: str, expires_at: datetime) -> bool:
-        """Record ``jti``; False if it was seen before (a replay)."""
+    def check_and_store(self, issuer: str, jti: str, expires_at: datetime,
+                        issued_at: datetime | None = None) -> bool:
+        """Record ``jti``; False if it was (or may have been) seen before: a replay."""
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,8 @@ def verify_partner_token(
     if not isinstance(jti, str) or not _JTI.fullmatch(jti):
         raise AuthenticationError("bad jti")
     if not replay_guard.check_and_store(
-        partner.id, jti, datetime.fromtimestamp(claims["exp"], UTC)
+        partner.id, jti, datetime.fromtimestamp(claims["exp"], UTC),
+        datetime.fromtimestamp(claims["iat"], UTC),
     ):
         raise AuthenticationError("replayed jti")
     return PartnerPrincipal(partner=partner, worker=worker, jti=jti)

@@ -16,13 +16,22 @@ from broker.audit_log import AuditLog
 from broker.auth import IssuerKeys
 from broker.catalogue import load_catalogue
 from broker.errors import ConfigurationError
-from broker.keys import load_audit_signer, load_kek, load_pseudonym_secrets, read_json
+from broker.keys import (
+    ReceiptKey,
+    load_audit_signer,
+    load_kek,
+    load_pseudonym_secrets,
+    load_receipt_key,
+    read_json,
+)
 from broker.observability import Metrics
+from broker.policy.evaluator import PolicyEvaluator
+from broker.policy.factory import make_evaluator
 from broker.registry import Registry, load_registry
 from broker.settings import Settings
 from broker.store.db import check_migrated, make_engine
 from broker.store.keyring import Keyring
-from broker.store.replay import DatabaseReplayGuard
+from broker.store.replay import DatabaseReplayGuard, MemoryReplayGuard, make_replay_guard
 from consent.catalogue import Catalogue
 
 
@@ -34,14 +43,17 @@ class BrokerContext:
     keyring: Keyring
     catalogue: Catalogue
     issuer: IssuerKeys | None
-    replay_guard: DatabaseReplayGuard
+    replay_guard: MemoryReplayGuard | DatabaseReplayGuard
     metrics: Metrics
     audit: AuditLog
+    receipt_key: ReceiptKey  # issue 4 item 3: signs consent receipts
+    policy: PolicyEvaluator
     owns_engine: bool = False
 
     def close(self) -> None:
         """Stop the audit writer and checkpointer; release connections this context opened."""
         self.audit.close()
+        self.policy.close()
         if self.owns_engine:
             self.engine.dispose()
 
@@ -54,7 +66,11 @@ def load_registry_for(settings: Settings) -> Registry:
 
 
 def _refuse_demo_material(
-    settings: Settings, registry: Registry, keyring: Keyring, demo_audit_key: bool
+    settings: Settings,
+    registry: Registry,
+    keyring: Keyring,
+    demo_audit_key: bool,
+    receipt_key: ReceiptKey,
 ) -> None:
     """Issue 2: outside demo mode, refuse to start with any key the demo generated."""
     if settings.demo:
@@ -66,6 +82,8 @@ def _refuse_demo_material(
         found.append("the partner registry")
     if demo_audit_key:
         found.append("the audit log key")
+    if receipt_key.demo:
+        found.append("the receipt signing key")
     if read_json(settings.pseudonym_secrets_file, "pseudonym secrets").get("demo"):
         found.append("the pseudonym secrets")
     jwks = settings.resolved_issuer_jwks_file
@@ -85,7 +103,8 @@ def load_context(settings: Settings, *, engine: Engine | None = None) -> BrokerC
     for network in registry.networks:
         keyring.client_ref(network, "00000000000")  # fails now if a network has no secret
     signer, demo_audit_key = load_audit_signer(settings)
-    _refuse_demo_material(settings, registry, keyring, demo_audit_key)
+    receipt_key = load_receipt_key(settings)
+    _refuse_demo_material(settings, registry, keyring, demo_audit_key, receipt_key)
     issuer = None
     if settings.resolved_issuer and settings.resolved_issuer_jwks_file:
         issuer = IssuerKeys.from_file(settings.resolved_issuer, settings.resolved_issuer_jwks_file)
@@ -97,6 +116,8 @@ def load_context(settings: Settings, *, engine: Engine | None = None) -> BrokerC
         if owns_engine:
             engine.dispose()
         raise
+    metrics = Metrics()
+    policy = make_evaluator(settings, metrics.registry)
     log = TransparencyLog(
         engine=engine,
         signer=signer,
@@ -109,10 +130,14 @@ def load_context(settings: Settings, *, engine: Engine | None = None) -> BrokerC
         engine=engine,
         registry=registry,
         keyring=keyring,
-        catalogue=load_catalogue(),
+        catalogue=load_catalogue(settings.policy_dir / "catalogue.json")
+        if settings.policy_dir
+        else load_catalogue(),
         issuer=issuer,
-        replay_guard=DatabaseReplayGuard(engine),
-        metrics=Metrics(),
+        replay_guard=make_replay_guard(settings.replay_guard, engine),
+        metrics=metrics,
         audit=AuditLog(log, timeout=settings.audit_timeout),
+        receipt_key=receipt_key,
+        policy=policy,
         owns_engine=owns_engine,
     )

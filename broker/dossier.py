@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from broker.errors import ClientErased, ClientNotFound, UnknownSection
+from broker.relations import require_valid_relation
 from broker.store import crypto
 from broker.store.keyring import Keyring
 from broker.store.models import Client, Entry
@@ -101,12 +102,31 @@ def add_entry(
 ) -> Entry:
     """Store one entry, its content encrypted with the client's data key (entry id as AAD).
 
-    Raises ``UnknownSection`` (not in the catalogue) and ``ClientErased``. Working notes
-    (``werkaantekeningen``) may be written; the policy never shares them (DESIGN §4).
+    Raises ``UnknownSection`` (not in the catalogue), ``NoValidHelpRelation`` (the author does
+    not help the client now) and ``ClientErased``. Working notes (``werkaantekeningen``) may be
+    written; the policy never shares them (DESIGN §4).
     """
     if entry_in.section not in catalogue.sections:
         # The submitted name is not echoed: errors never quote input (DESIGN §6 canaries).
         raise UnknownSection("Use one of the sections listed in the catalogue (policies/).")
+    # DESIGN §5: only a partner with a valid help relation may write to the client's dossier.
+    require_valid_relation(
+        session=session,
+        network=network,
+        client_ref=keyring.client_ref(network, entry_in.insz),
+        partner=author,
+        now=now,
+    )
+    return store_entry(session=session, keyring=keyring, network=network, author=author,
+                       worker=worker, entry_in=entry_in, now=now)
+
+
+def store_entry(
+    *, session: Session, keyring: Keyring, network: str, author: str, worker: str,
+    entry_in: NewEntry, now: datetime,
+) -> Entry:
+    """Encrypt and store one entry of a known section. The caller has checked that ``author``
+    may write (``add_entry`` does). Raises ``ClientErased``."""
     client = get_or_create_client(
         session, keyring=keyring, network=network, insz=entry_in.insz, now=now
     )

@@ -11,11 +11,13 @@ import json
 import os
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
+from jwt.exceptions import PyJWTError
 
 from audit.keys import Ed25519Signer
 from broker.errors import ConfigurationError
@@ -79,7 +81,40 @@ def init_keys(settings: Settings, networks: Iterable[str], *, demo: bool) -> lis
         write_secret_json(settings.audit_key_file,
                           {"skey": signer.private_key_string(), "demo": demo})
         created.append(settings.audit_key_file)
+    receipt_path = receipt_key_file(settings)
+    if not receipt_path.exists():
+        # Issue 4 item 3: the broker's Ed25519 key that signs consent receipts (JWS).
+        jwk = new_signing_jwk(f"receipt-{secrets.token_hex(4)}")
+        write_secret_json(receipt_path, {**jwk, "demo": demo})
+        created.append(receipt_path)
     return created
+
+
+@dataclass(frozen=True)
+class ReceiptKey:
+    """The broker's receipt signing key; its public half is published at
+    ``/.well-known/jwks.json``."""
+
+    kid: str
+    private_key: Ed25519PrivateKey = field(repr=False)
+    demo: bool = False
+
+
+def receipt_key_file(settings: Settings) -> Path:
+    return settings.keys_dir / "receipt-signing.jwk.json"
+
+
+def load_receipt_key(settings: Settings) -> ReceiptKey:
+    """Raises ``ConfigurationError`` when the key file is missing or not an Ed25519 JWK."""
+    data = read_json(receipt_key_file(settings), "receipt signing key")
+    try:
+        key = OKPAlgorithm.from_jwk({k: v for k, v in data.items() if k != "demo"})
+        kid = str(data["kid"])
+    except (KeyError, ValueError, TypeError, PyJWTError) as exc:
+        raise ConfigurationError("receipt signing key file is malformed") from exc
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ConfigurationError("receipt signing key must be an Ed25519 private key")
+    return ReceiptKey(kid=kid, private_key=key, demo=bool(data.get("demo", False)))
 
 
 def load_audit_signer(settings: Settings) -> tuple[Ed25519Signer, bool]:

@@ -14,9 +14,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from broker.errors import AuthenticationError, BrokerError
+from consent.errors import ConsentError, ConsentStateError, ConsentValidationError
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:gbo-broker:problem:"
@@ -84,6 +86,21 @@ async def _broker_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(exc.status, exc.code, exc.title, exc.detail, headers=headers)
 
 
+async def _consent_error(request: Request, exc: Exception) -> JSONResponse:
+    """Issue 4: a wrong request is 422, a conflict with the current state 409. The message is the
+    error's fixed text and ``pointer`` names the field (a JSON pointer), never its value."""
+    assert isinstance(exc, ConsentError)
+    if isinstance(exc, ConsentValidationError):
+        status = 422
+    elif isinstance(exc, ConsentStateError):
+        status = 409
+    else:  # a malformed catalogue or receipt is the broker's own fault
+        log.error("consent error", extra={"error_code": exc.code})
+        return problem(500, "internal_error", "Internal error")
+    extra = {} if exc.pointer is None else {"pointer": exc.pointer}
+    return problem(status, exc.code, exc.message, **extra)
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     return problem(
@@ -113,8 +130,17 @@ async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     return problem(500, "internal_error", "Internal error")
 
 
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # A locked, unreachable or read-only database: the request did nothing it could not undo.
+    log.error("database unavailable", extra={"error_type": type(exc).__name__})
+    return problem(503, "database_unavailable", "The database is unavailable; try again later",
+                   headers={"Retry-After": "1"})
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(BrokerError, _broker_error)
+    app.add_exception_handler(OperationalError, _database_unavailable)
+    app.add_exception_handler(ConsentError, _consent_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unhandled)

@@ -27,7 +27,11 @@ class Settings(BaseSettings):
         default=None, description="Networks and partners (YAML); the demo one in demo mode."
     )
     demo: bool = Field(default=False, description="Demo mode: built-in issuer, demo keys.")
-    opa_url: str | None = Field(default=None, description="Remote OPA server (later).")
+    opa_url: str | None = Field(default=None, description="Remote OPA server (http://host:port).")
+    policy_timeout_ms: int = Field(default=200, ge=1, description="Longest policy evaluation.")
+    policy_dir: Path | None = Field(
+        default=None, description="The policy bundle (Rego + catalogue.json); default policies/."
+    )
     issuer: str | None = Field(default=None, description="`iss` of client and auditor tokens.")
     issuer_jwks_file: Path | None = Field(default=None, description="That issuer's JWKS.")
     client_insz_claim: str = Field(default="insz", description="Claim holding the INSZ.")
@@ -43,6 +47,11 @@ class Settings(BaseSettings):
         default=0.0, description="Seconds a group commit waits for more entries (0: none)."
     )
     audit_timeout: float = Field(default=5.0, description="Longest wait for a durable append.")
+    replay_guard: str = Field(
+        default="auto", pattern="^(auto|memory|database)$",
+        description="Where used token ids are kept: memory (one process), database (several "
+        "workers), auto (memory on SQLite, database on PostgreSQL).",
+    )
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     max_body_bytes: int = 1024 * 1024

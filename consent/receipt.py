@@ -40,6 +40,10 @@ WITHDRAWAL_METHOD = (
 )
 
 
+# The wildcard section (consent.rules.WILDCARD) in plain Dutch: never the special categories.
+WILDCARD_LABEL = "Alle gewone gegevens die voor het doel nodig zijn (geen gevoelige gegevens)"
+
+
 def build_receipt(c: ConsentVersion, *, catalogue: Catalogue) -> dict[str, Any]:
     """The receipt for one consent version, as JSON-ready data (no signature)."""
     sections = catalogue.sections
@@ -47,7 +51,7 @@ def build_receipt(c: ConsentVersion, *, catalogue: Catalogue) -> dict[str, Any]:
     data_categories = [
         {
             "section": s,
-            "label": sections[s].label if s in sections else s,
+            "label": sections[s].label if s in sections else WILDCARD_LABEL,
             # GDPR art. 9/10 (DESIGN §3 tier bijzonder) = a special category of personal data.
             "special_category": s in sections and sections[s].is_special_category,
         }

@@ -39,6 +39,12 @@ DEFAULT_RELATION_MONTHS = 12  # DESIGN §3: default end of a help relation
 MAX_RELATION_MONTHS = 24  # issue 4: at most 24 months
 
 
+# DESIGN §4: "a wildcard never covers [bijzonder sections]". The wildcard section grants every
+# section of these tiers that the consent's purposes need; the policy (policies/access.rego)
+# applies the same rule.
+WILDCARD = "*"
+WILDCARD_TIERS = frozenset({"basis", "vertrouwelijk"})
+
 def add_months(moment: datetime, months: int) -> datetime:
     """``moment`` plus calendar months, the day clamped to the month (31 Jan + 1 -> 28/29 Feb)."""
     index = moment.month - 1 + months
@@ -141,9 +147,11 @@ def covers(
         return False
     if purpose not in c.purposes:
         return False
-    # DESIGN §4: bijzonder sections must be named explicitly. Only a literal listing covers a
-    # section, so no broader grant (a purpose that needs it, a wildcard) ever reaches one.
-    return section in c.sections
+    if section in c.sections:
+        return True
+    # DESIGN §4: a broad consent (the wildcard section) covers the ordinary tiers only; bijzonder
+    # sections must be named explicitly and geheim ones are never shared (checked above).
+    return WILDCARD in c.sections and info.tier in WILDCARD_TIERS
 
 
 # --- validation of a new consent ------------------------------------------------------------------
@@ -179,6 +187,8 @@ def validate_consent_create(
         if purpose not in catalogue.purposes:
             raise errors.UnknownPurpose(pointer=f"/purposes/{i}")
     for i, section in enumerate(consent_in.sections):
+        if section == WILDCARD:
+            continue  # every basis and vertrouwelijk section (DESIGN §4), never a bijzonder one
         info = catalogue.sections.get(section)
         if info is None:
             raise errors.UnknownSection(pointer=f"/sections/{i}")

@@ -79,8 +79,10 @@ def engine(settings: Settings) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def ctx(settings: Settings, engine: Engine) -> BrokerContext:
-    return load_context(settings, engine=engine)
+def ctx(settings: Settings, engine: Engine) -> Iterator[BrokerContext]:
+    context = load_context(settings, engine=engine)
+    yield context
+    context.close()  # stops the audit writer and checkpointer before the database goes
 
 
 @pytest.fixture

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import secrets
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
+from fastapi.testclient import TestClient
 
 from broker.settings import Settings
 from broker.tokens import load_private_jwk, sign
@@ -74,6 +76,76 @@ def make_entry(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return {k: v for k, v in body.items() if v is not None}
+
+
+def in_days(days: float) -> str:
+    """An aware ISO 8601 instant ``days`` from now (negative: in the past)."""
+    return (datetime.now(UTC) + timedelta(days=days)).isoformat()
+
+
+def declare_relation(
+    api: TestClient,
+    settings: Settings,
+    partner: str = "ocmw-gent",
+    insz: str = VALID_INSZ,
+    **body: Any,
+) -> dict[str, Any]:
+    """DESIGN §5: a partner declares a help relation (a precondition for writing or recording
+    consent); returns the created relation."""
+    response = api.post(
+        "/v1/relations", json={"insz": insz, **body}, headers=partner_auth(settings, partner)
+    )
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def make_consent_terms(**overrides: Any) -> dict[str, Any]:
+    """The terms of a consent valid now: caw may see inkomen and huisvesting to explore rights.
+    An override of ``None`` drops the field."""
+    body: dict[str, Any] = {
+        "recipients": [{"kind": "partner_type", "id": "caw"}],
+        "purposes": ["rechtenverkenning"],
+        "sections": ["inkomen", "huisvesting"],
+        "valid_until": in_days(180),
+    }
+    body.update(overrides)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def make_desk_consent(**overrides: Any) -> dict[str, Any]:
+    """The body of ``POST /v1/consents`` (consent given at the desk)."""
+    base = make_consent_terms(
+        insz=VALID_INSZ, evidence={"method": "verbal_at_desk", "recorded_by": "w-1"}
+    )
+    base.update(overrides)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def record_consent(
+    api: TestClient, settings: Settings, partner: str = "ocmw-gent", **overrides: Any
+) -> dict[str, Any]:
+    """Declare the partner's relation and record a desk consent; returns the response body."""
+    insz = overrides.get("insz", VALID_INSZ)
+    declare_relation(api, settings, partner, insz)
+    response = api.post(
+        "/v1/consents", json=make_desk_consent(**overrides), headers=partner_auth(settings, partner)
+    )
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def give_consent(
+    api: TestClient, settings: Settings, insz: str = VALID_INSZ, **overrides: Any
+) -> dict[str, Any]:
+    """The client gives consent in the portal; returns the response body."""
+    response = api.post(
+        "/v1/me/consents", json=make_consent_terms(**overrides), headers=client_auth(settings, insz)
+    )
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
 
 
 def hs256_with_public_key(settings: Settings, partner: str = "ocmw-gent") -> str:

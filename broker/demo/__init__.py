@@ -5,19 +5,19 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from broker import dossier
 from broker.catalogue import load_catalogue
 from broker.keys import init_keys, new_signing_jwk, public_jwk, write_secret_json
-from broker.registry import Registry
 from broker.settings import Settings
 from broker.store.db import make_engine, session_scope, upgrade
-from broker.store.keyring import Keyring
+
+if TYPE_CHECKING:
+    from broker.context import BrokerContext
 
 DEMO_DIR = Path(__file__).parent
 DEMO_REGISTRY = DEMO_DIR / "registry.yaml"
@@ -61,29 +61,68 @@ def setup_demo(settings: Settings) -> bool:
 
     Returns True when it seeded. Idempotent: a second run changes nothing.
     """
-    from broker.context import load_registry_for
-    from broker.keys import load_kek, load_pseudonym_secrets
+    from broker.context import load_context
 
     create_demo_keys(settings)
     engine = make_engine(settings.resolved_database_url)
-    upgrade(engine)
-    registry = load_registry_for(settings)
-    keyring = Keyring(kek=load_kek(settings), pseudonym_secrets=load_pseudonym_secrets(settings))
-    now = datetime.now(UTC)
     try:
-        return _seed(engine, registry, keyring, now)
+        upgrade(engine)
+        # A full context: relations and consents go through the services, so they are audited.
+        ctx = load_context(settings, engine=engine)
+        try:
+            return _seed(ctx, datetime.now(UTC))
+        finally:
+            ctx.close()
     finally:
         engine.dispose()
 
 
-def _seed(engine: Engine, registry: Registry, keyring: Keyring, now: datetime) -> bool:
-    from broker.store.models import Client
+def _seed_relations_and_consents(
+    session: Session, ctx: BrokerContext, citizen: dict[str, Any], now: datetime
+) -> None:
+    """Issue 4: relations first (DESIGN §5: a precondition for writing), then consents."""
+    from broker import consents, relations
+    from broker.consent_schemas import MeConsentCreate
+    from consent.models import ConsentCreate
+    from consent.rules import add_months
 
+    for rel in citizen.get("relations", []):
+        relations.declare(
+            session=session, ctx=ctx, partner=ctx.registry.partners[rel["partner"]],
+            worker=rel["worker"], insz=citizen["insz"], end=None, now=now,
+        )
+    for spec in citizen.get("consents", []):
+        terms = {
+            "recipients": spec["recipients"], "purposes": spec["purposes"],
+            "sections": spec["sections"], "valid_until": add_months(now, spec["months"]),
+        }
+        if "recorded_by" not in spec:  # given by the client in the portal
+            consents.give(
+                session=session, ctx=ctx, insz=citizen["insz"],
+                consent_in=MeConsentCreate.model_validate(terms), now=now,
+            )
+            continue
+        consents.record_at_desk(
+            session=session, ctx=ctx, partner=ctx.registry.partners[spec["recorded_by"]],
+            worker=spec["worker"], now=now, consent_in=ConsentCreate.model_validate(
+                {**terms, "insz": citizen["insz"], "evidence": spec["evidence"]}
+            ),
+        )
+
+
+def _seed(ctx: BrokerContext, now: datetime) -> bool:
+    from broker.store.models import Client
+    from consent.tables import HelpRelationRow
+
+    engine, registry, keyring = ctx.engine, ctx.registry, ctx.keyring
     catalogue = load_catalogue()
     with session_scope(engine) as session:
         if session.exec(select(Client)).first() is not None:
             return False
+        if session.exec(select(HelpRelationRow)).first() is not None:
+            return False
         for citizen in demo_citizens():
+            _seed_relations_and_consents(session, ctx, citizen, now)
             for entry in citizen["entries"]:
                 author = registry.partners[entry["author"]]
                 dossier.add_entry(

@@ -21,13 +21,16 @@ from broker.errors import ConfigurationError
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine with the durability settings the broker relies on."""
+def make_engine(url: str, *, busy_timeout: float = 30.0) -> Engine:
+    """An engine with the durability settings the broker relies on. ``busy_timeout``: how long
+    a SQLite connection waits for a lock before failing (``OperationalError``)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": busy_timeout}
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -1,7 +1,17 @@
-"""Single-use partner-token ids (DESIGN §6), shared by every worker process through the database."""
+"""Single-use partner-token ids (DESIGN §6): a ``jti`` seen once is refused until it expires.
+
+Two guards, chosen by ``GBO_REPLAY_GUARD`` (``auto``: memory on SQLite, database on PostgreSQL):
+
+- ``MemoryReplayGuard`` for one process (the SQLite deployment): no write on the request path.
+  It knows nothing from before it started, so it refuses every token issued before that moment
+  (minus the clock skew): a token captured before a restart cannot be replayed after it.
+- ``DatabaseReplayGuard`` for several worker processes: the (issuer, jti) primary key makes the
+  check atomic across processes.
+"""
 
 from __future__ import annotations
 
+import heapq
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -13,22 +23,44 @@ from sqlmodel import Session
 from broker.store.models import UsedToken
 
 PURGE_EVERY = 1000  # inserts between purges of expired ids
+SKEW = timedelta(seconds=30)
+
+
+class MemoryReplayGuard:
+    def __init__(self, *, started: datetime | None = None, skew: timedelta = SKEW) -> None:
+        self._skew = skew
+        self._not_before = (started or datetime.now(UTC)) - skew
+        self._seen: set[tuple[str, str]] = set()
+        self._expiry: list[tuple[datetime, tuple[str, str]]] = []
+        self._lock = threading.Lock()
+
+    def check_and_store(self, issuer: str, jti: str, expires_at: datetime,
+                        issued_at: datetime | None = None) -> bool:
+        now = datetime.now(UTC)
+        if issued_at is None or issued_at < self._not_before:
+            return False  # issued before this process could have seen it
+        key = (issuer, jti)
+        with self._lock:
+            while self._expiry and self._expiry[0][0] < now:
+                self._seen.discard(heapq.heappop(self._expiry)[1])
+            if key in self._seen:
+                return False
+            self._seen.add(key)
+            heapq.heappush(self._expiry, (expires_at + self._skew, key))
+        return True
 
 
 class DatabaseReplayGuard:
-    """Remembers each (issuer, jti) until its token expires; a second use is a replay.
+    """Remembers each (issuer, jti) in the database until its token expires."""
 
-    The primary key makes the check atomic across threads and processes: the insert either
-    succeeds (first use) or violates the key (replay).
-    """
-
-    def __init__(self, engine: Engine, *, skew: timedelta = timedelta(seconds=30)) -> None:
+    def __init__(self, engine: Engine, *, skew: timedelta = SKEW) -> None:
         self._engine = engine
         self._skew = skew
         self._inserts = 0
         self._lock = threading.Lock()
 
-    def check_and_store(self, issuer: str, jti: str, expires_at: datetime) -> bool:
+    def check_and_store(self, issuer: str, jti: str, expires_at: datetime,
+                        issued_at: datetime | None = None) -> bool:
         with Session(self._engine) as session:
             session.add(UsedToken(issuer=issuer, jti=jti, expires_at=expires_at + self._skew))
             try:
@@ -48,3 +80,14 @@ class DatabaseReplayGuard:
             result = session.exec(delete(UsedToken).where(UsedToken.expires_at < now))  # type: ignore[call-overload]
             session.commit()
             return int(result.rowcount or 0)
+
+
+def make_replay_guard(kind: str, engine: Engine) -> MemoryReplayGuard | DatabaseReplayGuard:
+    """``kind``: ``memory``, ``database`` or ``auto`` (memory on SQLite, else database)."""
+    if kind == "auto":
+        kind = "memory" if engine.dialect.name == "sqlite" else "database"
+    if kind == "memory":
+        return MemoryReplayGuard()
+    if kind == "database":
+        return DatabaseReplayGuard(engine)
+    raise ValueError(f"unknown replay guard {kind!r}: use auto, memory or database")

@@ -15,6 +15,7 @@ from broker.settings import Settings
 from broker.tokens import sign
 from tests.factories import (
     auth,
+    declare_relation,
     hs256_with_public_key,
     issuer_token,
     make_entry,
@@ -103,11 +104,13 @@ def test_partner_token_attack_rejected_with_generic_401(
 
 
 def test_valid_partner_token_accepted(api: TestClient, settings: Settings) -> None:
+    declare_relation(api, settings)
     response = api.post("/v1/entries", json=make_entry(), headers=partner_auth(settings))
     assert response.status_code == 201, response.text
 
 
 def test_replayed_jti_rejected_with_generic_401(api: TestClient, settings: Settings) -> None:
+    declare_relation(api, settings)
     headers = partner_auth(settings)
     assert api.post("/v1/entries", json=make_entry(), headers=headers).status_code == 201
     replay = api.post("/v1/entries", json=make_entry(), headers=headers)
@@ -116,6 +119,8 @@ def test_replayed_jti_rejected_with_generic_401(api: TestClient, settings: Setti
 
 
 def test_same_jti_from_two_partners_is_not_a_replay(api: TestClient, settings: Settings) -> None:
+    declare_relation(api, settings, "ocmw-gent")
+    declare_relation(api, settings, "dmw-cm")
     a = partner_auth(settings, "ocmw-gent", jti="shared-jti-0001")
     b = partner_auth(settings, "dmw-cm", jti="shared-jti-0001")
     assert api.post("/v1/entries", json=make_entry(), headers=a).status_code == 201
@@ -123,6 +128,7 @@ def test_same_jti_from_two_partners_is_not_a_replay(api: TestClient, settings: S
 
 
 def test_token_within_clock_skew_accepted(api: TestClient, settings: Settings) -> None:
+    declare_relation(api, settings)
     t = int(time.time())
     headers = partner_auth(settings, iat=t + 20, exp=t + 140)
     assert api.post("/v1/entries", json=make_entry(), headers=headers).status_code == 201

@@ -11,7 +11,14 @@ from broker.cli import app
 from broker.context import load_context
 from broker.errors import ConfigurationError
 from broker.settings import Settings
-from tests.factories import VALID_INSZ, auth, client_auth, make_entry, partner_auth
+from tests.factories import (
+    VALID_INSZ,
+    auth,
+    client_auth,
+    declare_relation,
+    make_entry,
+    partner_auth,
+)
 
 runner = CliRunner()
 
@@ -25,6 +32,7 @@ def _env(settings: Settings, demo: bool = True) -> dict[str, str]:
 
 
 def test_minted_partner_token_is_accepted(api: TestClient, settings: Settings) -> None:
+    declare_relation(api, settings, "dmw-cm")
     result = runner.invoke(
         app, ["token", "partner", "--partner", "dmw-cm", "--worker", "w-9"], env=_env(settings)
     )
@@ -34,6 +42,7 @@ def test_minted_partner_token_is_accepted(api: TestClient, settings: Settings) -
 
 
 def test_minted_client_token_reads_the_dossier(api: TestClient, settings: Settings) -> None:
+    declare_relation(api, settings)
     api.post("/v1/entries", json=make_entry(), headers=partner_auth(settings))
     result = runner.invoke(app, ["token", "client", "--insz", VALID_INSZ], env=_env(settings))
     assert result.exit_code == 0
@@ -85,6 +94,7 @@ def test_tokens_need_demo_mode(settings: Settings) -> None:
 def test_erase_reads_insz_from_stdin_and_shreds_the_client(
     api: TestClient, settings: Settings, engine: Engine
 ) -> None:
+    declare_relation(api, settings)
     api.post("/v1/entries", json=make_entry(), headers=partner_auth(settings))
     result = runner.invoke(
         app,

@@ -12,10 +12,17 @@ from sqlalchemy.engine import Engine
 from broker import dossier
 from broker.context import BrokerContext
 from broker.settings import Settings
-from tests.factories import VALID_INSZ, client_auth, make_entry, partner_auth
+from tests.factories import (
+    VALID_INSZ,
+    client_auth,
+    declare_relation,
+    make_entry,
+    partner_auth,
+)
 
 
 def test_entry_created_and_readable_by_the_client(api: TestClient, settings: Settings) -> None:
+    declare_relation(api, settings)
     created = api.post(
         "/v1/entries",
         json=make_entry(content={"vraag": "budgethulp"}),
@@ -33,6 +40,7 @@ def test_content_and_insz_are_stored_only_encrypted(
     api: TestClient, settings: Settings, engine: Engine
 ) -> None:
     marker = "canary-9f2c1d"
+    declare_relation(api, settings)
     api.post(
         "/v1/entries", json=make_entry(content={"note": marker}), headers=partner_auth(settings)
     )
@@ -49,6 +57,7 @@ def test_two_partners_write_to_one_client(
     api: TestClient, settings: Settings, ctx: BrokerContext
 ) -> None:
     for partner in ("ocmw-gent", "caw-oost-vlaanderen"):
+        declare_relation(api, settings, partner)
         assert (
             api.post(
                 "/v1/entries", json=make_entry(), headers=partner_auth(settings, partner)
@@ -67,6 +76,7 @@ def test_two_partners_write_to_one_client(
 def test_working_notes_may_be_written_but_are_not_in_the_clients_view(
     api: TestClient, settings: Settings
 ) -> None:
+    declare_relation(api, settings)
     response = api.post(
         "/v1/entries", json=make_entry(section="werkaantekeningen"), headers=partner_auth(settings)
     )
@@ -75,6 +85,7 @@ def test_working_notes_may_be_written_but_are_not_in_the_clients_view(
 
 
 def test_restricted_flag_is_stored(api: TestClient, settings: Settings) -> None:
+    declare_relation(api, settings)
     api.post("/v1/entries", json=make_entry(restricted=True), headers=partner_auth(settings))
     [entry] = api.get("/v1/me/dossier", headers=client_auth(settings)).json()["entries"]
     assert entry["restricted"] is True
@@ -157,6 +168,7 @@ def test_streamed_body_over_1_mib_without_length_rejected_with_413(
 
 
 def test_body_just_under_the_limit_accepted(api: TestClient, settings: Settings) -> None:
+    declare_relation(api, settings)
     body = make_entry(content={"blob": "x" * (1024 * 1024 - 200)})
     response = api.post("/v1/entries", json=body, headers=partner_auth(settings))
     assert response.status_code == 201
@@ -174,6 +186,7 @@ def test_nothing_stored_after_rejected_input(
 def test_erased_client_reads_and_writes_report_erasure(
     api: TestClient, settings: Settings, ctx: BrokerContext, engine: Engine
 ) -> None:
+    declare_relation(api, settings)
     api.post("/v1/entries", json=make_entry(content={"note": "x"}), headers=partner_auth(settings))
     with dossier.Session(engine) as session:  # type: ignore[attr-defined]
         client = dossier.find_client(

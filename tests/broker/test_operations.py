@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from broker.observability import json_formatter
 from broker.settings import Settings
-from tests.factories import make_entry, partner_auth
+from tests.factories import declare_relation, make_entry, partner_auth
 
 
 def test_healthz(api: TestClient) -> None:
@@ -35,6 +35,7 @@ def test_readyz_reports_503_when_database_is_not_migrated(api: TestClient, engin
 
 
 def test_metrics_count_requests_by_route_template(api: TestClient, settings: Settings) -> None:
+    declare_relation(api, settings)
     api.post("/v1/entries", json=make_entry(), headers=partner_auth(settings))
     api.get("/v1/does-not-exist/85073003328")
     body = api.get("/metrics").text
@@ -46,6 +47,7 @@ def test_metrics_count_requests_by_route_template(api: TestClient, settings: Set
 def test_access_log_is_one_json_line_per_request(
     api: TestClient, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
+    declare_relation(api, settings)
     with caplog.at_level(logging.INFO, logger="gbo.access"):
         response = api.post("/v1/entries", json=make_entry(), headers=partner_auth(settings))
     [record] = [r for r in caplog.records if r.name == "gbo.access"]

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from broker.insz import is_valid_insz
 from broker.observability import json_formatter
 from broker.settings import Settings
-from tests.factories import auth, client_auth, make_entry, partner_auth
+from tests.factories import auth, client_auth, declare_relation, make_entry, partner_auth
 
 
 def _canary_insz() -> str:
@@ -44,6 +44,7 @@ def test_canaries_appear_only_in_the_authorised_response(
         unauthorised.append(response.text)  # type: ignore[attr-defined]
         unauthorised.append(repr(dict(response.headers)))  # type: ignore[attr-defined]
 
+    declare_relation(api, settings, insz=insz)
     ok = api.post(
         "/v1/entries",
         json=make_entry(insz=insz, content={"note": marker}),

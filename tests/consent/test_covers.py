@@ -103,15 +103,19 @@ def test_purpose_section_and_time(
         (ALL_VERTROUWELIJK + ("gezondheid",), "gezondheid", True),
         (ALL_VERTROUWELIJK + ("gezondheid",), "justitie", False),
         (("*",), "gezondheid", False),
-        (("*",), "inkomen", False),
+        (("*",), "inkomen", True),
+        (("*",), "identiteit", True),
+        (("*",), "werkaantekeningen", False),
     ],
     ids=[
         "gezondheid_not_covered_by_purpose_that_needs_it",
         "justitie_not_covered_by_purpose_that_needs_it",
         "gezondheid_covered_when_named",
         "naming_one_bijzonder_section_does_not_cover_another",
-        "wildcard_record_never_covers_bijzonder",
-        "wildcard_is_not_a_section",
+        "wildcard_never_covers_bijzonder",
+        "wildcard_covers_vertrouwelijk",
+        "wildcard_covers_basis",
+        "wildcard_never_covers_working_notes",
     ],
 )
 def test_bijzonder_sections_need_explicit_naming(

@@ -1,0 +1,183 @@
+"""The access flow (DESIGN §4–§7, issue 5 item 3): gather, decide, audit durably, then release.
+
+1. Resolve the client's pseudonym; gather help relations, open consent versions and the metadata
+   of the client's entries in the requested sections (never content).
+2. Ask the policy (fail closed: any failure denies every section with ``policy_error``).
+3. Append the decision to the audit log and wait until it is durable (audit-before-release,
+   DESIGN §6). If that fails the request fails with 503 and nothing is released.
+4. Only then decrypt exactly the entries the decision's ``release`` names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from audit.store import Appended
+from broker import dossier
+from broker.audit_log import AuditEvent
+from broker.auth import PartnerPrincipal
+from broker.context import BrokerContext
+from broker.errors import BrokerError, ClientErased
+from broker.policy.bundle import INVOLVEMENT_RULE
+from broker.policy.decision import Decision, EntryMeta
+from broker.policy.engine import PolicyEngineError
+from broker.policy.inputs import build_input
+from broker.store.models import Client, Entry
+from consent import store as consent_store
+from consent.models import ConsentVersion, HelpRelation, RequesterRef
+from consent.rules import covers
+
+
+class UnknownPurpose(BrokerError):
+    code = "unknown_purpose"
+    status = 422
+    title = "The purpose is not in the catalogue; name the sections or use a known purpose"
+
+
+@dataclass(frozen=True)
+class AccessResult:
+    request_id: str
+    policy_version: str
+    decision: Decision
+    entries: dict[str, list[dossier.DecryptedEntry]]  # released entries by section
+    appended: Appended
+
+
+def _entry_metas(session: Session, client: Client | None,
+                 sections: Sequence[str]) -> list[EntryMeta]:
+    if client is None:
+        return []
+    rows = session.exec(
+        select(Entry.id, Entry.section, Entry.author, Entry.restricted)
+        .where(Entry.client_id == client.id, col(Entry.section).in_(list(sections)))
+        .order_by(col(Entry.created_at), col(Entry.id))
+    ).all()
+    return [EntryMeta(id=r[0], section=r[1], author=r[2], restricted=r[3]) for r in rows]
+
+
+def relied_on(decision: Decision, consents: Sequence[ConsentVersion], *, requester: RequesterRef,
+              purpose: str, ctx: BrokerContext, now: datetime,
+              relations: Sequence[HelpRelation]) -> list[str]:
+    """The consents that cover a granted section for this requester and purpose (DESIGN §3:
+    a decision records the consents it relied on; withdrawal notices are found by them)."""
+    if decision.break_glass:
+        return []  # DESIGN §4: break-glass grants without consent
+    by_id = {rel.id: rel for rel in relations}
+    return sorted(
+        c.id for c in consents
+        if any(covers(c, requester, purpose, s, ctx.catalogue, now, by_id)
+               for s in decision.granted)
+    )
+
+
+def request_access(*, ctx: BrokerContext, session: Session, principal: PartnerPrincipal,
+                   insz: str, purpose: str, sections: Sequence[str] | None,
+                   justification: str | None, request_id: str, now: datetime) -> AccessResult:
+    """Raises ``UnknownPurpose`` (no sections given for an unknown purpose) and
+    ``AuditUnavailable`` (503: the decision could not be made durable; nothing released)."""
+    partner = principal.partner
+    network = partner.network
+    if sections is None:
+        info = ctx.catalogue.purposes.get(purpose)
+        if info is None:
+            raise UnknownPurpose()
+        sections = sorted(info.sections)
+    requested = list(dict.fromkeys(sections))
+    client_ref, client, relations, consents, metas, policy_input = _gather(
+        ctx, session, principal, insz, purpose, justification, requested, now
+    )
+    decision, failure = ctx.policy.decide(policy_input, requested=requested,
+                                          requester=partner.id, entries=metas)
+    requester = RequesterRef(partner=partner.id, type=partner.type, network=network)
+    data_key = None
+    if client is not None and client.data_key_wrapped is not None:
+        data_key = ctx.keyring.data_key(client)
+    detail: dict[str, Any] | None = None
+    if data_key is not None:
+        detail = {"released": list(decision.release)}
+        if justification is not None:
+            detail["justification"] = justification  # DESIGN §4: encrypted, never in clear
+    facts: dict[str, Any] = {"obligations": list(decision.obligations)}
+    if failure is not None:
+        facts["policy_error"] = failure
+    appended = ctx.audit.append(
+        AuditEvent(
+            kind="access.decision", network=network, client=client_ref, partner=partner.id,
+            worker=principal.worker, purpose=purpose,
+            sections={s: {"verdict": v.verdict, "reasons": list(v.reasons)}
+                      for s, v in decision.sections.items()},
+            policy_version=ctx.policy.version,
+            consent_ids=relied_on(decision, consents, requester=requester, purpose=purpose,
+                                  ctx=ctx, now=now, relations=relations),
+            request_id=request_id, break_glass=decision.break_glass, facts=facts, detail=detail,
+        ),
+        data_key=data_key, never_contains=[insz], now=now,
+    )
+    # Audit-before-release: the entry above is durable; only now is anything decrypted.
+    released: dict[str, list[dossier.DecryptedEntry]] = {}
+    if decision.release and client is not None:
+        wanted = set(decision.release)
+        rows = session.exec(select(Entry).where(col(Entry.id).in_(list(wanted)))).all()
+        try:
+            clear = dossier.decrypt_entries(keyring=ctx.keyring, client=client, entries=list(rows))
+        except ClientErased:
+            clear = []
+        for entry in sorted(clear, key=lambda e: (e.created_at, e.id)):
+            released.setdefault(entry.section, []).append(entry)
+    return AccessResult(request_id=request_id, policy_version=ctx.policy.version,
+                        decision=decision, entries=released, appended=appended)
+
+
+def _gather(ctx: BrokerContext, session: Session, principal: PartnerPrincipal, insz: str,
+            purpose: str, justification: str | None, requested: Sequence[str],
+            now: datetime) -> tuple[str, Client | None, list[HelpRelation], list[ConsentVersion],
+                                     list[EntryMeta], dict[str, Any]]:
+    network = principal.partner.network
+    client_ref = ctx.keyring.client_ref(network, insz)
+    client = dossier.find_client(session, keyring=ctx.keyring, network=network, insz=insz)
+    relations = consent_store.relations_of_client(session=session, network=network,
+                                                  client_ref=client_ref)
+    consents = consent_store.open_consents(session=session, network=network, client_ref=client_ref)
+    metas = _entry_metas(session, client, requested)
+    policy_input = build_input(
+        requester=principal.partner, worker=principal.worker, client_ref=client_ref,
+        relations=relations, consents=consents, purpose=purpose, justification=justification,
+        sections=requested, entries=metas, registry=ctx.registry, now=now,
+    )
+    return client_ref, client, relations, consents, metas, policy_input
+
+
+def involvement(*, ctx: BrokerContext, session: Session, principal: PartnerPrincipal, insz: str,
+                purpose: str, request_id: str, now: datetime) -> tuple[list[str], Appended]:
+    """Which partners help this client, as far as policy discloses it (issue 5 item 5).
+
+    An undisclosed involvement is indistinguishable from none; a policy failure discloses
+    nothing. The question itself is audited (kind ``access.involvement``).
+    """
+    client_ref, _, _, _, _, policy_input = _gather(ctx, session, principal, insz, purpose,
+                                                   None, [], now)
+    failure = None
+    try:
+        raw = ctx.policy.evaluate(INVOLVEMENT_RULE, policy_input)
+    except (PolicyEngineError, TimeoutError):
+        raw, failure = None, "engine_error"
+    if not (isinstance(raw, list) and all(isinstance(p, str) for p in raw)):
+        failure = failure or ("undefined" if raw is None else "malformed")
+        raw = []
+    disclosed = sorted(p for p in raw if p in ctx.registry.partners)
+    facts: dict[str, Any] = {"disclosed": len(disclosed)}
+    if failure:
+        facts["policy_error"] = failure
+    appended = ctx.audit.append(
+        AuditEvent(kind="access.involvement", network=principal.partner.network,
+                   client=client_ref, partner=principal.partner.id, worker=principal.worker,
+                   purpose=purpose, policy_version=ctx.policy.version, request_id=request_id,
+                   facts=facts),
+        never_contains=[insz], now=now,
+    )
+    return disclosed, appended

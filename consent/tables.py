@@ -1,0 +1,125 @@
+"""Tables of help relations, consent versions and withdrawal notifications (SQLModel).
+
+Rows hold the client pseudonym (``client_ref``), never an INSZ (DESIGN §3). ``consent.store``
+maps them to and from the frozen records of ``consent.models``; the schema itself is created by
+the broker's Alembic migration ``0003``.
+
+- ``help_relation``: one row per declared relation; ``ended_at`` is stamped once when it ends.
+- ``consent_version``: one row per version, keyed by the stable ``consent_id`` and ``version``
+  (issue 4: every change creates a new version; nothing is overwritten). The one stamp ever added
+  to a stored version is ``revoked_at``, set once when the next version closes it.
+- ``consent_notification``: the withdrawal follow-up feed of each partner (issue 4 item 5), read
+  by cursor (``id``); ``notification_ack`` remembers how far each partner acknowledged.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Index, Integer, TypeDecorator
+from sqlmodel import Column, Field, SQLModel
+
+
+class AwareDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on SQLite (which drops the zone) and PostgreSQL alike.
+
+    The same column type as the broker's ``UTCDateTime`` (``consent`` may not import the broker).
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _moment(*, nullable: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(AwareDateTime(), nullable=nullable))
+
+
+def _json() -> Any:
+    return Field(sa_column=Column(JSON, nullable=False))
+
+
+class HelpRelationRow(SQLModel, table=True):
+    """A partner's help relation with one client of its network (DESIGN §3)."""
+
+    __tablename__ = "help_relation"
+    __table_args__ = (
+        Index("ix_help_relation_network_client", "network", "client_ref"),
+        Index("ix_help_relation_partner", "partner"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    network: str = Field(max_length=64)
+    client_ref: str = Field(max_length=64)
+    partner: str = Field(max_length=64)
+    declared_by: str = Field(max_length=64)  # the worker's pseudonymous id
+    starts_at: datetime = _moment()
+    ends_at: datetime = _moment()
+    ended_at: datetime | None = _moment(nullable=True)
+    created_at: datetime = _moment()
+
+
+class ConsentVersionRow(SQLModel, table=True):
+    """One version of a consent; ``(consent_id, version)`` is stable API (receipts, FHIR)."""
+
+    __tablename__ = "consent_version"
+    __table_args__ = (Index("ix_consent_version_network_client", "network", "client_ref"),)
+
+    consent_id: str = Field(primary_key=True, max_length=40)
+    version: int = Field(primary_key=True)
+    change: str = Field(max_length=16)  # created | narrowed | revoked
+    network: str = Field(max_length=64)
+    client_ref: str = Field(max_length=64)
+    recorded_by_partner: str | None = Field(default=None, max_length=64)  # None: the client
+    recipients: list[dict[str, str]] = _json()
+    purposes: list[str] = _json()
+    sections: list[str] = _json()
+    valid_from: datetime = _moment()
+    valid_until: datetime = _moment()
+    evidence: dict[str, Any] = _json()
+    grantor: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    help_relation_id: str | None = Field(
+        default=None, max_length=40, foreign_key="help_relation.id"
+    )
+    revoked_at: datetime | None = _moment(nullable=True)
+    created_at: datetime = _moment()
+
+
+class NotificationRow(SQLModel, table=True):
+    """One withdrawal notice for one partner: which consent changed and what it no longer covers.
+
+    Never dossier content and never the client (issue 4 item 5).
+    """
+
+    __tablename__ = "consent_notification"
+    __table_args__ = (Index("ix_consent_notification_partner_id", "partner", "id"),)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    partner: str = Field(max_length=64)
+    network: str = Field(max_length=64)
+    consent_id: str = Field(max_length=40)
+    version: int
+    change: str = Field(max_length=16)
+    no_longer_covers: dict[str, Any] = _json()
+    created_at: datetime = _moment()
+
+
+class NotificationAckRow(SQLModel, table=True):
+    """How far a partner acknowledged its feed: every notice with ``id <= acknowledged``."""
+
+    __tablename__ = "notification_ack"
+
+    partner: str = Field(primary_key=True, max_length=64)
+    acknowledged: int = 0

@@ -1,0 +1,129 @@
+"""``consent.store`` on both databases: rows round-trip to records, versions are never
+overwritten, the access path is indexed, and migration 0003 goes down and up."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import inspect
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from broker.store.db import current_revision, upgrade
+from consent import store
+from consent.errors import ConsentNotActive, RelationNotValid
+from consent.models import Evidence, Grantor
+from tests.consent.factories import make_consent, make_relation
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with Session(engine) as s:
+        yield s
+
+
+def _relation(session: Session) -> None:
+    store.add_relation(
+        session=session, relation=make_relation(start=NOW, end=NOW + timedelta(days=30)),
+        network="gbo-gent", declared_by="w-1", now=NOW,
+    )
+
+
+def test_consent_version_round_trips(session: Session) -> None:
+    _relation(session)
+    session.commit()
+    record = make_consent(
+        created_at=NOW, valid_from=NOW, valid_until=NOW + timedelta(days=90),
+        grantor=Grantor(name="A. Janssens", role="bewindvoerder"), help_relation_id="r-1",
+        evidence=Evidence(method="signed_paper", reference="P-1", recorded_by="w-2"),
+    )
+    store.add_consent_version(
+        session=session, version=record, change="created", recorded_by_partner="ocmw-gent"
+    )
+    session.commit()
+    [stored] = store.consent_versions(session=session, consent_id=record.id)
+    assert stored == store.StoredConsent(record, "created", "ocmw-gent")
+
+
+def test_a_version_is_closed_once_and_never_rewritten(session: Session) -> None:
+    record = make_consent(created_at=NOW)
+    store.add_consent_version(session=session, version=record, change="created",
+                              recorded_by_partner=None)
+    session.commit()
+    store.close_consent_version(session=session, closed=replace(record, revoked_at=NOW))
+    session.commit()
+    with pytest.raises(ConsentNotActive):
+        store.close_consent_version(
+            session=session, closed=replace(record, revoked_at=NOW + timedelta(days=1))
+        )
+    session.rollback()
+    [stored] = store.consent_versions(session=session, consent_id=record.id)
+    assert stored.record.revoked_at == NOW
+
+
+def test_two_versions_with_the_same_number_cannot_both_exist(session: Session) -> None:
+    record = make_consent(created_at=NOW)
+    store.add_consent_version(session=session, version=record, change="created",
+                              recorded_by_partner=None)
+    session.commit()
+    store.add_consent_version(session=session, version=replace(record, purposes=("x",)),
+                              change="narrowed", recorded_by_partner=None)
+    with pytest.raises(IntegrityError):
+        session.commit()
+    session.rollback()
+
+
+def test_only_open_versions_may_cover_access(session: Session) -> None:
+    first = make_consent(created_at=NOW, revoked_at=NOW)
+    second = replace(first, version=2, previous_version_id=first.id, revoked_at=None)
+    for version, change in ((first, "created"), (second, "narrowed")):
+        store.add_consent_version(session=session, version=version, change=change,  # type: ignore[arg-type]
+                                  recorded_by_partner=None)
+    session.commit()
+    assert store.open_consents(session=session, network="gbo-gent",
+                               client_ref=first.client_ref) == [second]
+
+
+def test_a_relation_ends_once(session: Session) -> None:
+    _relation(session)
+    session.commit()
+    rel, network = store.get_relation(session=session, relation_id="r-1") or (None, None)
+    assert rel is not None and network == "gbo-gent"
+    store.stamp_relation_ended(session=session, ended=replace(rel, ended_at=NOW))
+    session.commit()
+    with pytest.raises(RelationNotValid):
+        store.stamp_relation_ended(session=session, ended=replace(rel, ended_at=NOW))
+    session.rollback()
+    assert not store.has_valid_relation(session=session, network="gbo-gent",
+                                        client_ref=rel.client_ref, partner=rel.partner,
+                                        now=NOW + timedelta(seconds=1))
+
+
+def test_access_path_is_indexed(engine: Engine) -> None:
+    inspector = inspect(engine)
+    indexes = {
+        table: {tuple(ix["column_names"]) for ix in inspector.get_indexes(table)}
+        for table in ("help_relation", "consent_version", "consent_notification")
+    }
+    assert ("network", "client_ref") in indexes["help_relation"]
+    assert ("partner",) in indexes["help_relation"]
+    assert ("network", "client_ref") in indexes["consent_version"]
+    assert ("partner", "id") in indexes["consent_notification"]
+
+
+def test_migration_0003_downgrades_and_upgrades(engine: Engine) -> None:
+    from alembic import command
+
+    from broker.store.db import alembic_config
+
+    command.downgrade(alembic_config(engine), "0002")
+    assert current_revision(engine) == "0002"
+    assert "consent_version" not in inspect(engine).get_table_names()
+    upgrade(engine)
+    assert current_revision(engine) == "0003"

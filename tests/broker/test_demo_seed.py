@@ -1,0 +1,46 @@
+"""The demo network is realistic (issue 4): relations and consents seeded through the services,
+so they are audited, and every seeded entry is written under a valid help relation."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from broker.audit_log import decode
+from broker.context import BrokerContext
+from broker.demo import setup_demo
+from broker.settings import Settings
+from tests.factories import OTHER_INSZ, VALID_INSZ, client_auth
+
+AN, BRAM = VALID_INSZ, OTHER_INSZ  # the demo citizens An Peeters and Bram Claes
+
+
+def test_demo_seeds_relations_and_consents(
+    api: TestClient, settings: Settings, ctx: BrokerContext
+) -> None:
+    assert setup_demo(settings) is True
+    an = client_auth(settings, AN)
+    bram = client_auth(settings, BRAM)
+    relations = {
+        who: {r["partner"] for r in api.get("/v1/me/relations", headers=h).json()["relations"]}
+        for who, h in (("an", an), ("bram", bram))
+    }
+    assert relations == {"an": {"ocmw-gent", "caw-oost-vlaanderen"},
+                         "bram": {"dmw-cm", "ocmw-gent"}}
+    an_consents = [c["current"] for c in api.get("/v1/me/consents", headers=an).json()["consents"]]
+    terms = {(c["recipients"][0]["id"], c["purposes"][0]): c["sections"] for c in an_consents}
+    assert terms[("caw", "rechtenverkenning")] == [
+        "inkomen", "huisvesting", "gezinssituatie", "identiteit", "contact"
+    ]
+    assert len(terms) == 2
+    [bram_consent] = api.get("/v1/me/consents", headers=bram).json()["consents"]
+    assert "gezondheid" in bram_consent["current"]["sections"]
+    assert bram_consent["current"]["purposes"] == ["gezamenlijke_begeleiding"]
+    assert bram_consent["current"]["recipients"] == [{"kind": "partner", "id": "ocmw-gent"}]
+    kinds = [decode(x)["kind"] for x in ctx.audit.log.store.find_leaves(limit=1000)]
+    assert kinds.count("relation.created") == 4 and kinds.count("consent.created") == 3
+    assert len(api.get("/v1/me/dossier", headers=an).json()["entries"]) == 4
+
+
+def test_demo_seed_runs_once(settings: Settings, ctx: BrokerContext) -> None:
+    assert setup_demo(settings) is True
+    assert setup_demo(settings) is False
