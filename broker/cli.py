@@ -62,6 +62,12 @@ def serve(
 
     settings = _settings()
     configure_logging(settings.log_level)
+    if workers > 1 and settings.resolved_database_url.startswith("sqlite"):
+        # One process on SQLite (DESIGN §2): its single writer and in-memory token-replay guard
+        # are per process. Several workers need PostgreSQL.
+        raise _fail("several workers need PostgreSQL (GBO_DATABASE_URL); SQLite serves one")
+    if workers > 1 and settings.replay_guard == "memory":
+        raise _fail("several workers need GBO_REPLAY_GUARD=database (or auto)")
     try:
         application = create_app(settings)
     except ConfigurationError as exc:

@@ -22,7 +22,8 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(ctx: ContextDep) -> Response:
-    """Ready to serve: the database answers and is migrated; keys and registry are loaded."""
+    """Ready to serve (DESIGN §5): the database answers and is migrated, keys and registry are
+    loaded, the policy engine can evaluate (an OPA server holds this bundle version)."""
     checks = {"keys": "ok", "registry": "ok"}
     try:
         with ctx.engine.connect() as conn:
@@ -31,8 +32,15 @@ def readyz(ctx: ContextDep) -> Response:
         checks["database"] = "ok"
     except Exception:  # noqa: BLE001 - any failure means "not ready"
         checks["database"] = "unavailable"
+    try:
+        policy_ready = ctx.policy.engine.ready()
+    except Exception:  # noqa: BLE001 - any failure means "not ready"
+        policy_ready = False
+    checks["policy_engine"] = f"{ctx.policy.engine.kind} ok" if policy_ready else "unavailable"
+    if "unavailable" in checks.values():
         return problem(503, "not_ready", "The broker is not ready", checks=checks)
-    return JSONResponse({"status": "ready", "checks": checks})
+    return JSONResponse({"status": "ready", "checks": checks,
+                         "policy_version": ctx.policy.version})
 
 
 @router.get("/metrics")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -80,3 +82,21 @@ def test_openapi_docs_served(api: TestClient) -> None:
     spec = api.get("/openapi.json").json()
     assert "/v1/entries" in spec["paths"]
     assert api.get("/docs").status_code == 200
+
+
+def test_readyz_names_the_policy_engine_and_bundle_version(api: TestClient) -> None:
+    body = api.get("/readyz").json()
+    assert body["checks"]["policy_engine"] == "embedded ok"
+    assert len(body["policy_version"]) == 64
+
+
+def test_several_workers_on_sqlite_are_refused(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from broker.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--workers", "2"], env={
+        "GBO_DATA_DIR": str(tmp_path), "GBO_DEMO": "1",
+        "GBO_DATABASE_URL": f"sqlite:///{tmp_path / 'gbo.sqlite3'}"})
+    assert result.exit_code == 2
+    assert "PostgreSQL" in result.output

@@ -121,3 +121,63 @@ def test_canaries_appear_only_in_the_authorised_response(
         assert marker not in text, f"content canary leaked into {place}"
         assert insz not in text, f"INSZ canary leaked into {place}"
         assert bad_insz not in text, f"mistyped INSZ leaked into {place}"
+
+
+def test_canaries_never_reach_the_audit_log_or_denied_answers(
+    api: TestClient, settings: Settings, captured: pytest.LogCaptureFixture
+) -> None:
+    """Issues 3 and 5: after a workload of relations, consents, entries, granted and denied
+    access requests, a break-glass and an involvement question, carrying canaries in content,
+    INSZ and the break-glass justification, no canary is in any stored leaf, audit response,
+    log line, metric or denied answer — while the authorised answer does carry the content."""
+    from tests.factories import declare_relation, issuer_token, make_desk_consent
+
+    marker = f"canary-{secrets.token_hex(8)}"
+    reason = f"Levensgevaar, geen toestemming mogelijk: {secrets.token_hex(8)}-justif"
+    insz = _canary_insz()
+    for partner in ("ocmw-gent", "caw-oost-vlaanderen"):
+        declare_relation(api, settings, partner, insz)
+    consent = make_desk_consent(insz=insz, recipients=[{"kind": "partner_type", "id": "caw"}],
+                                purposes=["rechtenverkenning"], sections=["inkomen"])
+    assert api.post("/v1/consents", json=consent,
+                    headers=partner_auth(settings, "ocmw-gent")).status_code == 201
+    for section in ("inkomen", "justitie", "gezondheid"):
+        assert api.post("/v1/entries", json=make_entry(insz=insz, section=section,
+                                                       content={"note": marker}),
+                        headers=partner_auth(settings, "ocmw-gent")).status_code == 201
+
+    def ask(partner: str, **body: object) -> object:
+        return api.post("/v1/access-requests", json={"insz": insz, **body},
+                        headers=partner_auth(settings, partner))
+
+    granted = ask("caw-oost-vlaanderen", purpose="rechtenverkenning", sections=["inkomen"])
+    assert marker in granted.text  # the canary is there where it is allowed: detectable
+    denied = [
+        ask("caw-oost-vlaanderen", purpose="rechtenverkenning", sections=["justitie"]),
+        ask("dmw-cm", purpose="rechtenverkenning", sections=["inkomen"]),
+        ask("buurtwerk-gent", purpose="rechtenverkenning", sections=["inkomen"]),
+        ask("caw-oost-vlaanderen", purpose="noodsituatie", sections=["gezondheid"],
+            justification="te kort"),
+    ]
+    assert all(r.status_code == 200 for r in denied)
+    assert ask("caw-oost-vlaanderen", purpose="noodsituatie", sections=["gezondheid"],
+               justification=reason).status_code == 200
+    api.post("/v1/involvement", json={"insz": insz, "purpose": "doorverwijzing"},
+             headers=partner_auth(settings, "caw-oost-vlaanderen"))
+
+    ctx = api.app.state.context  # type: ignore[attr-defined]
+    leaves = b"".join(leaf.leaf for leaf in ctx.audit.log.store.iter_leaves())
+    assert leaves.count(b'"kind":"access.decision"') == 6
+    supervisor = {"Authorization": "Bearer " + issuer_token(settings, role="auditor",
+                                                            scope="supervisor")}
+    audit_views = [api.get("/v1/audit/entries", params={"limit": 1000}, headers=supervisor).text,
+                   api.get("/v1/audit/leaves", headers=supervisor).text,
+                   api.get("/v1/audit/checkpoint").text]
+    broker_records = [r for r in captured.records if not r.name.startswith(CALLER_LOGGERS)]
+    logs = "\n".join(json_formatter().format(r) for r in broker_records)
+    places = {"audit leaves": leaves.decode(), "audit responses": "\n".join(audit_views),
+              "logs": logs, "metrics": api.get("/metrics").text,
+              "denied answers": "\n".join(r.text for r in denied)}
+    for place, text in places.items():
+        for canary in (marker, insz, reason):
+            assert canary not in text, f"a canary leaked into {place}"
