@@ -88,11 +88,11 @@ def request_access(*, ctx: BrokerContext, session: Session, principal: PartnerPr
             raise UnknownPurpose()
         sections = sorted(info.sections)
     requested = list(dict.fromkeys(sections))
-    client_ref, client, relations, consents, metas, policy_input = _gather(
-        ctx, session, principal, insz, purpose, justification, requested, now
-    )
-    decision, failure = ctx.policy.decide(policy_input, requested=requested,
-                                          requester=partner.id, entries=metas)
+    facts_in = gather(ctx=ctx, session=session, principal=principal, insz=insz, purpose=purpose,
+                      justification=justification, sections=requested, now=now)
+    client, client_ref = facts_in.client, facts_in.client_ref
+    decision, failure = ctx.policy.decide(facts_in.policy_input, requested=requested,
+                                          requester=partner.id, entries=facts_in.entries)
     requester = RequesterRef(partner=partner.id, type=partner.type, network=network)
     data_key = None
     if client is not None and client.data_key_wrapped is not None:
@@ -112,8 +112,9 @@ def request_access(*, ctx: BrokerContext, session: Session, principal: PartnerPr
             sections={s: {"verdict": v.verdict, "reasons": list(v.reasons)}
                       for s, v in decision.sections.items()},
             policy_version=ctx.policy.version,
-            consent_ids=relied_on(decision, consents, requester=requester, purpose=purpose,
-                                  ctx=ctx, now=now, relations=relations),
+            consent_ids=relied_on(decision, facts_in.consents, requester=requester,
+                                  purpose=purpose, ctx=ctx, now=now,
+                                  relations=facts_in.relations),
             request_id=request_id, break_glass=decision.break_glass, facts=facts, detail=detail,
         ),
         data_key=data_key, never_contains=[insz], now=now,
@@ -122,7 +123,8 @@ def request_access(*, ctx: BrokerContext, session: Session, principal: PartnerPr
     released: dict[str, list[dossier.DecryptedEntry]] = {}
     if decision.release and client is not None:
         wanted = set(decision.release)
-        rows = session.exec(select(Entry).where(col(Entry.id).in_(list(wanted)))).all()
+        rows = session.exec(select(Entry).where(Entry.client_id == client.id,
+                                                col(Entry.id).in_(list(wanted)))).all()
         try:
             clear = dossier.decrypt_entries(keyring=ctx.keyring, client=client, entries=list(rows))
         except ClientErased:
@@ -133,23 +135,36 @@ def request_access(*, ctx: BrokerContext, session: Session, principal: PartnerPr
                         decision=decision, entries=released, appended=appended)
 
 
-def _gather(ctx: BrokerContext, session: Session, principal: PartnerPrincipal, insz: str,
-            purpose: str, justification: str | None, requested: Sequence[str],
-            now: datetime) -> tuple[str, Client | None, list[HelpRelation], list[ConsentVersion],
-                                     list[EntryMeta], dict[str, Any]]:
+@dataclass(frozen=True)
+class Gathered:
+    """What the policy is asked about (issue 5 item 3): never any entry content."""
+
+    client_ref: str
+    client: Client | None
+    relations: list[HelpRelation]
+    consents: list[ConsentVersion]
+    entries: list[EntryMeta]
+    policy_input: dict[str, Any]
+
+
+def gather(*, ctx: BrokerContext, session: Session, principal: PartnerPrincipal, insz: str,
+           purpose: str, justification: str | None, sections: Sequence[str],
+           now: datetime) -> Gathered:
+    """Relations, open consent versions and entry metadata of the client in the requester's
+    network, and the policy input built from them (reads only: indexed, no N+1)."""
     network = principal.partner.network
     client_ref = ctx.keyring.client_ref(network, insz)
     client = dossier.find_client(session, keyring=ctx.keyring, network=network, insz=insz)
     relations = consent_store.relations_of_client(session=session, network=network,
                                                   client_ref=client_ref)
     consents = consent_store.open_consents(session=session, network=network, client_ref=client_ref)
-    metas = _entry_metas(session, client, requested)
+    metas = _entry_metas(session, client, sections)
     policy_input = build_input(
         requester=principal.partner, worker=principal.worker, client_ref=client_ref,
         relations=relations, consents=consents, purpose=purpose, justification=justification,
-        sections=requested, entries=metas, registry=ctx.registry, now=now,
+        sections=sections, entries=metas, registry=ctx.registry, now=now,
     )
-    return client_ref, client, relations, consents, metas, policy_input
+    return Gathered(client_ref, client, relations, consents, metas, policy_input)
 
 
 def involvement(*, ctx: BrokerContext, session: Session, principal: PartnerPrincipal, insz: str,
@@ -159,8 +174,9 @@ def involvement(*, ctx: BrokerContext, session: Session, principal: PartnerPrinc
     An undisclosed involvement is indistinguishable from none; a policy failure discloses
     nothing. The question itself is audited (kind ``access.involvement``).
     """
-    client_ref, _, _, _, _, policy_input = _gather(ctx, session, principal, insz, purpose,
-                                                   None, [], now)
+    gathered = gather(ctx=ctx, session=session, principal=principal, insz=insz, purpose=purpose,
+                      justification=None, sections=[], now=now)
+    client_ref, policy_input = gathered.client_ref, gathered.policy_input
     failure = None
     try:
         raw = ctx.policy.evaluate(INVOLVEMENT_RULE, policy_input)
