@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from broker.context import BrokerContext, load_context
 from broker.middleware import BrokerMiddleware
+from broker.portal import install as install_portal
 from broker.problems import install_problem_handlers
 from broker.routes import (
     access,
@@ -55,6 +56,7 @@ def create_app(
     app.include_router(me_consents.router)
     app.include_router(notifications.router)
     app.include_router(well_known.router)
+    install_portal(app)  # issue 6: the client portal /mijn (routes, static, error pages)
     app.add_middleware(BrokerMiddleware, max_body=ctx.settings.max_body_bytes, metrics=ctx.metrics)
     return app
 

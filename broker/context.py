@@ -18,10 +18,12 @@ from broker.catalogue import load_catalogue
 from broker.errors import ConfigurationError
 from broker.keys import (
     ReceiptKey,
+    SessionKey,
     load_audit_signer,
     load_kek,
     load_pseudonym_secrets,
     load_receipt_key,
+    load_session_key,
     read_json,
 )
 from broker.observability import Metrics
@@ -48,6 +50,7 @@ class BrokerContext:
     audit: AuditLog
     receipt_key: ReceiptKey  # issue 4 item 3: signs consent receipts
     policy: PolicyEvaluator
+    session_key: SessionKey  # issue 6: seals the portal's session cookies
     owns_engine: bool = False
 
     def close(self) -> None:
@@ -71,6 +74,7 @@ def _refuse_demo_material(
     keyring: Keyring,
     demo_audit_key: bool,
     receipt_key: ReceiptKey,
+    session_key: SessionKey,
 ) -> None:
     """Issue 2: outside demo mode, refuse to start with any key the demo generated."""
     if settings.demo:
@@ -84,6 +88,8 @@ def _refuse_demo_material(
         found.append("the audit log key")
     if receipt_key.demo:
         found.append("the receipt signing key")
+    if session_key.demo:
+        found.append("the portal session key")
     if read_json(settings.pseudonym_secrets_file, "pseudonym secrets").get("demo"):
         found.append("the pseudonym secrets")
     jwks = settings.resolved_issuer_jwks_file
@@ -104,7 +110,8 @@ def load_context(settings: Settings, *, engine: Engine | None = None) -> BrokerC
         keyring.client_ref(network, "00000000000")  # fails now if a network has no secret
     signer, demo_audit_key = load_audit_signer(settings)
     receipt_key = load_receipt_key(settings)
-    _refuse_demo_material(settings, registry, keyring, demo_audit_key, receipt_key)
+    session_key = load_session_key(settings)
+    _refuse_demo_material(settings, registry, keyring, demo_audit_key, receipt_key, session_key)
     issuer = None
     if settings.resolved_issuer and settings.resolved_issuer_jwks_file:
         issuer = IssuerKeys.from_file(settings.resolved_issuer, settings.resolved_issuer_jwks_file)
@@ -139,5 +146,6 @@ def load_context(settings: Settings, *, engine: Engine | None = None) -> BrokerC
         audit=AuditLog(log, timeout=settings.audit_timeout),
         receipt_key=receipt_key,
         policy=policy,
+        session_key=session_key,
         owns_engine=owns_engine,
     )

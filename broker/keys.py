@@ -87,7 +87,42 @@ def init_keys(settings: Settings, networks: Iterable[str], *, demo: bool) -> lis
         jwk = new_signing_jwk(f"receipt-{secrets.token_hex(4)}")
         write_secret_json(receipt_path, {**jwk, "demo": demo})
         created.append(receipt_path)
+    session_path = session_key_file(settings)
+    if not session_path.exists():
+        # Issue 6: the client portal's session cookies are sealed (AES-256-GCM) with this key.
+        write_secret_json(
+            session_path,
+            {"kid": f"session-{secrets.token_hex(4)}", "key": _b64(secrets.token_bytes(32)),
+             "demo": demo},
+        )
+        created.append(session_path)
     return created
+
+
+@dataclass(frozen=True)
+class SessionKey:
+    """Issue 6: seals the portal's session cookie (confidential and authenticated)."""
+
+    kid: str
+    key: bytes = field(repr=False)
+    demo: bool = False
+
+
+def session_key_file(settings: Settings) -> Path:
+    return settings.keys_dir / "portal-session.json"
+
+
+def load_session_key(settings: Settings) -> SessionKey:
+    """Raises ``ConfigurationError`` when the key file is missing or malformed."""
+    data = read_json(session_key_file(settings), "portal session key")
+    try:
+        key = base64.b64decode(data["key"], validate=True)
+        kid = str(data["kid"])
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ConfigurationError("portal session key file is malformed") from exc
+    if len(key) != 32:
+        raise ConfigurationError("portal session key must be 32 bytes (AES-256)")
+    return SessionKey(kid=kid, key=key, demo=bool(data.get("demo", False)))
 
 
 @dataclass(frozen=True)

@@ -256,3 +256,18 @@ def test_entry_containing_a_guarded_secret_is_refused_and_nothing_logged(
     with pytest.raises(AuditSecretLeak):
         ctx.audit.append(event, never_contains=[VALID_INSZ])
     assert ctx.audit.log.store.size() == 0
+
+
+def test_access_log_shows_accesses_to_a_client_without_dossier_entries(
+    api: TestClient, settings: Settings
+) -> None:
+    """A client with relations but no entry has no client record; accesses to them (all denied
+    or empty) are still theirs to see."""
+    from tests.factories import declare_relation, partner_auth
+
+    declare_relation(api, settings, "caw-oost-vlaanderen", VALID_INSZ)
+    api.post("/v1/access-requests", json={"insz": VALID_INSZ, "purpose": "rechtenverkenning",
+                                          "sections": ["inkomen"]},
+             headers=partner_auth(settings, "caw-oost-vlaanderen"))
+    log = api.get("/v1/me/access-log", headers=client_auth(settings, VALID_INSZ)).json()
+    assert [(e["partner"], e["detail"]) for e in log["entries"]] == [("caw-oost-vlaanderen", None)]

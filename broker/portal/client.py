@@ -1,0 +1,137 @@
+"""The client portal ``/mijn`` (issue 6): login, overview, dossier, access log, preview.
+Consent pages are in ``client_consents``. Every page reads through the v1 API's services; the
+client is the one in the sealed session cookie, never one named in a URL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from broker import client_view, dossier, relations
+from broker.auth import verify_client_token
+from broker.demo import demo_citizens
+from broker.deps import ContextDep, SessionDep
+from broker.errors import AuthenticationError, ClientErased
+from broker.portal import session as sessions
+from broker.portal import texts
+from broker.portal.forms import FormError
+from broker.portal.pages import (
+    CheckedForm,
+    CurrentPortal,
+    SessionOrNone,
+    first,
+    render,
+    see_other,
+)
+from broker.portal.preview import preview
+from broker.tokens import client_token
+from consent.rules import relation_is_valid
+
+router = APIRouter(prefix="/mijn", include_in_schema=False)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, ctx: ContextDep, session: SessionOrNone) -> Response:
+    """Demo mode: the demo citizens to choose from (names only: no INSZ in the page).
+    Otherwise the OpenID Connect login, which is not configured in this slice."""
+    now = datetime.now(UTC)
+    fresh = session is None
+    session = session or sessions.new_session(now)
+    citizens = [c["name"] for c in demo_citizens()] if ctx.settings.demo else []
+    return render(request, ctx, "login.html", session=session, new_session=fresh,
+                  citizens=citizens)
+
+
+@router.post("/login")
+def login(request: Request, ctx: ContextDep, form: CheckedForm) -> Response:
+    """Demo login: mint a client token with the demo issuer and verify it on the same path as the
+    v1 API (``broker.auth.verify_client_token``), then start a fresh session."""
+    if not ctx.settings.demo or ctx.issuer is None:
+        return render(request, ctx, "error.html", status=404, title="Niet beschikbaar",
+                      message="Inloggen met een demo-burger kan alleen in de demo.")
+    citizens = demo_citizens()
+    choice = first(form, "citizen")
+    if not choice.isdigit() or int(choice) >= len(citizens):
+        return see_other("/mijn/login")
+    now = datetime.now(UTC)
+    citizen = citizens[int(choice)]
+    try:
+        principal = verify_client_token(
+            client_token(ctx.settings, insz=citizen["insz"], now=now), issuer=ctx.issuer,
+            audience=ctx.settings.audience, insz_claim=ctx.settings.client_insz_claim, now=now,
+        )
+    except AuthenticationError:
+        return see_other("/mijn/login")
+    response = see_other("/mijn")
+    # A fresh session (new CSRF token) at login: no fixation of the anonymous one.
+    fresh = sessions.new_session(now, insz=principal.insz, name=citizen["name"])
+    sessions.store_session(response, fresh, ctx)
+    return response
+
+
+@router.post("/logout")
+def logout(ctx: ContextDep, form: CheckedForm) -> Response:
+    response: RedirectResponse = see_other("/mijn/login")
+    sessions.clear_session(response, ctx)
+    return response
+
+
+@router.get("", response_class=HTMLResponse)
+def overview(request: Request, portal: CurrentPortal, session: SessionDep) -> Response:
+    """Who helps me: partners with a help relation valid now (DESIGN §3)."""
+    ctx, now = portal.ctx, datetime.now(UTC)
+    found = relations.relations_of(session=session, ctx=ctx, insz=portal.principal.insz)
+    helping = [(ctx.registry.partner(rel.partner), rel) for _, rel in found
+               if relation_is_valid(rel, now)]
+    return render(request, ctx, "overview.html", session=portal.session, helping=helping)
+
+
+@router.get("/dossier", response_class=HTMLResponse)
+def my_dossier(request: Request, portal: CurrentPortal, session: SessionDep) -> Response:
+    """Everything recorded about me, except working notes (DESIGN §4)."""
+    ctx = portal.ctx
+    entries: list[dossier.DecryptedEntry] = []
+    erased = False
+    try:
+        entries = client_view.own_dossier(ctx=ctx, session=session, insz=portal.principal.insz)
+    except ClientErased:
+        erased = True
+    by_section: dict[str, list[dossier.DecryptedEntry]] = {}
+    for entry in entries:
+        by_section.setdefault(entry.section, []).append(entry)
+    return render(request, ctx, "dossier.html", session=portal.session, by_section=by_section,
+                  erased=erased)
+
+
+@router.get("/toegang", response_class=HTMLResponse)
+def access_log(request: Request, portal: CurrentPortal, session: SessionDep) -> Response:
+    """Who looked at my data, when, why, which parts, with break-glass highlighted (issue 6),
+    from the same audit reading as ``GET /v1/me/access-log``."""
+    ctx = portal.ctx
+    try:
+        found = client_view.access_log(ctx=ctx, session=session, insz=portal.principal.insz)
+    except ClientErased:
+        found = []
+    rows = sorted(found, key=lambda e: e.index, reverse=True)
+    return render(request, ctx, "access_log.html", session=portal.session, rows=rows)
+
+
+@router.get("/voorbeeld", response_class=HTMLResponse)
+def preview_page(request: Request, portal: CurrentPortal, session: SessionDep,
+                 partner: str = "", doel: str = "") -> Response:
+    """What would a partner see for a purpose under my current consents? (issue 6)"""
+    ctx = portal.ctx
+    values: dict[str, Any] = {"partner_id": partner, "purpose": doel, "result": None,
+                              "error": None}
+    status = 200
+    if partner or doel:
+        try:
+            values["result"] = preview(session=session, ctx=ctx, insz=portal.principal.insz,
+                                       partner_id=partner, purpose=doel, proposed=None,
+                                       now=datetime.now(UTC))
+        except FormError as exc:
+            values["error"], status = texts.error_text(exc.code), 422
+    return render(request, ctx, "preview.html", status=status, session=portal.session, **values)

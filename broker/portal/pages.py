@@ -1,0 +1,134 @@
+"""Rendering and request plumbing shared by the portal's routes (issue 6): the Jinja2
+environment, the logged-in client, form parsing with CSRF, and the HTML error pages."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import parse_qs
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from broker.auth import ClientPrincipal
+from broker.context import BrokerContext
+from broker.deps import ContextDep
+from broker.portal import texts
+from broker.portal.csrf import CsrfFailed, check_csrf
+from broker.portal.session import PortalSession, read_session, store_session
+
+TEMPLATES = Path(__file__).parent / "templates"
+LOGIN_URL = "/mijn/login"
+FormData = dict[str, list[str]]
+
+env = Environment(  # noqa: S701 - autoescape is on for every .html template
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+env.filters["datum"] = texts.date_nl
+env.filters["tijdstip"] = texts.datetime_nl
+
+
+class LoginRequired(Exception):
+    """No valid logged-in session: the page redirects to the login page."""
+
+
+class PortalNotFound(Exception):
+    """Unknown, or another client's: one 404 page for both (issue 6)."""
+
+
+@dataclass(frozen=True)
+class Portal:
+    """One logged-in request: the broker, the session and the client it authenticates."""
+
+    ctx: BrokerContext
+    session: PortalSession
+    principal: ClientPrincipal
+
+
+def render(request: Request, ctx: BrokerContext, name: str, *, status: int = 200,
+           session: PortalSession | None = None, new_session: bool = False,
+           **values: Any) -> HTMLResponse:
+    """Render ``name``; ``new_session`` also sets the session cookie (login, first visit)."""
+    html = env.get_template(name).render(
+        request=request, session=session, demo=ctx.settings.demo, t=texts,
+        catalogue=texts.explanations(ctx), registry=ctx.registry, **values,
+    )
+    response = HTMLResponse(html, status_code=status)
+    # Personal data: never cached by the browser or a proxy.
+    response.headers["Cache-Control"] = "no-store"
+    if new_session and session is not None:
+        store_session(response, session, ctx)
+    return response
+
+
+def see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def portal_session(request: Request, ctx: ContextDep) -> PortalSession | None:
+    return read_session(request, ctx, datetime.now(UTC))
+
+
+SessionOrNone = Annotated[PortalSession | None, Depends(portal_session)]
+
+
+def current_portal(ctx: ContextDep, session: SessionOrNone) -> Portal:
+    """Raises ``LoginRequired`` without a logged-in session."""
+    if session is None or session.insz is None:
+        raise LoginRequired()
+    return Portal(ctx=ctx, session=session, principal=ClientPrincipal(insz=session.insz))
+
+
+async def form_data(request: Request) -> FormData:
+    """The urlencoded form (repeated names kept, e.g. checkboxes). The body size is capped by
+    ``BrokerMiddleware`` (DESIGN §5: 1 MiB)."""
+    body = await request.body()
+    try:
+        return parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=500)
+    except (UnicodeDecodeError, ValueError):
+        return {}
+
+
+def checked_form(session: SessionOrNone, form: Annotated[FormData, Depends(form_data)]) -> FormData:
+    """The form, after its CSRF token matched (raises ``CsrfFailed``: a 403 page)."""
+    check_csrf(session, form)
+    return form
+
+
+CurrentPortal = Annotated[Portal, Depends(current_portal)]
+CheckedForm = Annotated[FormData, Depends(checked_form)]
+
+
+def first(form: Mapping[str, list[str]], name: str) -> str:
+    values = form.get(name) or [""]
+    return values[0].strip()
+
+
+def install_error_pages(app: FastAPI) -> None:
+    """HTML answers for the portal's own failures (the v1 API keeps problem+json)."""
+
+    async def login_required(request: Request, exc: Exception) -> Response:
+        return see_other(LOGIN_URL)
+
+    async def csrf_failed(request: Request, exc: Exception) -> Response:
+        ctx: BrokerContext = request.app.state.context
+        return render(request, ctx, "error.html", status=403, title="Formulier niet aanvaard",
+                      message="Dit formulier is verlopen of kwam niet van deze website. "
+                              "Er is niets veranderd. Ga terug, laad de pagina opnieuw en "
+                              "probeer nog eens.")
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        ctx: BrokerContext = request.app.state.context
+        return render(request, ctx, "error.html", status=404, title="Niet gevonden",
+                      message="Deze pagina bestaat niet, of je hebt er geen toegang toe.")
+
+    app.add_exception_handler(LoginRequired, login_required)
+    app.add_exception_handler(CsrfFailed, csrf_failed)
+    app.add_exception_handler(PortalNotFound, not_found)

@@ -1,0 +1,67 @@
+"""Issue 6 preview: "what would partner X see for purpose Y under these consents?"
+
+Built exactly like the access flow's policy input (``broker.policy.inputs.build_input``, as
+``broker.access._gather`` does) from the client's help relations and open consents, plus the
+proposed consent validated by the same rules (``consent.versions.build_consent``), and decided by
+the same policy engine (``ctx.policy.decide``). No entries go in (no content is needed, and
+DESIGN §4: verdicts never depend on whether data exists). Nothing is stored or released, so it is
+not an access and is not audited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session
+
+from broker.consents import PORTAL
+from broker.context import BrokerContext
+from broker.policy.decision import Decision
+from broker.policy.inputs import build_input
+from broker.portal.forms import FormError
+from broker.registry import Partner
+from consent import store, versions
+from consent.models import ConsentBase, PartnerRef
+
+PREVIEW_WORKER = "portal-preview"
+
+
+@dataclass(frozen=True)
+class Preview:
+    partner: Partner
+    purpose: str
+    decision: Decision
+    with_proposal: bool
+
+
+def preview(*, session: Session, ctx: BrokerContext, insz: str, partner_id: str, purpose: str,
+            proposed: ConsentBase | None, now: datetime) -> Preview:
+    """Raises ``FormError`` (unknown partner or purpose) and the ``ConsentValidationError`` of
+    an invalid proposal."""
+    partner = ctx.registry.partners.get(partner_id)
+    if partner is None:
+        raise FormError("unknown_preview_partner")
+    if purpose not in ctx.catalogue.purposes:
+        raise FormError("unknown_purpose")
+    network = partner.network
+    client_ref = ctx.keyring.client_ref(network, insz)
+    relations = store.relations_of_client(session=session, network=network, client_ref=client_ref)
+    consents = store.open_consents(session=session, network=network, client_ref=client_ref)
+    if proposed is not None:
+        partners = {p.id: PartnerRef(type=p.type, network=p.network)
+                    for p in ctx.registry.partners.values()}
+        consents = [*consents, versions.build_consent(
+            proposed, consent_id="cs-preview", client_ref=client_ref, network=network,
+            evidence=PORTAL, catalogue=ctx.catalogue, partners=partners, now=now,
+        )]
+    sections = list(ctx.catalogue.sections)
+    policy_input = build_input(
+        requester=partner, worker=PREVIEW_WORKER, client_ref=client_ref, relations=relations,
+        consents=consents, purpose=purpose, justification=None, sections=sections, entries=[],
+        registry=ctx.registry, now=now,
+    )
+    decision, _ = ctx.policy.decide(policy_input, requested=sections, requester=partner.id,
+                                    entries=[])
+    return Preview(partner=partner, purpose=purpose, decision=decision,
+                   with_proposal=proposed is not None)

@@ -1,0 +1,91 @@
+"""The portal session (issue 6): a cookie sealed with AES-256-GCM under the data dir's session
+key, so the client's identity travels neither readable nor forgeable. The INSZ lives only inside
+the sealed cookie: never in a URL or a page (DESIGN §3).
+
+Cookie flags (issue 6): ``HttpOnly``, ``SameSite=Lax``, ``Secure`` outside demo mode, path
+``/mijn``. Sessions end after ``LIFETIME`` seconds; logging out clears the cookie.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from starlette.requests import Request
+from starlette.responses import Response
+
+from broker.context import BrokerContext
+
+COOKIE = "gbo_portal"
+COOKIE_PATH = "/mijn"
+LIFETIME = 3600  # one hour, like an identity provider's session token (broker.auth)
+_AAD = b"gbo-broker/portal-session/v1"
+_MAX_COOKIE = 4096
+
+
+@dataclass(frozen=True)
+class PortalSession:
+    """``insz`` is None before login (the session then only carries the CSRF token)."""
+
+    csrf: str
+    expires: int
+    insz: str | None = field(default=None, repr=False)
+    name: str | None = None
+
+    @property
+    def logged_in(self) -> bool:
+        return self.insz is not None
+
+
+def new_session(now: datetime, *, insz: str | None = None,
+                name: str | None = None) -> PortalSession:
+    """A fresh session with a fresh CSRF token (rotated at login against session fixation)."""
+    return PortalSession(csrf=secrets.token_urlsafe(32), expires=int(now.timestamp()) + LIFETIME,
+                         insz=insz, name=name)
+
+
+def seal(session: PortalSession, key: bytes) -> str:
+    payload = json.dumps({"c": session.csrf, "e": session.expires, "i": session.insz,
+                          "n": session.name}, separators=(",", ":")).encode()
+    nonce = os.urandom(12)
+    return base64.urlsafe_b64encode(nonce + AESGCM(key).encrypt(nonce, payload, _AAD)).decode()
+
+
+def unseal(value: str, key: bytes, now: datetime) -> PortalSession | None:
+    """The session in ``value``, or None when it is forged, damaged or expired."""
+    if len(value) > _MAX_COOKIE:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(value.encode("ascii"))
+        data = json.loads(AESGCM(key).decrypt(raw[:12], raw[12:], _AAD))
+        session = PortalSession(csrf=str(data["c"]), expires=int(data["e"]), insz=data["i"],
+                                name=data["n"])
+    except (binascii.Error, ValueError, InvalidTag, KeyError, TypeError, UnicodeEncodeError):
+        return None
+    if session.expires <= int(now.timestamp()):
+        return None
+    return session
+
+
+def read_session(request: Request, ctx: BrokerContext, now: datetime) -> PortalSession | None:
+    value = request.cookies.get(COOKIE)
+    return None if value is None else unseal(value, ctx.session_key.key, now)
+
+
+def store_session(response: Response, session: PortalSession, ctx: BrokerContext) -> None:
+    response.set_cookie(
+        COOKIE, seal(session, ctx.session_key.key), max_age=LIFETIME, path=COOKIE_PATH,
+        httponly=True, samesite="lax", secure=not ctx.settings.demo,
+    )
+
+
+def clear_session(response: Response, ctx: BrokerContext) -> None:
+    response.delete_cookie(COOKIE, path=COOKIE_PATH, httponly=True, samesite="lax",
+                           secure=not ctx.settings.demo)
