@@ -6,11 +6,10 @@ function of the entry's content alone (DESIGN section 7).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import json
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TypeAlias
 
 import rfc8785

@@ -15,11 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from audit.checkpoint import open_checkpoint, sign_checkpoint
 from audit.errors import AuditError
 from audit.keys import Ed25519Signer
-from audit.store import Appended, AuditStore, StoredCheckpoint, writer_engine
+from audit.store import Appended, AuditStore, AuditStoreError, StoredCheckpoint, writer_engine
 from audit.writer import GroupCommitWriter
 
 
@@ -74,13 +75,19 @@ class TransparencyLog:
         return self._writer.append(entry, timeout)
 
     def checkpoint_now(self) -> StoredCheckpoint:
-        """Sign the current tree unless the newest stored checkpoint already covers it."""
+        """Sign the current tree unless the newest stored checkpoint already covers it.
+
+        Raises ``AuditStoreError`` when the database fails.
+        """
         with self._sign_lock:
-            size = self.store.size()
-            latest = self.store.latest_checkpoint()
-            if latest is not None and latest.size >= size:
-                return latest
-            root = self.store.root(size)
+            try:
+                size = self.store.size()
+                latest = self.store.latest_checkpoint()
+                if latest is not None and latest.size >= size:
+                    return latest
+                root = self.store.root(size)
+            except SQLAlchemyError as exc:
+                raise AuditStoreError(f"reading the tree failed: {type(exc).__name__}") from exc
             note = sign_checkpoint(self.origin, size, root, self.signer)
             stored = StoredCheckpoint(
                 size=size, root=root, note=note, signed_at=_rfc3339(self._clock())

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, insert, select, text, tuple_
+from sqlalchemy import Engine, and_, create_engine, event, func, insert, or_, select, text, tuple_
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -105,8 +105,12 @@ class AuditStore:
                     index = size + offset
                     leaf = encode_leaf({**entry, "index": index})
                     lh = leaf_hash(leaf)
-                    row = {"idx": index, "leaf": leaf, "break_glass": False}
-                    row.update({k: entry[k] for k in INDEXED_FIELDS if entry.get(k) is not None})
+                    # Every row names every column: an executemany takes its column list from
+                    # the first row, so a key missing there would be dropped from later rows.
+                    row = {k: entry.get(k) for k in INDEXED_FIELDS}
+                    row.update(idx=index, leaf=leaf)
+                    if row["break_glass"] is None:
+                        row["break_glass"] = False
                     leaves.append(row)
                     nodes += [{"level": lv, "idx": ix, "hash": h} for (lv, ix), h in cr.append(lh)]
                     results.append(Appended(index=index, leaf_hash=lh))
@@ -208,6 +212,7 @@ class AuditStore:
         time_from: str | None = None,
         time_to: str | None = None,
         after: int | None = None,
+        break_glass: bool | None = None,
         limit: int = 100,
     ) -> list[StoredLeaf]:
         """Leaves matching every given filter, in index order after index ``after``.
@@ -231,6 +236,8 @@ class AuditStore:
             query = query.where(c.time < time_to)
         if after is not None:
             query = query.where(c.idx > after)
+        if break_glass is not None:
+            query = query.where(c.break_glass == break_glass)
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
         return [StoredLeaf(index=row.idx, leaf=bytes(row.leaf)) for row in rows]
@@ -262,11 +269,12 @@ def _size(conn: Connection) -> int:
 def _node_hashes(conn: Connection, keys: Sequence[NodeKey]) -> dict[NodeKey, bytes]:
     if not keys:
         return {}
-    rows = conn.execute(
-        select(audit_node.c.level, audit_node.c.idx, audit_node.c.hash).where(
-            tuple_(audit_node.c.level, audit_node.c.idx).in_(list(keys))
-        )
-    ).all()
+    node = audit_node.c
+    # One (level, idx) equality pair per key, OR-ed: SQLite (MULTI-INDEX OR) and PostgreSQL
+    # (BitmapOr) look each up in the primary key. The row-value form (level, idx) IN (VALUES ...)
+    # made SQLite scan the whole table, so proofs grew O(n) (bench/audit_proofs.py).
+    match = or_(*(and_(node.level == level, node.idx == idx) for level, idx in keys))
+    rows = conn.execute(select(node.level, node.idx, node.hash).where(match)).all()
     return {(row.level, row.idx): bytes(row.hash) for row in rows}
 
 

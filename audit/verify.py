@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from audit.checkpoint import Checkpoint
+from audit.entry import StoredLeaf
 from audit.errors import AuditIntegrityError
 from audit.merkle import CompactRange, leaf_hash
-from audit.entry import StoredLeaf
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ class AccessLogItem:
     purpose: str | None
     sections: dict[str, Any]
     break_glass: bool
+    notice: bool  # the decision obliged the broker to tell the client (notify_client)
     detail: dict[str, Any] | None
 
 
@@ -50,6 +51,7 @@ def access_log(*, ctx: BrokerContext, session: Session, insz: str) -> list[Acces
             index=stored.index, time=entry["time"], kind=entry["kind"], partner=entry["partner"],
             worker=entry["worker"], purpose=entry["purpose"], sections=entry["sections"],
             break_glass=entry["break_glass"],
+            notice="notify_client" in entry.get("facts", {}).get("obligations", []),
             detail=decrypt_detail(entry, key) if key is not None else None,
         ))
     return items

@@ -149,10 +149,13 @@ def entries(
     time_from: Annotated[datetime | None, Query(alias="from")] = None,
     time_to: Annotated[datetime | None, Query(alias="to")] = None,
     cursor: Annotated[str | None, Query(pattern=r"^\d{1,19}$")] = None,
+    break_glass: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> EntryPage:
     """Entries in the auditor's scope, pseudonymised, oldest first; ``kind`` matches a prefix
-    (``access`` or ``access.decision``). Pass the returned ``cursor`` for the next page."""
+    (``access`` or ``access.decision``); ``break_glass=true`` lists the emergency accesses the
+    partners' data protection officers review (obligation ``notify_dpo``). Pass the returned
+    ``cursor`` for the next page."""
     scope = _scope_filter(auditor)
     if partner is not None and scope.get("partner", partner) != partner:
         return EntryPage(entries=[], cursor=None)
@@ -163,6 +166,7 @@ def entries(
         time_from=format_time(time_from) if time_from else None,
         time_to=format_time(time_to) if time_to else None,
         after=int(cursor) if cursor else None,
+        break_glass=break_glass,
         limit=limit,
     )
     page = [{**decode(s), "leaf_hash": _b64(leaf_hash(s.leaf))} for s in found]

@@ -30,6 +30,7 @@ class AccessLogEntry(BaseModel):
     purpose: str | None
     sections: dict[str, dict[str, Any]]
     break_glass: bool
+    notice: bool
     detail: dict[str, Any] | None
 
 

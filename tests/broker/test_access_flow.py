@@ -263,3 +263,26 @@ def test_access_request_needs_a_partner_token(api: TestClient, settings: Setting
     response = api.post("/v1/access-requests", json={"insz": INSZ, "purpose": "noodsituatie"},
                         headers=client_auth(settings))
     assert response.status_code == 401
+
+
+def test_obligations_reach_the_client_and_the_auditors(api: TestClient, settings: Settings,
+                                                       ctx: BrokerContext) -> None:
+    """notify_client marks the access in the client's log; notify_dpo (break-glass) makes it
+    findable for the partner's auditors."""
+    from tests.factories import issuer_token
+
+    write_scenario(ctx, Case("x", {}, relations=(R(OCMW), R(CAW)), entries=()), now())
+    _ask(api, settings)  # an ordinary grant
+    api.post("/v1/access-requests", json={"insz": INSZ, "purpose": "noodsituatie",
+                                          "sections": ["gezondheid"],
+                                          "justification": JUSTIFICATION},
+             headers=partner_auth(settings, OCMW))
+    _ask(api, settings, sections=["justitie"])  # denied: nothing to tell
+    log = api.get("/v1/me/access-log", headers=client_auth(settings, INSZ)).json()["entries"]
+    assert [(e["purpose"], e["notice"], e["break_glass"]) for e in log] == [
+        ("rechtenverkenning", True, False), ("noodsituatie", True, True),
+        ("rechtenverkenning", False, False)]
+    dpo = {"Authorization": "Bearer " + issuer_token(settings, role="auditor",
+                                                     scope="partner:ocmw-gent")}
+    review = api.get("/v1/audit/entries", params={"break_glass": "true"}, headers=dpo).json()
+    assert [(e["partner"], e["purpose"]) for e in review["entries"]] == [(OCMW, "noodsituatie")]

@@ -1,0 +1,107 @@
+"""Whole-log verification throughput vs raw SHA-256 over the same leaves (SQLite).
+
+- A, ``audit verify``: what the command runs against the database, without the progress bar:
+  ``broker.audit_verify.database_source`` (leaves, stored leaf hashes, checkpoints) and
+  ``verify`` (checkpoint signatures, then ``audit.verify.verify_log``: streamed leaves, index
+  check, leaf hash, stored-hash comparison, RFC 6962 root at every checkpoint).
+- B, the floor: the same leaves read the same way (``AuditStore.iter_leaves``) and hashed with
+  ``hashlib.sha256(0x00 || leaf)``, nothing else.
+
+A and B alternate for several rounds; the ratio is A / B throughput (target: >= 0.5).
+
+    .venv/bin/python bench/audit_verify.py [--size 100000] [--rounds 5] [--workdir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import tempfile
+import time
+from pathlib import Path
+
+from _common import create_log, median, sample_entry
+from sqlalchemy import create_engine
+
+from audit.keys import Ed25519Signer
+from audit.log import TransparencyLog
+from audit.store import AuditStore
+from broker.audit_verify import database_source, verify
+
+BUILD_BATCH = 10_000
+TARGET = 0.5
+
+
+def build(path: Path, size: int, signer: Ed25519Signer) -> None:
+    """A log of ``size`` entries with a signed checkpoint every tenth of the way."""
+    url = f"sqlite:///{path}"
+    create_log(url)
+    engine = create_engine(url)
+    log = TransparencyLog(engine=engine, signer=signer, checkpoint_interval=0)
+    try:
+        step = max(1, size // 10)
+        for start in range(0, size, BUILD_BATCH):
+            count = min(BUILD_BATCH, size - start)
+            log.store.append_batch([sample_entry(start + i) for i in range(count)])
+            if (start + count) % step == 0 or start + count == size:
+                log.checkpoint_now()
+    finally:
+        log.close()
+        engine.dispose()
+
+
+def run_verify(store: AuditStore, signer: Ed25519Signer) -> float:
+    t0 = time.perf_counter()
+    report = verify(database_source(store), signer.verifier, state=None)
+    elapsed = time.perf_counter() - t0
+    return report.leaves / elapsed
+
+
+def run_sha256(store: AuditStore) -> float:
+    t0 = time.perf_counter()
+    count = 0
+    for item in store.iter_leaves():
+        hashlib.sha256(b"\x00" + item.leaf).digest()
+        count += 1
+    elapsed = time.perf_counter() - t0
+    return count / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args()
+    signer = Ed25519Signer.generate("bench.example/audit-log")
+    with tempfile.TemporaryDirectory(prefix="audit-verify-") as tmp:
+        path = (args.workdir or Path(tmp)) / f"verify-{args.size}.db"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)  # the checkpoints are signed by this run's key
+        t0 = time.perf_counter()
+        build(path, args.size, signer)
+        print(f"built {args.size:,} entries in {time.perf_counter() - t0:.1f} s")
+        engine = create_engine(f"sqlite:///{path}")
+        store = AuditStore(engine)
+        try:
+            run_sha256(store)  # warm the page cache
+            a, b = [], []
+            for _ in range(args.rounds):
+                a.append(run_verify(store, signer))
+                b.append(run_sha256(store))
+        finally:
+            engine.dispose()
+    ratios = [x / y for x, y in zip(a, b, strict=True)]
+    print(f"whole-log verification of {args.size:,} leaves, {args.rounds} rounds A/B (medians)")
+    print(f"  audit verify (database source + verify_log)  {median(a):10,.0f} leaves/s")
+    print(f"  read + hashlib.sha256 only                   {median(b):10,.0f} leaves/s")
+    ratio = median(ratios)
+    verdict = "met" if ratio >= TARGET else "MISSED"
+    print(
+        f"RESULT verify / raw sha256: {ratio:.2f} (rounds {min(ratios):.2f}..{max(ratios):.2f}; "
+        f"target >= {TARGET}: {verdict})"
+    )
+
+
+if __name__ == "__main__":
+    main()

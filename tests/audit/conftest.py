@@ -1,0 +1,42 @@
+"""Fixtures for the log in a database: an empty log on SQLite and on PostgreSQL.
+
+Only the log's own tables and append-only triggers (``audit.schema``), no broker migrations: the
+``audit`` package is a library and these tests hold it to that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from audit.keys import Ed25519Signer
+from audit.schema import append_only_ddl, metadata
+
+
+@pytest.fixture
+def log_url(db_url: str) -> str:
+    """``db_url`` holding the log's empty tables, append-only like the migrations make them."""
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            metadata.create_all(conn)
+            for statement in append_only_ddl(conn.dialect.name):
+                conn.execute(text(statement))
+    finally:
+        engine.dispose()
+    return db_url
+
+
+@pytest.fixture
+def log_engine(log_url: str) -> Iterator[Engine]:
+    """A plain engine on the log's database, for reads and for ``TransparencyLog(engine=...)``."""
+    engine = create_engine(log_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def signer() -> Ed25519Signer:
+    return Ed25519Signer.generate("example.org/audit-test-log")
