@@ -95,6 +95,33 @@ def append_only_ddl(dialect: str) -> list[str]:
     raise ValueError(f"append-only rules are defined for sqlite and postgresql, not {dialect}")
 
 
+_KEYS = {"audit_leaf": ("idx",), "audit_node": ("level", "idx"), "audit_checkpoint": ("size",)}
+
+
+def no_replace_ddl(dialect: str) -> list[str]:
+    """SQLite only: refuse an INSERT whose key exists. ``INSERT OR REPLACE`` deletes the old row
+    without firing DELETE triggers (recursive triggers are off), so the append-only triggers alone
+    do not stop it. PostgreSQL needs nothing: its upsert is an UPDATE, which the row trigger
+    refuses."""
+    if dialect != "sqlite":
+        return []
+    statements = []
+    for table, keys in _KEYS.items():
+        match = " AND ".join(f"{k} = NEW.{k}" for k in keys)
+        statements.append(
+            f"CREATE TRIGGER {table}_no_replace BEFORE INSERT ON {table} "  # noqa: S608 - constants
+            f"WHEN EXISTS (SELECT 1 FROM {table} WHERE {match}) "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+        )
+    return statements
+
+
+def drop_no_replace_ddl(dialect: str) -> list[str]:
+    if dialect != "sqlite":
+        return []
+    return [f"DROP TRIGGER IF EXISTS {table}_no_replace" for table in _KEYS]
+
+
 def drop_append_only_ddl(dialect: str) -> list[str]:
     """The inverse of :func:`append_only_ddl` (migrations' downgrade; tamper tests)."""
     if dialect == "sqlite":

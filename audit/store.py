@@ -13,7 +13,18 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, create_engine, event, func, insert, or_, select, text, tuple_
+from sqlalchemy import (
+    Engine,
+    and_,
+    create_engine,
+    event,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -227,7 +238,12 @@ class AuditStore:
         if partner is not None:
             query = query.where(c.partner == partner)
         if clients is not None:
-            query = query.where(tuple_(c.network, c.client).in_(list(clients)))
+            # One equality pair per client, OR-ed (as in _node_hashes): SQLite then uses the
+            # client index; the row-value IN form made it walk and sort the whole network.
+            query = query.where(
+                or_(*(and_(c.network == n, c.client == r) for n, r in clients)) if clients
+                else false()
+            )
         if kind_prefix is not None:
             query = query.where(c.kind.startswith(kind_prefix, autoescape=True))
         if time_from is not None:

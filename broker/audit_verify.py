@@ -31,15 +31,22 @@ class LogSource:
     """Where the leaves and checkpoints come from."""
 
     total: int
-    leaves: Callable[[], Iterator[StoredLeaf]]
+    leaves: Callable[[int], Iterator[StoredLeaf]]  # from an index, in order
     stored_hashes: Callable[[], Iterator[tuple[int, bytes]]]
     checkpoint_notes: list[str]
+
+    def leaf_range(self, start: int, end: int) -> Iterator[StoredLeaf]:
+        """Leaves ``[start, end)``: how a failing range is read again to name the bad leaf."""
+        for item in self.leaves(start):
+            if item.index >= end:
+                return
+            yield item
 
 
 def database_source(store: AuditStore) -> LogSource:
     return LogSource(
         total=store.size(),
-        leaves=lambda: store.iter_leaves(),
+        leaves=lambda start: store.iter_leaves(start),
         stored_hashes=lambda: store.iter_leaf_hashes(),
         checkpoint_notes=[c.note for c in store.checkpoints()],
     )
@@ -63,8 +70,8 @@ def published_key(base_url: str) -> str:
 def http_source(base_url: str, token: str | None) -> LogSource:
     note = _get(f"{base_url}/v1/audit/checkpoint", None).decode()
 
-    def leaves() -> Iterator[StoredLeaf]:
-        start: int | None = 0
+    def leaves(first: int) -> Iterator[StoredLeaf]:
+        start: int | None = first
         while start is not None:
             page: dict[str, Any] = json.loads(
                 _get(f"{base_url}/v1/audit/leaves?start={start}&limit={PAGE}", token)
@@ -99,10 +106,11 @@ def verify(
                 f"a checkpoint does not verify with the log key: {exc}"
             ) from exc
     report = verify_log(
-        source.leaves(),
+        source.leaves(0),
         checkpoints=checkpoints,
         stored_hashes=source.stored_hashes(),
         progress=progress,
+        reread=source.leaf_range,
     )
     if state is not None:
         newest = max(zip(checkpoints, notes, strict=True), key=lambda pair: pair[0].size)[1]

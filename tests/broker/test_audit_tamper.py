@@ -341,22 +341,28 @@ def test_postgresql_refuses_truncate_on_log_tables(small_log: Engine, table: str
     assert _snapshot(small_log) == before
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-@pytest.mark.xfail(
-    strict=True,
-    reason="SQLite runs no DELETE trigger for the row INSERT OR REPLACE removes (recursive "
-    "triggers are off), so the append-only triggers do not stop it; a BEFORE INSERT trigger "
-    "refusing an existing idx would (proposed for audit/schema.py and a migration)",
-)
-def test_sqlite_refuses_insert_or_replace_of_a_stored_leaf(small_log: Engine) -> None:
+REPLACE_ROW = {  # overwrite the first stored row of each table with an upsert
+    "audit_leaf": ("(idx, leaf, kind, time, break_glass) VALUES (0, :b, 'forged', 'forged', false)",
+                   "(idx)", "leaf = excluded.leaf"),
+    "audit_node": ("(level, idx, hash) VALUES (0, 0, :b)", "(level, idx)",
+                   "hash = excluded.hash"),
+    "audit_checkpoint": ("(size, root, note, signed_at) VALUES (5, :b, 'forged', 'forged')",
+                         "(size)", "note = excluded.note"),
+}
+
+
+@pytest.mark.parametrize("table", LOG_TABLES)
+def test_database_refuses_an_upsert_over_a_stored_row(small_log: Engine, table: str) -> None:
+    """SQLite's INSERT OR REPLACE deletes the old row without firing DELETE triggers: a
+    BEFORE INSERT trigger (migration 0004) refuses it. PostgreSQL's upsert is an UPDATE."""
+    values, key, update = REPLACE_ROW[table]
     before = _snapshot(small_log)
+    with small_log.connect() as probe:
+        sqlite = probe.dialect.name == "sqlite"
+    statement = (f"INSERT OR REPLACE INTO {table} {values}" if sqlite
+                 else f"INSERT INTO {table} {values} ON CONFLICT {key} DO UPDATE SET {update}")
     with pytest.raises(DBAPIError, match="append-only"), small_log.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT OR REPLACE INTO audit_leaf (idx, leaf, kind, time, break_glass) "
-                "VALUES (0, x'7b7d', 'forged', 'forged', 0)"
-            )
-        )
+        conn.execute(text(statement), {"b": b"\x00" * 32})
     assert _snapshot(small_log) == before
 
 
