@@ -24,7 +24,7 @@ from sqlmodel import Column, Field, SQLModel
 class AwareDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on SQLite (which drops the zone) and PostgreSQL alike.
 
-    The same column type as the broker's ``UTCDateTime`` (``consent`` may not import the broker).
+    The broker's tables use it too (``broker.store.models.UTCDateTime``).
     """
 
     impl = DateTime(timezone=True)

@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, LargeBinary, String, TypeDecorator, UniqueConstraint
+from sqlalchemy import LargeBinary, String, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
+from consent.tables import AwareDateTime
 
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes on both SQLite (which drops the zone) and PostgreSQL."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime: pass an aware UTC datetime")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+# One aware-UTC column type for every table; it lives in ``consent`` because ``consent`` may not
+# import the broker, while the broker may import ``consent`` (STYLE.md, dependencies point inward).
+UTCDateTime = AwareDateTime
 
 
 def _utc(**kw: Any) -> Any:
