@@ -157,3 +157,35 @@ def test_bad_cursor_rejected(api: TestClient, settings: Settings, cursor: str) -
 def test_feed_needs_a_partner_token(api: TestClient, settings: Settings) -> None:
     assert api.get("/v1/notifications").status_code == 401
     assert api.get("/v1/notifications", headers=client_auth(settings)).status_code == 401
+
+
+def test_revocation_after_a_real_access_notifies_only_the_partner_that_received_data(
+    api: TestClient, settings: Settings
+) -> None:
+    """The whole loop through HTTP: consent, a granted access request, revocation, notice."""
+    from tests.factories import declare_relation
+
+    for partner in (CAW, "ocmw-gent", "dmw-cm"):
+        declare_relation(api, settings, partner)
+    api.post("/v1/entries", json={"insz": VALID_INSZ, "section": "inkomen",
+                                  "content": {"bron": "leefloon"}},
+             headers=partner_auth(settings, "ocmw-gent"))
+    consent = give_consent(api, settings, recipients=[{"kind": "partner_type", "id": "caw"}],
+                           purposes=["rechtenverkenning"], sections=["inkomen"])["consent"]
+
+    def ask(partner: str) -> Any:
+        return api.post("/v1/access-requests",
+                        json={"insz": VALID_INSZ, "purpose": "rechtenverkenning",
+                              "sections": ["inkomen"]},
+                        headers=partner_auth(settings, partner)).json()
+
+    assert ask(CAW)["sections"]["inkomen"]["verdict"] == "granted"
+    assert ask("dmw-cm")["sections"]["inkomen"]["verdict"] == "denied"
+    revoked = api.post(f"/v1/me/consents/{consent['id']}/revoke",
+                       headers=client_auth(settings))
+    assert revoked.status_code in (200, 201), revoked.text
+    [notice] = _feed(api, settings, CAW)["notifications"]
+    assert notice["consent_id"] == consent["id"] and notice["change"] == "revoked"
+    assert VALID_INSZ not in str(notice)
+    assert _feed(api, settings, "dmw-cm")["notifications"] == []
+    assert ask(CAW)["sections"]["inkomen"]["verdict"] == "denied"
