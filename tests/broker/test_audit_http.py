@@ -52,8 +52,9 @@ def _b64(text: str) -> bytes:
 def logged(ctx: BrokerContext) -> list[int]:
     """Six access decisions: four by OCMW about client A, two by CAW about client B."""
     a, b = _client(ctx, VALID_INSZ), _client(ctx, OTHER_INSZ)
-    return [_access(ctx, a, "ocmw-gent", released=[f"e-{i}"]) for i in range(4)] + [
-        _access(ctx, b, "caw-oost-vlaanderen", released=["e-9"]) for _ in range(2)
+    # Released ids spelled so they cannot occur by chance in hex, UUIDs or base64.
+    return [_access(ctx, a, "ocmw-gent", released=[f"released-entry-{i}"]) for i in range(4)] + [
+        _access(ctx, b, "caw-oost-vlaanderen", released=["released-entry-9"]) for _ in range(2)
     ]
 
 
@@ -220,7 +221,8 @@ def test_client_access_log_shows_own_accesses_with_detail_decrypted(
 ) -> None:
     mine = api.get("/v1/me/access-log", headers=client_auth(settings, VALID_INSZ)).json()
     assert [e["index"] for e in mine["entries"]] == logged[:4]
-    assert [e["detail"] for e in mine["entries"]] == [{"released": [f"e-{i}"]} for i in range(4)]
+    assert [e["detail"] for e in mine["entries"]] == [
+        {"released": [f"released-entry-{i}"]} for i in range(4)]
     assert mine["entries"][0]["sections"]["justitie"]["verdict"] == "denied"
     other = api.get("/v1/me/access-log", headers=client_auth(settings, OTHER_INSZ)).json()
     assert [e["partner"] for e in other["entries"]] == ["caw-oost-vlaanderen"] * 2
@@ -233,7 +235,7 @@ def test_auditors_see_verdicts_but_detail_stays_encrypted(
     first = entries["entries"][0]
     assert first["sections"]["inkomen"]["verdict"] == "granted"
     assert set(first["detail"]) == {"alg", "ct"}
-    assert "e-0" not in json.dumps(entries)
+    assert "released-entry" not in json.dumps(entries)
 
 
 def test_access_log_after_erasure_reports_the_client_erased(
