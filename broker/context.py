@@ -106,8 +106,11 @@ def _refuse_demo_material(
 def load_context(settings: Settings, *, engine: Engine | None = None) -> BrokerContext:
     registry = load_registry_for(settings)
     keyring = Keyring(kek=load_kek(settings), pseudonym_secrets=load_pseudonym_secrets(settings))
-    for network in registry.networks:
-        keyring.client_ref(network, "00000000000")  # fails now if a network has no secret
+    missing = sorted(set(registry.networks) - set(keyring.pseudonym_secrets))
+    if missing:
+        raise ConfigurationError(
+            f"no pseudonym secret for network(s) {', '.join(missing)}: run `gbo-broker keys init`"
+        )
     signer, demo_audit_key = load_audit_signer(settings)
     receipt_key = load_receipt_key(settings)
     session_key = load_session_key(settings)
