@@ -26,7 +26,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from audit.entry import StoredLeaf, encode_leaf
 from audit.errors import AuditError, MissingNodeError, ProofRequestError
@@ -144,6 +144,8 @@ class AuditStore:
                 if exists:
                     return False
                 conn.execute(insert(audit_checkpoint).values(**vars(checkpoint)))
+        except IntegrityError:
+            return False  # another process stored this size between our check and insert
         except SQLAlchemyError as exc:
             raise AuditStoreError(f"storing a checkpoint failed: {type(exc).__name__}") from exc
         return True

@@ -64,3 +64,15 @@ def test_batch_mixing_entries_with_and_without_a_partner_indexes_each_by_its_own
         assert row.break_glass is bool(entry.get("break_glass"))
     found = store.find_leaves(partner="dmw-cm")
     assert [leaf.index for leaf in found] == [batch.index(decision)]
+
+
+def test_storing_a_checkpoint_twice_keeps_the_first(log_engine: Engine) -> None:
+    """Two processes may sign the same size; the second store is a no-op, not an error."""
+    from audit.store import AuditStore, StoredCheckpoint
+
+    store = AuditStore(log_engine)
+    first = StoredCheckpoint(size=0, root=b"\x00" * 32, note="first", signed_at="t1")
+    assert store.add_checkpoint(first) is True
+    assert store.add_checkpoint(StoredCheckpoint(size=0, root=b"\x01" * 32, note="second",
+                                                 signed_at="t2")) is False
+    assert store.latest_checkpoint() == first
