@@ -1,0 +1,116 @@
+"""Fixtures for the end-to-end tests: a real demo broker (``gbo-broker demo`` + ``gbo-broker
+serve`` on a free loopback port) and a headless Debian Chromium driven by Playwright.
+
+The broker is module-scoped (each test module gets its own data directory); the browser is
+shared by the whole session. Browser tests skip when Chromium or Playwright is missing, unless
+``REQUIRE_BROWSER=1`` (CI), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx2 as httpx
+import pytest
+
+from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, REQUIRE_BROWSER, browser_missing
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+CLI = shutil.which("gbo-broker", path=str(Path(sys.executable).parent)) or "gbo-broker"
+READY_TIMEOUT_S = 30
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class DemoBroker:
+    """A running ``gbo-broker serve`` on the demo network."""
+
+    base: str
+    env: dict[str, str]
+    log: Path
+
+    def cli(self, *args: str) -> str:
+        """Run ``gbo-broker <args>`` against this broker's data directory; its stdout."""
+        done = subprocess.run([CLI, *args], env=self.env, check=True, capture_output=True,
+                              text=True, timeout=30)
+        return done.stdout.strip()
+
+    def access(self, *, partner: str, worker: str, insz: str, purpose: str,
+               sections: list[str], justification: str | None = None) -> dict[str, Any]:
+        """A partner system's ``POST /v1/access-requests`` with a fresh CLI-minted token
+        (single use); the decision as JSON."""
+        token = self.cli("token", "partner", "--partner", partner, "--worker", worker)
+        response = httpx.post(f"{self.base}/v1/access-requests",
+                              headers={"Authorization": f"Bearer {token}"},
+                              json={"insz": insz, "purpose": purpose, "sections": sections,
+                                    "justification": justification},
+                              timeout=10)
+        assert response.status_code == 200, response.text
+        decision: dict[str, Any] = response.json()
+        return decision
+
+
+@pytest.fixture(scope="module")
+def demo_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoBroker]:
+    tmp = tmp_path_factory.mktemp("demo-broker")
+    env = {**os.environ, "GBO_DEMO": "1", "GBO_DATA_DIR": str(tmp / "var")}
+    env.pop("GBO_DATABASE_URL", None)
+    subprocess.run([CLI, "demo"], env=env, check=True, capture_output=True, timeout=60)
+    port = _free_port()
+    log = tmp / "server.log"
+    with log.open("wb") as err:
+        proc = subprocess.Popen([CLI, "serve", "--port", str(port)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=err)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:  # wait for readiness, bounded
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"demo broker did not become ready:\n{log.read_text()}")
+            time.sleep(0.1)
+        yield DemoBroker(base=base, env=env, log=log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless (never ``playwright install``)."""
+    missing = browser_missing()
+    if missing is not None:
+        if REQUIRE_BROWSER:
+            pytest.fail(f"{missing} (REQUIRE_BROWSER=1)", pytrace=False)
+        pytest.skip(missing)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                              args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
