@@ -19,10 +19,11 @@ from broker.context import BrokerContext
 from broker.deps import ContextDep
 from broker.portal import texts
 from broker.portal.csrf import CsrfFailed, check_csrf
-from broker.portal.session import PortalSession, read_session, store_session
+from broker.portal.session import CLIENT, Cookie, PortalSession, read_session, store_session
 
 TEMPLATES = Path(__file__).parent / "templates"
 LOGIN_URL = "/mijn/login"
+AUDIT_PREFIX = "/audit"
 FormData = dict[str, list[str]]
 
 env = Environment(  # noqa: S701 - autoescape is on for every .html template
@@ -36,7 +37,11 @@ env.filters["tijdstip"] = texts.datetime_nl
 
 
 class LoginRequired(Exception):
-    """No valid logged-in session: the page redirects to the login page."""
+    """No valid logged-in session: the page redirects to the (client or auditor) login page."""
+
+    def __init__(self, login_url: str = LOGIN_URL) -> None:
+        super().__init__(login_url)
+        self.login_url = login_url
 
 
 class PortalNotFound(Exception):
@@ -54,7 +59,7 @@ class Portal:
 
 def render(request: Request, ctx: BrokerContext, name: str, *, status: int = 200,
            session: PortalSession | None = None, new_session: bool = False,
-           **values: Any) -> HTMLResponse:
+           cookie: Cookie = CLIENT, **values: Any) -> HTMLResponse:
     """Render ``name``; ``new_session`` also sets the session cookie (login, first visit)."""
     html = env.get_template(name).render(
         request=request, session=session, demo=ctx.settings.demo, t=texts,
@@ -64,7 +69,7 @@ def render(request: Request, ctx: BrokerContext, name: str, *, status: int = 200
     # Personal data: never cached by the browser or a proxy.
     response.headers["Cache-Control"] = "no-store"
     if new_session and session is not None:
-        store_session(response, session, ctx)
+        store_session(response, session, ctx, cookie)
     return response
 
 
@@ -115,19 +120,24 @@ def install_error_pages(app: FastAPI) -> None:
     """HTML answers for the portal's own failures (the v1 API keeps problem+json)."""
 
     async def login_required(request: Request, exc: Exception) -> Response:
-        return see_other(LOGIN_URL)
+        return see_other(exc.login_url if isinstance(exc, LoginRequired) else LOGIN_URL)
+
+    def error_page(request: Request, status: int, title: str, message: str) -> Response:
+        ctx: BrokerContext = request.app.state.context
+        audit = request.url.path.startswith(AUDIT_PREFIX)
+        return render(request, ctx, "error.html", status=status, title=title, message=message,
+                      layout="audit/base.html" if audit else "base.html",
+                      home=AUDIT_PREFIX if audit else "/mijn")
 
     async def csrf_failed(request: Request, exc: Exception) -> Response:
-        ctx: BrokerContext = request.app.state.context
-        return render(request, ctx, "error.html", status=403, title="Formulier niet aanvaard",
-                      message="Dit formulier is verlopen of kwam niet van deze website. "
-                              "Er is niets veranderd. Ga terug, laad de pagina opnieuw en "
-                              "probeer nog eens.")
+        return error_page(request, 403, "Formulier niet aanvaard",
+                          "Dit formulier is verlopen of kwam niet van deze website. "
+                          "Er is niets veranderd. Ga terug, laad de pagina opnieuw en "
+                          "probeer nog eens.")
 
     async def not_found(request: Request, exc: Exception) -> Response:
-        ctx: BrokerContext = request.app.state.context
-        return render(request, ctx, "error.html", status=404, title="Niet gevonden",
-                      message="Deze pagina bestaat niet, of je hebt er geen toegang toe.")
+        return error_page(request, 404, "Niet gevonden",
+                          "Deze pagina bestaat niet, of je hebt er geen toegang toe.")
 
     app.add_exception_handler(LoginRequired, login_required)
     app.add_exception_handler(CsrfFailed, csrf_failed)

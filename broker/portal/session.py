@@ -3,7 +3,9 @@ key, so the client's identity travels neither readable nor forgeable. The INSZ l
 the sealed cookie: never in a URL or a page (DESIGN §3).
 
 Cookie flags (issue 6): ``HttpOnly``, ``SameSite=Lax``, ``Secure`` outside demo mode, path
-``/mijn``. Sessions end after ``LIFETIME`` seconds; logging out clears the cookie.
+``/mijn`` (clients) or ``/audit`` (auditors: their own cookie, sealed with its own associated data,
+so one portal's cookie is no session in the other). Sessions end after ``LIFETIME`` seconds;
+logging out clears the cookie.
 """
 
 from __future__ import annotations
@@ -23,69 +25,92 @@ from starlette.responses import Response
 
 from broker.context import BrokerContext
 
-COOKIE = "gbo_portal"
-COOKIE_PATH = "/mijn"
 LIFETIME = 3600  # one hour, like an identity provider's session token (broker.auth)
-_AAD = b"gbo-broker/portal-session/v1"
 _MAX_COOKIE = 4096
 
 
 @dataclass(frozen=True)
+class Cookie:
+    """Where one portal keeps its session: cookie name, path and the AES-GCM associated data."""
+
+    name: str
+    path: str
+    aad: bytes
+
+
+CLIENT = Cookie("gbo_portal", "/mijn", b"gbo-broker/portal-session/v1")
+AUDITOR = Cookie("gbo_audit", "/audit", b"gbo-broker/audit-portal-session/v1")
+
+
+@dataclass(frozen=True)
 class PortalSession:
-    """``insz`` is None before login (the session then only carries the CSRF token)."""
+    """``insz`` (client) or ``scope`` (auditor) is None before login (the session then only
+    carries the CSRF token)."""
 
     csrf: str
     expires: int
     insz: str | None = field(default=None, repr=False)
     name: str | None = None
+    scope: str | None = None  # auditor scope: partner:<id> | network:<id> | supervisor
 
     @property
     def logged_in(self) -> bool:
         return self.insz is not None
 
+    @property
+    def is_auditor(self) -> bool:
+        return self.scope is not None
 
-def new_session(now: datetime, *, insz: str | None = None,
-                name: str | None = None) -> PortalSession:
+
+def new_session(now: datetime, *, insz: str | None = None, name: str | None = None,
+                scope: str | None = None) -> PortalSession:
     """A fresh session with a fresh CSRF token (rotated at login against session fixation)."""
     return PortalSession(csrf=secrets.token_urlsafe(32), expires=int(now.timestamp()) + LIFETIME,
-                         insz=insz, name=name)
+                         insz=insz, name=name, scope=scope)
 
 
-def seal(session: PortalSession, key: bytes) -> str:
+def seal(session: PortalSession, key: bytes, cookie: Cookie = CLIENT) -> str:
     payload = json.dumps({"c": session.csrf, "e": session.expires, "i": session.insz,
-                          "n": session.name}, separators=(",", ":")).encode()
+                          "n": session.name, "s": session.scope},
+                         separators=(",", ":")).encode()
     nonce = os.urandom(12)
-    return base64.urlsafe_b64encode(nonce + AESGCM(key).encrypt(nonce, payload, _AAD)).decode()
+    sealed = AESGCM(key).encrypt(nonce, payload, cookie.aad)
+    return base64.urlsafe_b64encode(nonce + sealed).decode()
 
 
-def unseal(value: str, key: bytes, now: datetime) -> PortalSession | None:
+def unseal(value: str, key: bytes, now: datetime,
+           cookie: Cookie = CLIENT) -> PortalSession | None:
     """The session in ``value``, or None when it is forged, damaged or expired."""
     if len(value) > _MAX_COOKIE:
         return None
     try:
         raw = base64.urlsafe_b64decode(value.encode("ascii"))
-        data = json.loads(AESGCM(key).decrypt(raw[:12], raw[12:], _AAD))
+        data = json.loads(AESGCM(key).decrypt(raw[:12], raw[12:], cookie.aad))
+        scope = data.get("s")
         session = PortalSession(csrf=str(data["c"]), expires=int(data["e"]), insz=data["i"],
-                                name=data["n"])
-    except (binascii.Error, ValueError, InvalidTag, KeyError, TypeError, UnicodeEncodeError):
+                                name=data["n"], scope=None if scope is None else str(scope))
+    except (binascii.Error, ValueError, InvalidTag, KeyError, TypeError, UnicodeEncodeError,
+            AttributeError):
         return None
     if session.expires <= int(now.timestamp()):
         return None
     return session
 
 
-def read_session(request: Request, ctx: BrokerContext, now: datetime) -> PortalSession | None:
-    value = request.cookies.get(COOKIE)
-    return None if value is None else unseal(value, ctx.session_key.key, now)
+def read_session(request: Request, ctx: BrokerContext, now: datetime,
+                 cookie: Cookie = CLIENT) -> PortalSession | None:
+    value = request.cookies.get(cookie.name)
+    return None if value is None else unseal(value, ctx.session_key.key, now, cookie)
 
 
-def store_session(response: Response, session: PortalSession, ctx: BrokerContext) -> None:
+def store_session(response: Response, session: PortalSession, ctx: BrokerContext,
+                  cookie: Cookie = CLIENT) -> None:
     response.set_cookie(
-        COOKIE, seal(session, ctx.session_key.key), max_age=LIFETIME, path=COOKIE_PATH,
-        httponly=True, samesite="lax", secure=not ctx.settings.demo,
+        cookie.name, seal(session, ctx.session_key.key, cookie), max_age=LIFETIME,
+        path=cookie.path, httponly=True, samesite="lax", secure=not ctx.settings.demo,
     )
 
 
-def clear_session(response: Response, ctx: BrokerContext) -> None:
-    response.delete_cookie(COOKIE, path=COOKIE_PATH, httponly=True, samesite="lax",
+def clear_session(response: Response, ctx: BrokerContext, cookie: Cookie = CLIENT) -> None:
+    response.delete_cookie(cookie.name, path=cookie.path, httponly=True, samesite="lax",
                            secure=not ctx.settings.demo)

@@ -16,10 +16,11 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
+from audit.entry import StoredLeaf
 from audit.errors import ProofRequestError
 from audit.merkle import leaf_hash
+from audit.store import AuditStore
 from broker.audit_log import decode, format_time
-from broker.auth import AuditorPrincipal
 from broker.deps import ContextDep, CurrentAuditor
 from broker.errors import BrokerError, ForbiddenError
 
@@ -63,13 +64,27 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def _scope_filter(auditor: AuditorPrincipal) -> dict[str, str]:
-    kind, _, value = auditor.scope.partition(":")
+def scope_filter(scope: str) -> dict[str, str]:
+    """The store filters an auditor ``scope`` imposes (DESIGN §2): ``partner:<id>`` sees that
+    partner's entries, ``network:<id>`` its network's, ``supervisor`` everything. Shared with
+    the auditor portal (``broker.portal.audit_search``)."""
+    kind, _, value = scope.partition(":")
     return {"partner": value} if kind == "partner" else {"network": value} if value else {}
 
 
-def _in_scope(entry: dict[str, Any], auditor: AuditorPrincipal) -> bool:
-    return all(entry.get(k) == v for k, v in _scope_filter(auditor).items())
+def in_scope(entry: dict[str, Any], scope: str) -> bool:
+    return all(entry.get(k) == v for k, v in scope_filter(scope).items())
+
+
+def find_in_scope(store: AuditStore, scope: str, *, partner: str | None = None,
+                  **filters: Any) -> list[StoredLeaf]:
+    """``store.find_leaves`` within ``scope``; a ``partner`` outside a partner scope finds
+    nothing. ``filters`` are the other keywords of ``find_leaves``."""
+    limits = scope_filter(scope)
+    if partner is not None and limits.get("partner", partner) != partner:
+        return []
+    return store.find_leaves(network=limits.get("network"),
+                             partner=limits.get("partner", partner), **filters)
 
 
 def _leaf_public(index: int, leaf: bytes) -> LeafPublic:
@@ -116,7 +131,7 @@ def consistency_proof(
 def leaf(ctx: ContextDep, auditor: CurrentAuditor, index: int) -> LeafPublic:
     """One stored leaf's exact bytes, for independent hashing (auditors, within scope)."""
     stored = ctx.audit.log.store.leaf(index) if index >= 0 else None
-    if stored is None or not _in_scope(decode(stored), auditor):
+    if stored is None or not in_scope(decode(stored), auditor.scope):
         raise LeafNotFound()
     return _leaf_public(stored.index, stored.leaf)
 
@@ -156,12 +171,10 @@ def entries(
     (``access`` or ``access.decision``); ``break_glass=true`` lists the emergency accesses the
     partners' data protection officers review (obligation ``notify_dpo``). Pass the returned
     ``cursor`` for the next page."""
-    scope = _scope_filter(auditor)
-    if partner is not None and scope.get("partner", partner) != partner:
-        return EntryPage(entries=[], cursor=None)
-    found = ctx.audit.log.store.find_leaves(
-        network=scope.get("network"),
-        partner=scope.get("partner", partner),
+    found = find_in_scope(
+        ctx.audit.log.store,
+        auditor.scope,
+        partner=partner,
         kind_prefix=kind,
         time_from=format_time(time_from) if time_from else None,
         time_to=format_time(time_to) if time_to else None,

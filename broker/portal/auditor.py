@@ -1,0 +1,215 @@
+"""The auditor portal ``/audit`` (issue 6): login per scope, entries with filters and paging, CSV
+export, charts with their tables, the integrity panel with "verify now". The scope in the sealed
+session decides what is visible, through the same scope filter as ``GET /v1/audit/entries``.
+Auditors never see content, an INSZ or the encrypted detail (``audit_search.Row``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
+
+from broker.auth import verify_auditor_token
+from broker.context import BrokerContext
+from broker.deps import ContextDep
+from broker.errors import AuthenticationError, ConfigurationError
+from broker.portal import audit_integrity, audit_report, audit_search
+from broker.portal import session as sessions
+from broker.portal.csrf import check_csrf
+from broker.portal.pages import FormData, LoginRequired, first, form_data, render, see_other
+from broker.portal.session import AUDITOR, PortalSession
+from broker.portal.texts import local
+from broker.registry import Partner
+from broker.tokens import auditor_token
+
+router = APIRouter(prefix="/audit", include_in_schema=False)
+LOGIN = "/audit/login"
+CHART_ROWS = 100_000  # rows summarised per chart page at most (the page says when cut off)
+FILTER_ERRORS = {
+    "van": "De begindatum is geen geldige datum (jaar-maand-dag).",
+    "tot": "De einddatum is geen geldige datum, of ligt voor de begindatum.",
+    "partner": "Kies een partner uit de lijst.",
+    "soort": "Kies een soort uit de lijst.",
+    "doel": "Kies een doel uit de lijst.",
+    "uitkomst": "Kies toegestaan of geweigerd.",
+    "nood": "Kies ja of nee bij noodsituatie.",
+    "na": "Deze paginalink klopt niet. Begin opnieuw bij de eerste pagina.",
+}
+
+
+def audit_session(request: Request, ctx: ContextDep) -> PortalSession | None:
+    return sessions.read_session(request, ctx, datetime.now(UTC), AUDITOR)
+
+
+AuditSessionOrNone = Annotated[PortalSession | None, Depends(audit_session)]
+
+
+@dataclass(frozen=True)
+class AuditPortal:
+    ctx: BrokerContext
+    session: PortalSession
+    scope: str
+
+
+def current_auditor_portal(ctx: ContextDep, session: AuditSessionOrNone) -> AuditPortal:
+    """Raises ``LoginRequired`` (a redirect to the auditor login) without an auditor session."""
+    if session is None or session.scope is None:
+        raise LoginRequired(LOGIN)
+    return AuditPortal(ctx=ctx, session=session, scope=session.scope)
+
+
+def audit_checked_form(session: AuditSessionOrNone,
+                       form: Annotated[FormData, Depends(form_data)]) -> FormData:
+    """Raises ``CsrfFailed`` (a 403 page) unless the token matches the auditor session's."""
+    check_csrf(session, form)
+    return form
+
+
+CurrentAuditPortal = Annotated[AuditPortal, Depends(current_auditor_portal)]
+AuditCheckedForm = Annotated[FormData, Depends(audit_checked_form)]
+
+
+def demo_scopes(ctx: BrokerContext) -> list[tuple[str, str]]:
+    """(scope, who) for the demo login: each partner's DPO, each network's coordinator, the
+    supervisory authority."""
+    scopes = [(f"partner:{p.id}", f"Functionaris gegevensbescherming van {p.name}")
+              for p in ctx.registry.partners.values()]
+    scopes += [(f"network:{n.id}", f"Coördinator van het netwerk {n.name}")
+               for n in ctx.registry.networks.values()]
+    return [*scopes, ("supervisor", "Toezichthouder (Gegevensbeschermingsautoriteit)")]
+
+
+def visible_partners(ctx: BrokerContext, scope: str) -> list[Partner]:
+    """The partners whose entries this scope may see (for the partner filter)."""
+    kind, _, value = scope.partition(":")
+    partners = list(ctx.registry.partners.values())
+    if kind == "partner":
+        return [p for p in partners if p.id == value]
+    return [p for p in partners if kind != "network" or p.network == value]
+
+
+def _page(request: Request, portal: AuditPortal, name: str, *, status: int = 200,
+          **values: Any) -> Response:
+    return render(request, portal.ctx, name, status=status, session=portal.session,
+                  cookie=AUDITOR, scope=portal.scope, **values)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, ctx: ContextDep, session: AuditSessionOrNone) -> Response:
+    """Demo mode: one clearly labelled login per scope. Otherwise OpenID Connect, which is not
+    configured in this slice."""
+    fresh = session is None
+    session = session or sessions.new_session(datetime.now(UTC))
+    scopes = demo_scopes(ctx) if ctx.settings.demo else []
+    return render(request, ctx, "audit/login.html", session=session, new_session=fresh,
+                  cookie=AUDITOR, scopes=scopes)
+
+
+@router.post("/login")
+def login(request: Request, ctx: ContextDep, form: AuditCheckedForm) -> Response:
+    """Demo login: mint an auditor token with the demo issuer and verify it as the v1 API does
+    (``broker.auth.verify_auditor_token``), then start a fresh session holding the scope."""
+    if not ctx.settings.demo or ctx.issuer is None:
+        return render(request, ctx, "error.html", status=404, title="Niet beschikbaar",
+                      message="Inloggen met een demo-rol kan alleen in de demo.",
+                      layout="audit/base.html", home="/audit")
+    offered = dict(demo_scopes(ctx))
+    scope = first(form, "scope")
+    if scope not in offered:
+        return see_other(LOGIN)
+    now = datetime.now(UTC)
+    try:
+        principal = verify_auditor_token(
+            auditor_token(ctx.settings, scope=scope, now=now), issuer=ctx.issuer,
+            audience=ctx.settings.audience, now=now,
+        )
+    except (AuthenticationError, ConfigurationError):
+        return see_other(LOGIN)
+    response = see_other("/audit")
+    fresh = sessions.new_session(now, name=offered[scope], scope=principal.scope)
+    sessions.store_session(response, fresh, ctx, AUDITOR)
+    return response
+
+
+@router.post("/logout")
+def logout(ctx: ContextDep, form: AuditCheckedForm) -> Response:
+    response = see_other(LOGIN)
+    sessions.clear_session(response, ctx, AUDITOR)
+    return response
+
+
+def _filters(request: Request, portal: AuditPortal) -> tuple[audit_search.Filters, str | None]:
+    try:
+        found = audit_search.parse_filters(request.query_params,
+                                           portal.ctx.catalogue.purposes)
+    except audit_search.FilterError as exc:
+        return audit_search.Filters(), FILTER_ERRORS[exc.field]
+    return found, None
+
+
+def _form_values(portal: AuditPortal, f: audit_search.Filters,
+                 error: str | None) -> dict[str, Any]:
+    return {"f": f, "error": error, "partners": visible_partners(portal.ctx, portal.scope),
+            "kinds": audit_search.KINDS, "purposes": portal.ctx.catalogue.purposes}
+
+
+@router.get("", response_class=HTMLResponse)
+def entries_page(request: Request, portal: CurrentAuditPortal) -> Response:
+    """Entries in scope, newest filters first applied, oldest entry first, one page at a time."""
+    f, error = _filters(request, portal)
+    page = None if error else audit_search.search(portal.ctx.audit.log.store, portal.scope, f)
+    return _page(request, portal, "audit/entries.html", status=422 if error else 200,
+                 page=page, **_form_values(portal, f, error))
+
+
+@router.get("/export.csv")
+def export(request: Request, portal: CurrentAuditPortal) -> Response:
+    """Every row the entries page shows for these filters (all pages), as CSV."""
+    f, error = _filters(request, portal)
+    if error:
+        return _page(request, portal, "audit/entries.html", status=422, page=None,
+                     **_form_values(portal, f, error))
+    f = audit_search.Filters(**{**vars(f), "na": None})
+    rows = (row for _, row in audit_search.scan(portal.ctx.audit.log.store, portal.scope, f,
+                                                max_scan=None) if row is not None)
+    today = local(datetime.now(UTC)).date().isoformat()
+    name = f"gbo-audit-{portal.scope.replace(':', '-')}-{today}.csv"
+    return StreamingResponse(audit_report.csv_chunks(rows), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{name}"',
+                                      "Cache-Control": "no-store"})
+
+
+@router.get("/grafieken", response_class=HTMLResponse)
+def charts(request: Request, portal: CurrentAuditPortal) -> Response:
+    """Accesses per day per partner, denials by reason code, break-glass per day: as tables
+    (always) and as charts (with JavaScript), for the same filters as the entries page."""
+    f, error = _filters(request, portal)
+    data = None
+    if not error:
+        f = audit_search.Filters(**{**vars(f), "na": None})
+        rows = (row for _, row in audit_search.scan(portal.ctx.audit.log.store, portal.scope,
+                                                    f, max_scan=None) if row is not None)
+        data = audit_report.chart_data(rows, limit=CHART_ROWS)
+    return _page(request, portal, "audit/charts.html", status=422 if error else 200,
+                 data=data, **_form_values(portal, f, error))
+
+
+@router.get("/integriteit", response_class=HTMLResponse)
+def integrity(request: Request, portal: CurrentAuditPortal) -> Response:
+    return _integrity_page(request, portal, outcome=None)
+
+
+@router.post("/integriteit", response_class=HTMLResponse)
+def verify(request: Request, portal: CurrentAuditPortal, form: AuditCheckedForm) -> Response:
+    """Verify the whole log now (synchronously in this slice) and show the result."""
+    return _integrity_page(request, portal, outcome=audit_integrity.verify_now(portal.ctx))
+
+
+def _integrity_page(request: Request, portal: AuditPortal,
+                    outcome: audit_integrity.Outcome | None) -> Response:
+    log = portal.ctx.audit.log
+    return _page(request, portal, "audit/integrity.html", checkpoint=log.store.latest_checkpoint(),
+                 key=log.verifier_key, size=log.store.size(), outcome=outcome)
