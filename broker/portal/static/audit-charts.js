@@ -29,7 +29,13 @@
       datasets: [{ label: "weigeringen", data: data.reasons.map(function (r) { return r[1]; }),
                    backgroundColor: "#a10000" }]
     },
-    options: { indexAxis: "y", scales: { x: { beginAtZero: true } } }
+    options: { indexAxis: "y", scales: { x: { beginAtZero: true }, y: { ticks: {
+      // Long reason codes would be cut off at the canvas edge on a phone: shorten them (the
+      // table below names each in full).
+      callback: function (value) {
+        var code = this.getLabelForValue(value);
+        return code.length > 22 ? code.slice(0, 21) + "\u2026" : code;
+      } } } } }
   });
   show("grafiek-nood", {
     type: "line",
