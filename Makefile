@@ -37,7 +37,7 @@ test: $(VENV)/.installed-dev
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check broker consent audit tests
-	$(BIN)/mypy consent audit
+	$(BIN)/mypy consent audit broker
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

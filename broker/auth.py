@@ -69,7 +69,7 @@ class AuditorPrincipal:
 
 def _key_allows(jwk: PyJWK, alg: str) -> bool:
     raw = jwk._jwk_data  # noqa: SLF001 - PyJWK keeps the parsed JSON here
-    kty, crv = raw.get("kty"), raw.get("crv")
+    kty, crv = str(raw.get("kty")), raw.get("crv")
     allowed = _ALGS_FOR_KEY.get((kty, crv if kty != "RSA" else None), set())
     if raw.get("alg") and raw["alg"] != alg:
         return False

@@ -350,7 +350,8 @@ def policy_test(
     bundle: Annotated[Path | None, typer.Option(help="Bundle directory (policies/).")] = None,
 ) -> None:
     """Run the bundle's Rego unit tests (``*_test.rego``); exit 1 unless every test passes."""
-    from broker.policy.rego_tests import DEFAULT_BUNDLE_DIR, main
+    from broker.policy.bundle import DEFAULT_BUNDLE_DIR
+    from broker.policy.rego_tests import main
 
     raise typer.Exit(code=main(bundle or DEFAULT_BUNDLE_DIR))
 

@@ -97,8 +97,9 @@ async def _consent_error(request: Request, exc: Exception) -> JSONResponse:
     else:  # a malformed catalogue or receipt is the broker's own fault
         log.error("consent error", extra={"error_code": exc.code})
         return problem(500, "internal_error", "Internal error")
-    extra = {} if exc.pointer is None else {"pointer": exc.pointer}
-    return problem(status, exc.code, exc.message, **extra)
+    if exc.pointer is None:
+        return problem(status, exc.code, exc.message)
+    return problem(status, exc.code, exc.message, pointer=exc.pointer)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from broker.store.models import UsedToken
 
@@ -77,7 +77,7 @@ class DatabaseReplayGuard:
     def purge(self, now: datetime) -> int:
         """Forget ids whose tokens can no longer be accepted anyway; returns how many."""
         with Session(self._engine) as session:
-            result = session.exec(delete(UsedToken).where(UsedToken.expires_at < now))  # type: ignore[call-overload]
+            result = session.exec(delete(UsedToken).where(col(UsedToken.expires_at) < now))
             session.commit()
             return int(result.rowcount or 0)
 
