@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -183,3 +184,32 @@ def unsigned_token(settings: Settings, partner: str = "ocmw-gent") -> str:
     return jwt.encode(
         partner_claims(settings, partner), None, algorithm="none", headers={"kid": jwk["kid"]}
     )
+
+
+def production_settings(settings: Settings, tmp_path: Path) -> Settings:
+    """Settings outside demo mode: a registry holding the demo partners' public keys inline (as
+    a production registry would) and keys made by ``keys init`` without the demo flag. Same
+    database as ``settings``."""
+    import json
+
+    import yaml
+
+    from broker.demo import DEMO_REGISTRY
+    from broker.keys import init_keys
+
+    registry = yaml.safe_load(DEMO_REGISTRY.read_text())
+    registry["demo"] = False
+    for partner in registry["partners"]:
+        jwks = settings.demo_keys_dir / "partners" / f"{partner['id']}.jwks.json"
+        partner.pop("jwks_file")
+        partner["jwks"] = json.loads(jwks.read_text())
+    path = tmp_path / "registry.yaml"
+    path.write_text(yaml.safe_dump(registry))
+    production = Settings(data_dir=tmp_path / "prod", database_url=settings.database_url,
+                          registry_file=path, demo=False)
+    init_keys(production, list(registry_networks(registry)), demo=False)
+    return production
+
+
+def registry_networks(registry: dict[str, Any]) -> list[str]:
+    return [network["id"] for network in registry["networks"]]

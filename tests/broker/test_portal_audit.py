@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -16,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text, update
 
@@ -24,8 +22,6 @@ from audit.schema import append_only_ddl, audit_leaf, drop_append_only_ddl
 from broker.app import create_app
 from broker.audit_log import AuditEvent
 from broker.context import BrokerContext, load_context
-from broker.demo import DEMO_REGISTRY
-from broker.keys import init_keys
 from broker.portal import audit_search
 from broker.portal.texts import local
 from broker.settings import Settings
@@ -461,18 +457,9 @@ def test_no_insz_or_dossier_content_in_any_page(api: TestClient, settings: Setti
 def test_outside_demo_mode_login_says_oidc_is_not_configured(
     tmp_path: Path, settings: Settings, engine: object
 ) -> None:
-    registry = yaml.safe_load(DEMO_REGISTRY.read_text())
-    registry["demo"] = False
-    for partner in registry["partners"]:
-        jwks = settings.demo_keys_dir / "partners" / f"{partner['id']}.jwks.json"
-        partner.pop("jwks_file")
-        partner["jwks"] = json.loads(jwks.read_text())
-    path = tmp_path / "registry.yaml"
-    path.write_text(yaml.safe_dump(registry))
-    production = Settings(data_dir=tmp_path / "prod", database_url=settings.database_url,
-                          registry_file=path, demo=False)
-    init_keys(production, ["gbo-gent"], demo=False)
-    ctx = load_context(production)
+    from tests.factories import production_settings
+
+    ctx = load_context(production_settings(settings, tmp_path))
     try:
         with TestClient(create_app(context=ctx), base_url="https://testserver") as client:
             page = client.get("/audit/login")

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from broker.app import create_app
 from broker.context import load_context
 from broker.errors import ConfigurationError
-from broker.keys import init_keys, session_key_file
+from broker.keys import session_key_file
 from broker.settings import Settings
 from tests.factories import (
     OTHER_INSZ,
@@ -375,24 +375,9 @@ def test_demo_session_key_refused_outside_demo_mode(settings: Settings, engine: 
 def test_outside_demo_mode_login_says_oidc_is_not_configured(
     tmp_path: Path, settings: Settings, engine: object
 ) -> None:
-    import json
+    from tests.factories import production_settings
 
-    import yaml
-
-    from broker.demo import DEMO_REGISTRY
-
-    registry = yaml.safe_load(DEMO_REGISTRY.read_text())
-    registry["demo"] = False
-    for partner in registry["partners"]:
-        jwks = settings.demo_keys_dir / "partners" / f"{partner['id']}.jwks.json"
-        partner.pop("jwks_file")
-        partner["jwks"] = json.loads(jwks.read_text())
-    path = tmp_path / "registry.yaml"
-    path.write_text(yaml.safe_dump(registry))
-    production = Settings(data_dir=tmp_path / "prod", database_url=settings.database_url,
-                          registry_file=path, demo=False)
-    init_keys(production, ["gbo-gent"], demo=False)
-    ctx = load_context(production)
+    ctx = load_context(production_settings(settings, tmp_path))
     try:
         with TestClient(create_app(context=ctx), base_url="https://testserver") as client:
             page = client.get("/mijn/login")

@@ -11,7 +11,6 @@ import yaml
 from broker.context import load_context
 from broker.demo import DEMO_REGISTRY
 from broker.errors import ConfigurationError
-from broker.keys import init_keys
 from broker.registry import load_registry
 from broker.settings import Settings
 from broker.store.db import make_engine
@@ -38,25 +37,15 @@ def test_production_keys_accepted_outside_demo_mode(
     tmp_path: Path, settings: Settings, engine: object
 ) -> None:
     """A registry and keys made for production (not by the demo) start fine."""
-    registry = yaml.safe_load(DEMO_REGISTRY.read_text())
-    registry["demo"] = False
-    for partner in registry["partners"]:
-        jwks = settings.demo_keys_dir / "partners" / f"{partner['id']}.jwks.json"
-        partner.pop("jwks_file")
-        partner["jwks"] = json.loads(jwks.read_text())
-    path = tmp_path / "registry.yaml"
-    path.write_text(yaml.safe_dump(registry))
-    production = Settings(
-        data_dir=tmp_path / "prod",
-        database_url=settings.database_url,
-        registry_file=path,
-        demo=False,
-    )
-    init_keys(production, ["gbo-gent"], demo=False)
+    from tests.factories import production_settings
+
+    production = production_settings(settings, tmp_path)
     ctx = load_context(production)
     ctx.close()
     assert ctx.issuer is None  # no identity provider configured: client tokens are refused
-    assert set(ctx.registry.partners) == {p["id"] for p in registry["partners"]}
+    assert set(ctx.registry.partners) == set(
+        load_registry(DEMO_REGISTRY, data_dir=settings.data_dir).partners
+    )
 
 
 def test_missing_registry_outside_demo_mode_refused(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,9 +67,11 @@ class DemoBroker:
         return decision
 
 
-@pytest.fixture(scope="module")
-def demo_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoBroker]:
-    tmp = tmp_path_factory.mktemp("demo-broker")
+@contextmanager
+def demo_broker_at(tmp: Path) -> Iterator[tuple[DemoBroker, subprocess.Popen[bytes]]]:
+    """Set up the demo in ``tmp`` (``gbo-broker demo``), serve it on a free loopback port, wait
+    (bounded) until it is ready; stop it on exit. The server's stderr (its JSON log) is in
+    ``DemoBroker.log``."""
     env = {**os.environ, "GBO_DEMO": "1", "GBO_DATA_DIR": str(tmp / "var")}
     env.pop("GBO_DATABASE_URL", None)
     subprocess.run([CLI, "demo"], env=env, check=True, capture_output=True, timeout=60)
@@ -89,14 +92,21 @@ def demo_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoBroker
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"demo broker did not become ready:\n{log.read_text()}")
             time.sleep(0.1)
-        yield DemoBroker(base=base, env=env, log=log)
+        yield DemoBroker(base=base, env=env, log=log), proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def demo_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoBroker]:
+    with demo_broker_at(tmp_path_factory.mktemp("demo-broker")) as (broker, _):
+        yield broker
 
 
 @pytest.fixture(scope="session")
