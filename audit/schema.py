@@ -18,6 +18,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Connection,
     Index,
     LargeBinary,
     MetaData,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 metadata = MetaData()
@@ -139,3 +141,11 @@ def drop_append_only_ddl(dialect: str) -> list[str]:
             ]
         return [*statements, "DROP FUNCTION IF EXISTS gbo_audit_append_only()"]
     raise ValueError(f"append-only rules are defined for sqlite and postgresql, not {dialect}")
+
+
+def create_log_tables(conn: Connection) -> None:
+    """The log's tables with every database rule the migrations give them (0002 and 0004):
+    for benchmarks and tests that use the log without the broker's migrations."""
+    metadata.create_all(conn)
+    for statement in append_only_ddl(conn.dialect.name) + no_replace_ddl(conn.dialect.name):
+        conn.execute(text(statement))

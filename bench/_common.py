@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 
-from audit.schema import append_only_ddl, metadata
+from audit.schema import create_log_tables
 
 
 def sample_entry(n: int) -> dict[str, Any]:
@@ -42,9 +42,7 @@ def create_log(url: str) -> None:
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
-            metadata.create_all(conn)
-            for statement in append_only_ddl(conn.dialect.name):
-                conn.execute(text(statement))
+            create_log_tables(conn)
     finally:
         engine.dispose()
 

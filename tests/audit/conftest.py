@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine
 
 from audit.keys import Ed25519Signer
-from audit.schema import append_only_ddl, metadata
+from audit.schema import create_log_tables
 
 
 @pytest.fixture
@@ -21,9 +21,7 @@ def log_url(db_url: str) -> str:
     engine = create_engine(db_url)
     try:
         with engine.begin() as conn:
-            metadata.create_all(conn)
-            for statement in append_only_ddl(conn.dialect.name):
-                conn.execute(text(statement))
+            create_log_tables(conn)
     finally:
         engine.dispose()
     return db_url
