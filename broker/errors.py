@@ -46,11 +46,6 @@ class ForbiddenError(BrokerError):
     title = "This credential may not perform this action"
 
 
-class InvalidInsz(BrokerError):
-    code = "invalid_insz"
-    status = 422
-    title = "The INSZ is not a valid Belgian national number"
-
 
 class UnknownSection(BrokerError):
     code = "unknown_section"
@@ -78,15 +73,3 @@ class DecryptionError(BrokerError):
     code = "decryption_failed"
     status = 500
     title = "Stored data could not be decrypted"
-
-
-class PayloadTooLarge(BrokerError):
-    code = "payload_too_large"
-    status = 413
-    title = "The request body is too large"
-
-
-class ServiceUnavailable(BrokerError):
-    code = "service_unavailable"
-    status = 503
-    title = "The broker cannot serve this request right now"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -12,22 +11,11 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from broker.observability import Metrics, request_id_var
-from broker.problems import PROBLEM_JSON, TYPE_PREFIX
+from broker.problems import problem
 
 access_log = logging.getLogger("gbo.access")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9-]{8,64}")
 
-
-def _problem_413(limit: int) -> bytes:
-    return json.dumps(
-        {
-            "type": TYPE_PREFIX + "payload_too_large",
-            "title": "The request body is too large",
-            "status": 413,
-            "code": "payload_too_large",
-            "detail": f"Request bodies are limited to {limit} bytes.",
-        }
-    ).encode()
 
 
 class BrokerMiddleware:
@@ -95,19 +83,12 @@ class BrokerMiddleware:
             request_id_var.reset(token)
 
     async def _send_413(self, send: Send) -> None:
-        body = _problem_413(self.max_body)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", PROBLEM_JSON.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        response = problem(413, "payload_too_large", "The request body is too large",
+                           f"Request bodies are limited to {self.max_body} bytes.",
+                           headers={"connection": "close"})
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": response.raw_headers})
+        await send({"type": "http.response.body", "body": response.body})
 
     def _record(self, scope: Scope, status: int, seconds: float, request_id: str) -> None:
         route = scope.get("route")

@@ -1,4 +1,4 @@
-"""The client's own view (DESIGN §5): ``GET /v1/me/dossier``."""
+"""The client's own view (DESIGN §5): ``GET /v1/me/dossier`` and ``GET /v1/me/access-log``."""
 
 from __future__ import annotations
 
