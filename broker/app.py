@@ -8,8 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from broker.context import BrokerContext, load_context
-from broker.middleware import BrokerMiddleware
+from broker.middleware import BrokerMiddleware, SecurityHeadersMiddleware
 from broker.portal import install as install_portal
+from broker.portal import is_portal_path
 from broker.problems import install_problem_handlers
 from broker.routes import (
     access,
@@ -58,6 +59,9 @@ def create_app(
     app.include_router(well_known.router)
     install_portal(app)  # issue 6: the client portal /mijn (routes, static, error pages)
     app.add_middleware(BrokerMiddleware, max_body=ctx.settings.max_body_bytes, metrics=ctx.metrics)
+    # Outermost, so the 413 above gets the headers too. (Starlette's last-resort 500 answer
+    # comes from outside every middleware: it is problem+json, never a portal page.)
+    app.add_middleware(SecurityHeadersMiddleware, is_html=is_portal_path)
     return app
 
 

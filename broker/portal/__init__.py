@@ -9,6 +9,12 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 STATIC_DIR = Path(__file__).parent / "static"
+PREFIXES = ("/mijn", "/audit")
+
+
+def is_portal_path(path: str) -> bool:
+    """Whether ``path`` is the portals': their pages, static files and (HTML) error pages."""
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in PREFIXES)
 
 
 def install(app: FastAPI) -> None:

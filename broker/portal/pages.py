@@ -13,11 +13,13 @@ from urllib.parse import parse_qs
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from broker import problems
 from broker.auth import ClientPrincipal
 from broker.context import BrokerContext
 from broker.deps import ContextDep
-from broker.portal import texts
+from broker.portal import is_portal_path, texts
 from broker.portal.csrf import CsrfFailed, check_csrf
 from broker.portal.session import CLIENT, Cookie, PortalSession, read_session, store_session
 
@@ -116,6 +118,16 @@ def first(form: Mapping[str, list[str]], name: str) -> str:
     return values[0].strip()
 
 
+# The error pages' (title, message) by HTTP status; 0 for any other status.
+HTTP_PAGES = {
+    404: ("Niet gevonden", "Deze pagina bestaat niet, of je hebt er geen toegang toe."),
+    405: ("Dat kan hier niet", "Deze pagina kan je niet op die manier gebruiken. Ga terug naar "
+                               "het overzicht en probeer het van daar."),
+    0: ("Er ging iets mis", "We konden je vraag niet behandelen. Ga terug naar het overzicht en "
+                            "probeer het nog eens."),
+}
+
+
 def install_error_pages(app: FastAPI) -> None:
     """HTML answers for the portal's own failures (the v1 API keeps problem+json)."""
 
@@ -136,9 +148,21 @@ def install_error_pages(app: FastAPI) -> None:
                           "probeer nog eens.")
 
     async def not_found(request: Request, exc: Exception) -> Response:
-        return error_page(request, 404, "Niet gevonden",
-                          "Deze pagina bestaat niet, of je hebt er geen toegang toe.")
+        return error_page(request, 404, *HTTP_PAGES[404])
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        """An unknown path or a wrong method under /mijn or /audit (a missing static file too)
+        is a page; anywhere else the v1 API's problem+json."""
+        assert isinstance(exc, StarletteHTTPException)
+        if not is_portal_path(request.url.path):
+            return await problems.http_error(request, exc)
+        title, message = HTTP_PAGES.get(exc.status_code, HTTP_PAGES[0])
+        response = error_page(request, exc.status_code, title, message)
+        response.headers.update(exc.headers or {})  # e.g. Allow on a 405
+        return response
 
     app.add_exception_handler(LoginRequired, login_required)
     app.add_exception_handler(CsrfFailed, csrf_failed)
     app.add_exception_handler(PortalNotFound, not_found)
+    # Takes over from the problem+json handler (broker.problems), which it calls for the API.
+    app.add_exception_handler(StarletteHTTPException, http_error)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import ConsoleMessage, Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -65,6 +65,30 @@ def axe_violations(page: Page) -> list[dict[str, Any]]:
         WCAG_21_AA,
     )
     return found
+
+
+# Runs before the page's own scripts and is not subject to its CSP: reports every violation to
+# the test (through a binding that outlives navigations), in the page and in every later one.
+_CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (e) => {
+    window.gboCspViolation(`${e.effectiveDirective} blocked ${e.blockedURI || "inline"} `
+                           + `at ${e.sourceFile || e.documentURI}:${e.lineNumber}`);
+}, true);
+"""
+
+
+def record_csp_violations(page: Page, into: list[str]) -> None:
+    """Append to ``into`` every Content-Security-Policy violation on ``page`` from now on: the
+    ``securitypolicyviolation`` events, and Chromium's console reports of them. Call it before
+    the first navigation, on a page whose context does not bypass CSP."""
+
+    def on_console(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            into.append(message.text)
+
+    page.expose_binding("gboCspViolation", lambda _source, text: into.append(text))
+    page.add_init_script(_CSP_LISTENER)
+    page.on("console", on_console)
 
 
 def describe(violations: list[dict[str, Any]]) -> str:

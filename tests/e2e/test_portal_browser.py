@@ -22,6 +22,7 @@ from tests.e2e.browser import (
     PHONE,
     axe_violations,
     describe,
+    record_csp_violations,
     screenshot,
     scroll_width,
 )
@@ -45,11 +46,13 @@ def expect(target: Any) -> Any:
 
 
 def new_page(browser: Browser, *, viewport: dict[str, int] = DESKTOP, javascript: bool = True,
-             state: Any = None) -> Page:
-    # bypass_csp: axe-core is injected as an inline script; the portal's own CSP stays untested
-    # here (a header test belongs with the server tests).
+             state: Any = None, enforce_csp: bool = False) -> Page:
+    # By default the portal's Content-Security-Policy is bypassed: axe-core is injected as an
+    # inline script, which that policy rightly blocks. ``enforce_csp`` keeps it, for the tests
+    # that every page works under it (``test_page_breaks_no_content_security_policy_rule``).
     context = browser.new_context(viewport=viewport, java_script_enabled=javascript,
-                                  bypass_csp=True, locale="nl-BE", storage_state=state)
+                                  bypass_csp=not enforce_csp, locale="nl-BE",
+                                  storage_state=state)
     context.set_default_timeout(TIMEOUT_MS)
     return context.new_page()
 
@@ -228,6 +231,7 @@ PAGES = {
     "preview-result": PortalPage(_goto("/mijn/voorbeeld?partner=caw-oost-vlaanderen"
                                        "&doel=rechtenverkenning")),
     "not-found": PortalPage(_goto("/mijn/toestemmingen/cs-bestaat-niet")),
+    "unknown-path": PortalPage(_goto("/mijn/bestaat-niet")),
 }
 
 
@@ -239,15 +243,22 @@ class Visit:
     base: str
     states: dict[str, Any]  # logged-in browser storage (session cookies) by user
     consent: str  # the url of An's seeded consent for OCMW Gent (never changed by these tests)
-    contexts: dict[tuple[int, str | None], BrowserContext] = field(default_factory=dict)
+    contexts: dict[tuple[int, str | None, bool], BrowserContext] = field(default_factory=dict)
 
-    def open(self, name: str, viewport: dict[str, int]) -> Page:
+    def open(self, name: str, viewport: dict[str, int], *,
+             csp_violations: list[str] | None = None) -> Page:
+        """Open page ``name``; with ``csp_violations``, under the portal's CSP, appending to that
+        list whatever it blocks."""
         spec = PAGES[name]
-        key = (viewport["width"], spec.as_user)
+        enforce_csp = csp_violations is not None
+        key = (viewport["width"], spec.as_user, enforce_csp)
         if key not in self.contexts:
             state = None if spec.as_user is None else self.states[spec.as_user]
-            self.contexts[key] = new_page(self.browser, viewport=viewport, state=state).context
+            self.contexts[key] = new_page(self.browser, viewport=viewport, state=state,
+                                          enforce_csp=enforce_csp).context
         page = self.contexts[key].new_page()
+        if csp_violations is not None:
+            record_csp_violations(page, csp_violations)
         spec.open(page, self.base, self.consent)
         expect(page.get_by_role("heading", level=1)).to_be_visible()
         return page
@@ -295,6 +306,30 @@ def test_page_fits_a_360px_phone_without_axe_violations(visit: Visit, name: str)
     page.close()
     assert width <= PHONE["width"], f"{name} scrolls sideways on a phone: {width} px wide"
     assert violations == [], f"axe-core on {name} (360 px):\n{describe(violations)}"
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_page_breaks_no_content_security_policy_rule(visit: Visit, name: str) -> None:
+    """Issue 6: no inline script or style, nothing from elsewhere; forms post to this server."""
+    violations: list[str] = []
+    page = visit.open(name, DESKTOP, csp_violations=violations)
+    page.close()
+    assert violations == [], f"{name} under the portal's CSP:\n" + "\n".join(violations)
+
+
+def test_csp_check_reports_a_violation_when_there_is_one(visit: Visit) -> None:
+    """The checker itself, and that the portal sends a CSP: an inline style is blocked."""
+    violations: list[str] = []
+    page = visit.open("overview", DESKTOP, csp_violations=violations)
+    # Resolves once the browser has reported the violation (after the recorder heard of it).
+    blocked = page.locator("main").evaluate("""main => new Promise(resolve => {
+        document.addEventListener("securitypolicyviolation",
+                                  e => resolve(e.effectiveDirective), {once: true});
+        main.insertAdjacentHTML("beforeend", '<p style="color: red">x</p>');
+    })""")
+    page.close()
+    assert blocked == "style-src-attr"
+    assert any("style-src" in v for v in violations), violations
 
 
 def test_axe_reports_a_violation_when_there_is_one(browser: Browser) -> None:
