@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import tempfile
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -114,5 +116,20 @@ def verify(
     )
     if state is not None:
         newest = max(zip(checkpoints, notes, strict=True), key=lambda pair: pair[0].size)[1]
-        state.write_text(newest)
+        _replace_atomically(state, newest)
     return report
+
+
+def _replace_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that a reader (another verification, another worker) sees
+    the old note or the new one, never half of one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

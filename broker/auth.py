@@ -9,6 +9,7 @@ mode), verified against that issuer's JWKS.
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
 from dataclasses import dataclass
@@ -86,7 +87,8 @@ def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _decode(
-    token: str, jwk: PyJWK, alg: str, *, audience: str, issuer: str, required: list[str]
+    token: str, jwk: PyJWK, alg: str, *, audience: str, issuer: str, required: list[str],
+    strict_aud: bool = True,
 ) -> dict[str, Any]:
     try:
         return jwt.decode(
@@ -96,7 +98,7 @@ def _decode(
             audience=audience,
             issuer=issuer,
             leeway=CLOCK_SKEW_SECONDS,
-            options={"require": required, "verify_signature": True, "strict_aud": True},
+            options={"require": required, "verify_signature": True, "strict_aud": strict_aud},
         )
     except PyJWTError as exc:
         raise AuthenticationError(f"rejected: {type(exc).__name__}") from exc
@@ -197,25 +199,59 @@ def _verify_issuer_token(
     return claims
 
 
-def verify_client_token(
-    token: str, *, issuer: IssuerKeys, audience: str, insz_claim: str, now: datetime
-) -> ClientPrincipal:
-    claims = _verify_issuer_token(token, issuer, audience, now)
-    if claims.get("role", "client") != "client":
-        raise AuthenticationError("not a client token")
+def client_from_claims(claims: dict[str, Any], insz_claim: str) -> ClientPrincipal:
+    """The client a verified token (API bearer token or OIDC ID token) names by its INSZ."""
     insz = claims.get(insz_claim)
     if not isinstance(insz, str) or not is_valid_insz(insz):
         raise AuthenticationError("no valid INSZ claim")
     return ClientPrincipal(insz=insz)
 
 
+def auditor_scope_from(value: object) -> str:
+    """An auditor scope (DESIGN §7: partner:<id> | network:<id> | supervisor), else refused."""
+    if not isinstance(value, str) or not AUDITOR_SCOPE.fullmatch(value):
+        raise AuthenticationError("bad scope")
+    return value
+
+
+def verify_client_token(
+    token: str, *, issuer: IssuerKeys, audience: str, insz_claim: str, now: datetime
+) -> ClientPrincipal:
+    claims = _verify_issuer_token(token, issuer, audience, now)
+    if claims.get("role", "client") != "client":
+        raise AuthenticationError("not a client token")
+    return client_from_claims(claims, insz_claim)
+
+
 def verify_auditor_token(
     token: str, *, issuer: IssuerKeys, audience: str, now: datetime
 ) -> AuditorPrincipal:
     claims = _verify_issuer_token(token, issuer, audience, now)
-    scope = claims.get("scope")
-    if claims.get("role") != "auditor" or not isinstance(scope, str):
+    if claims.get("role") != "auditor":
         raise AuthenticationError("not an auditor token")
-    if not AUDITOR_SCOPE.fullmatch(scope):
-        raise AuthenticationError("bad scope")
+    scope = auditor_scope_from(claims.get("scope"))
     return AuditorPrincipal(subject=str(claims["sub"]), scope=scope)
+
+
+def verify_id_token(
+    token: str, jwk: PyJWK, *, issuer: str, client_id: str, nonce: str, now: datetime
+) -> dict[str, Any]:
+    """An OpenID Connect ID token (OIDC Core §3.1.3.7): signature by the provider's key with an
+    allowed algorithm bound to the key type, ``iss`` exactly the provider, ``aud`` holding our
+    client id (and ``azp`` it when there are several audiences), ``exp``/``iat`` in time with at
+    most ``MAX_ISSUER_TOKEN_LIFETIME``, and the ``nonce`` of this login attempt."""
+    header, _ = _unverified(token)
+    alg = header.get("alg")
+    if not isinstance(alg, str) or not _key_allows(jwk, alg):
+        raise AuthenticationError("algorithm not allowed for this key")
+    claims = _decode(token, jwk, alg, audience=client_id, issuer=issuer,
+                     required=["exp", "iat", "iss", "aud", "sub", "nonce"], strict_aud=False)
+    _check_times(claims, now, MAX_ISSUER_TOKEN_LIFETIME)
+    audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+    if len(audiences) > 1 and claims.get("azp") != client_id:
+        raise AuthenticationError("azp is not this client")
+    if not isinstance(claims["nonce"], str) or not hmac.compare_digest(
+        claims["nonce"].encode(), nonce.encode()
+    ):
+        raise AuthenticationError("nonce mismatch")
+    return claims

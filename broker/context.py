@@ -27,6 +27,7 @@ from broker.keys import (
     read_json,
 )
 from broker.observability import Metrics
+from broker.oidc import OidcClient
 from broker.policy.evaluator import PolicyEvaluator
 from broker.policy.factory import make_evaluator
 from broker.registry import Registry, load_registry
@@ -51,6 +52,7 @@ class BrokerContext:
     receipt_key: ReceiptKey  # issue 4 item 3: signs consent receipts
     policy: PolicyEvaluator
     session_key: SessionKey  # issue 6: seals the portal's session cookies
+    oidc: OidcClient | None = None  # issue 6: the portals' OpenID Connect login, if configured
     owns_engine: bool = False
 
     def close(self) -> None:
@@ -115,6 +117,7 @@ def load_context(settings: Settings, *, engine: Engine | None = None) -> BrokerC
     receipt_key = load_receipt_key(settings)
     session_key = load_session_key(settings)
     _refuse_demo_material(settings, registry, keyring, demo_audit_key, receipt_key, session_key)
+    oidc = OidcClient.from_settings(settings)  # refuses a half-configured login
     issuer = None
     if settings.resolved_issuer and settings.resolved_issuer_jwks_file:
         issuer = IssuerKeys.from_file(settings.resolved_issuer, settings.resolved_issuer_jwks_file)
@@ -150,5 +153,6 @@ def load_context(settings: Settings, *, engine: Engine | None = None) -> BrokerC
         receipt_key=receipt_key,
         policy=policy,
         session_key=session_key,
+        oidc=oidc,
         owns_engine=owns_engine,
     )

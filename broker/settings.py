@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_PORT = 8000
@@ -34,7 +34,28 @@ class Settings(BaseSettings):
     )
     issuer: str | None = Field(default=None, description="`iss` of client and auditor tokens.")
     issuer_jwks_file: Path | None = Field(default=None, description="That issuer's JWKS.")
-    client_insz_claim: str = Field(default="insz", description="Claim holding the INSZ.")
+    client_insz_claim: str = Field(
+        default="insz", description="Claim holding the INSZ (client tokens and OIDC ID tokens)."
+    )
+    public_url: str | None = Field(
+        default=None, description="The broker's external base URL; OIDC redirect URIs use it."
+    )
+    oidc_issuer: str | None = Field(
+        default=None, description="OpenID Connect provider of the portal logins (issuer URL)."
+    )
+    oidc_client_id: str | None = Field(default=None, description="The portals' OIDC client id.")
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, description="The portals' OIDC client secret."
+    )
+    oidc_scopes: str = Field(default="openid", description="Scopes asked at OIDC login.")
+    oidc_auditor_claim: str = Field(
+        default="gbo_auditor_scope",
+        description="ID-token claim holding an auditor's scope (partner:<id>, network:<id>, "
+        "supervisor).",
+    )
+    oidc_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds to wait for the OIDC provider."
+    )
     log_origin: str = Field(
         default="gbo-broker/audit-log", description="Name of the audit log and of its key."
     )
@@ -93,6 +114,12 @@ class Settings(BaseSettings):
         if self.demo:
             return Path(__file__).parent / "demo" / "registry.yaml"
         return None
+
+    @cached_property
+    def oidc_configured(self) -> bool:
+        """Any OIDC setting given: the portals log in through the provider (all are then
+        required; ``broker.oidc.check_settings`` says which is missing)."""
+        return any((self.oidc_issuer, self.oidc_client_id, self.oidc_client_secret))
 
     @cached_property
     def resolved_issuer(self) -> str | None:

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import secrets
+import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import jwt
+import pytest
 from fastapi.testclient import TestClient
 
+from audit.entry import StoredLeaf
+from audit.store import AuditStore
+from broker import audit_verify
+from broker.portal import audit_integrity
 from broker.settings import Settings
 from broker.tokens import load_private_jwk, sign
 
@@ -213,3 +221,43 @@ def production_settings(settings: Settings, tmp_path: Path) -> Settings:
 
 def registry_networks(registry: dict[str, Any]) -> list[str]:
     return [network["id"] for network in registry["networks"]]
+
+
+@dataclass(frozen=True)
+class HeldVerification:
+    """"Verify now" held at its first leaf: ``started`` is set when it gets there; it goes on
+    once ``release`` is set (or after 30 s, so a failing test never hangs)."""
+
+    started: threading.Event
+    release: threading.Event
+    arrivals: threading.Semaphore  # released once per verification that got to its first leaf
+
+
+def hold_verify_now(monkeypatch: pytest.MonkeyPatch) -> HeldVerification:
+    """Hold every "verify now" of this process (on the real database source) at its first leaf.
+    Release it and ``finish_verifications()`` before the test ends."""
+    hold = HeldVerification(started=threading.Event(), release=threading.Event(),
+                            arrivals=threading.Semaphore(0))
+    real = audit_verify.database_source
+
+    def source(store: AuditStore) -> audit_verify.LogSource:
+        found = real(store)
+
+        def leaves(start: int) -> Iterator[StoredLeaf]:
+            hold.started.set()
+            hold.arrivals.release()
+            hold.release.wait(timeout=30)
+            yield from found.leaves(start)
+
+        return replace(found, leaves=leaves)
+
+    monkeypatch.setattr(audit_verify, "database_source", source)
+    return hold
+
+
+def finish_verifications() -> None:
+    """Wait (bounded) for every "verify now" worker thread of this process to end."""
+    for thread in threading.enumerate():
+        if thread.name == audit_integrity.THREAD_NAME:
+            thread.join(timeout=30)
+            assert not thread.is_alive()

@@ -12,21 +12,32 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
-from broker.auth import verify_auditor_token
+from broker.auth import auditor_scope_from, verify_auditor_token
 from broker.context import BrokerContext
 from broker.deps import ContextDep
 from broker.errors import AuthenticationError, ConfigurationError
-from broker.portal import audit_integrity, audit_report, audit_search
+from broker.oidc import AUDITOR_CALLBACK
+from broker.portal import audit_integrity, audit_report, audit_search, oidc_login
 from broker.portal import session as sessions
 from broker.portal.csrf import check_csrf
-from broker.portal.pages import FormData, LoginRequired, first, form_data, render, see_other
-from broker.portal.session import AUDITOR, PortalSession
+from broker.portal.pages import (
+    FormData,
+    LoginRequired,
+    PortalNotFound,
+    first,
+    form_data,
+    render,
+    see_other,
+)
+from broker.portal.session import AUDITOR, PortalSession, display_name
 from broker.portal.texts import local
 from broker.registry import Partner
 from broker.tokens import auditor_token
 
 router = APIRouter(prefix="/audit", include_in_schema=False)
 LOGIN = "/audit/login"
+NO_SCOPE = ("Je account heeft geen rol in het auditportaal van dit netwerk. Je bent niet "
+            "ingelogd. Vraag je beheerder om de juiste rol.")
 CHART_ROWS = 100_000  # rows summarised per chart page at most (the page says when cut off)
 FILTER_ERRORS = {
     "van": "De begindatum is geen geldige datum (jaar-maand-dag).",
@@ -73,8 +84,8 @@ AuditCheckedForm = Annotated[FormData, Depends(audit_checked_form)]
 
 
 def demo_scopes(ctx: BrokerContext) -> list[tuple[str, str]]:
-    """(scope, who) for the demo login: each partner's DPO, each network's coordinator, the
-    supervisory authority."""
+    """(scope, who) for every scope this registry has: each partner's DPO, each network's
+    coordinator, the supervisory authority. The demo login offers them all."""
     scopes = [(f"partner:{p.id}", f"Functionaris gegevensbescherming van {p.name}")
               for p in ctx.registry.partners.values()]
     scopes += [(f"network:{n.id}", f"Coördinator van het netwerk {n.name}")
@@ -99,13 +110,56 @@ def _page(request: Request, portal: AuditPortal, name: str, *, status: int = 200
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, ctx: ContextDep, session: AuditSessionOrNone) -> Response:
-    """Demo mode: one clearly labelled login per scope. Otherwise OpenID Connect, which is not
-    configured in this slice."""
-    fresh = session is None
-    session = session or sessions.new_session(datetime.now(UTC))
+    """The OpenID Connect login when configured; in demo mode also one clearly labelled login
+    per scope."""
+    return _login_page(request, ctx, session)
+
+
+def _login_page(request: Request, ctx: BrokerContext, session: PortalSession | None, *,
+                error: str | None = None, status: int = 200) -> Response:
+    now = datetime.now(UTC)
+    fresh = session is None or error is not None
+    session = oidc_login.without_attempt(session, now)
     scopes = demo_scopes(ctx) if ctx.settings.demo else []
-    return render(request, ctx, "audit/login.html", session=session, new_session=fresh,
-                  cookie=AUDITOR, scopes=scopes)
+    return render(request, ctx, "audit/login.html", status=status, session=session,
+                  new_session=fresh, cookie=AUDITOR, scopes=scopes, oidc=ctx.oidc is not None,
+                  error=error)
+
+
+@router.get("/login/oidc")
+def login_oidc(request: Request, ctx: ContextDep, session: AuditSessionOrNone) -> Response:
+    """Start the OpenID Connect login (authorization code with PKCE) at the provider."""
+    if ctx.oidc is None:
+        raise PortalNotFound()
+    try:
+        return oidc_login.start(ctx, session, AUDITOR, AUDITOR_CALLBACK, datetime.now(UTC))
+    except oidc_login.LoginFailed as exc:
+        return _login_page(request, ctx, session, error=exc.message, status=exc.status)
+
+
+@router.get("/login/callback")
+def login_callback(request: Request, ctx: ContextDep, session: AuditSessionOrNone) -> Response:
+    """The provider sends the browser back here: verify, then start an auditor session with
+    the scope in the ID token's ``GBO_OIDC_AUDITOR_CLAIM`` claim, if it names a partner or
+    network of the registry (or the supervisor)."""
+    if ctx.oidc is None:
+        raise PortalNotFound()
+    now = datetime.now(UTC)
+    try:
+        claims = oidc_login.complete(request, ctx, session, AUDITOR_CALLBACK, now)
+        scope = auditor_scope_from(claims.get(ctx.settings.oidc_auditor_claim))
+    except oidc_login.LoginFailed as exc:
+        return _login_page(request, ctx, session, error=exc.message, status=exc.status)
+    except AuthenticationError:
+        scope = None
+    known = dict(demo_scopes(ctx))  # every scope this registry has, with who holds it
+    if scope is None or scope not in known:
+        oidc_login.log.warning("oidc login refused", extra={"cause": "no known auditor scope"})
+        return _login_page(request, ctx, session, status=403, error=NO_SCOPE)
+    response = see_other("/audit")
+    fresh = sessions.new_session(now, name=display_name(claims) or known[scope], scope=scope)
+    sessions.store_session(response, fresh, ctx, AUDITOR)
+    return response
 
 
 @router.post("/login")
@@ -199,17 +253,30 @@ def charts(request: Request, portal: CurrentAuditPortal) -> Response:
 
 @router.get("/integriteit", response_class=HTMLResponse)
 def integrity(request: Request, portal: CurrentAuditPortal) -> Response:
-    return _integrity_page(request, portal, outcome=None)
+    return _integrity_page(request, portal)
 
 
 @router.post("/integriteit", response_class=HTMLResponse)
 def verify(request: Request, portal: CurrentAuditPortal, form: AuditCheckedForm) -> Response:
-    """Verify the whole log now (synchronously in this slice) and show the result."""
-    return _integrity_page(request, portal, outcome=audit_integrity.verify_now(portal.ctx))
+    """Verify the whole log now and show how far it got while it runs: the page streams a newer
+    progress bar as the check advances, then the result (no JavaScript needed). It all happens
+    in this one request, so any worker process can answer it."""
+    total = portal.ctx.audit.log.store.size()
+    page = _integrity_page(request, portal,
+                           verifying=audit_integrity.Progress(done=0, total=total))
+    chunks = audit_integrity.stream_page(portal.ctx, bytes(page.body).decode(), total=total)
+    response = StreamingResponse(chunks, media_type="text/html; charset=utf-8",
+                                 headers={"X-Accel-Buffering": "no"})  # nginx: pass pieces on
+    response.raw_headers += [(name, value) for name, value in page.raw_headers
+                             if name not in (b"content-length", b"content-type")]
+    return response
 
 
-def _integrity_page(request: Request, portal: AuditPortal,
-                    outcome: audit_integrity.Outcome | None) -> Response:
+def _integrity_page(request: Request, portal: AuditPortal, *,
+                    verifying: audit_integrity.Progress | None = None) -> Response:
+    """``verifying``: the page for ``audit_integrity.stream_page`` (its size is the log's)."""
     log = portal.ctx.audit.log
+    size = log.store.size() if verifying is None else verifying.total
     return _page(request, portal, "audit/integrity.html", checkpoint=log.store.latest_checkpoint(),
-                 key=log.verifier_key, size=log.store.size(), outcome=outcome)
+                 key=log.verifier_key, size=size, verifying=verifying,
+                 stream_marker=audit_integrity.STREAM_MARKER)

@@ -11,38 +11,82 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from broker import client_view, dossier, relations
-from broker.auth import verify_client_token
+from broker.auth import client_from_claims, verify_client_token
+from broker.context import BrokerContext
 from broker.demo import demo_citizens
 from broker.deps import ContextDep, SessionDep
 from broker.errors import AuthenticationError, ClientErased
+from broker.oidc import CLIENT_CALLBACK
+from broker.portal import oidc_login, texts
 from broker.portal import session as sessions
-from broker.portal import texts
 from broker.portal.forms import FormError
 from broker.portal.pages import (
     CheckedForm,
     CurrentPortal,
+    PortalNotFound,
     SessionOrNone,
     first,
     render,
     see_other,
 )
 from broker.portal.preview import preview
+from broker.portal.session import PortalSession, display_name
 from broker.tokens import client_token
 from consent.rules import relation_is_valid
 
 router = APIRouter(prefix="/mijn", include_in_schema=False)
+NO_INSZ = ("De aanmelddienst gaf geen geldig rijksregisternummer door. Je bent niet ingelogd. "
+           "Vraag hulp aan de balie van je OCMW, CAW of ziekenfonds.")
 
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, ctx: ContextDep, session: SessionOrNone) -> Response:
-    """Demo mode: the demo citizens to choose from (names only: no INSZ in the page).
-    Otherwise the OpenID Connect login, which is not configured in this slice."""
+    """The OpenID Connect login when configured; in demo mode also the demo citizens to choose
+    from (names only: no INSZ in the page)."""
+    return _login_page(request, ctx, session)
+
+
+def _login_page(request: Request, ctx: BrokerContext, session: PortalSession | None, *,
+                error: str | None = None, status: int = 200) -> Response:
     now = datetime.now(UTC)
-    fresh = session is None
-    session = session or sessions.new_session(now)
+    fresh = session is None or error is not None
+    session = oidc_login.without_attempt(session, now)
     citizens = [c["name"] for c in demo_citizens()] if ctx.settings.demo else []
-    return render(request, ctx, "login.html", session=session, new_session=fresh,
-                  citizens=citizens)
+    return render(request, ctx, "login.html", status=status, session=session,
+                  new_session=fresh, citizens=citizens, oidc=ctx.oidc is not None, error=error)
+
+
+@router.get("/login/oidc")
+def login_oidc(request: Request, ctx: ContextDep, session: SessionOrNone) -> Response:
+    """Start the OpenID Connect login (authorization code with PKCE) at the provider."""
+    if ctx.oidc is None:
+        raise PortalNotFound()
+    try:
+        return oidc_login.start(ctx, session, sessions.CLIENT, CLIENT_CALLBACK, datetime.now(UTC))
+    except oidc_login.LoginFailed as exc:
+        return _login_page(request, ctx, session, error=exc.message, status=exc.status)
+
+
+@router.get("/login/callback")
+def login_callback(request: Request, ctx: ContextDep, session: SessionOrNone) -> Response:
+    """The provider sends the browser back here: verify, then start the client's session from
+    the ID token's INSZ claim (``GBO_CLIENT_INSZ_CLAIM``)."""
+    if ctx.oidc is None:
+        raise PortalNotFound()
+    now = datetime.now(UTC)
+    try:
+        claims = oidc_login.complete(request, ctx, session, CLIENT_CALLBACK, now)
+        principal = client_from_claims(claims, ctx.settings.client_insz_claim)
+    except oidc_login.LoginFailed as exc:
+        return _login_page(request, ctx, session, error=exc.message, status=exc.status)
+    except AuthenticationError:
+        oidc_login.log.warning("oidc login refused", extra={"cause": "no valid INSZ claim"})
+        return _login_page(request, ctx, session, status=403, error=NO_INSZ)
+    response = see_other("/mijn")
+    # A fresh session (new CSRF token, no attempt) at login: no fixation of the anonymous one.
+    fresh = sessions.new_session(now, insz=principal.insz, name=display_name(claims))
+    sessions.store_session(response, fresh, ctx)
+    return response
 
 
 @router.post("/login")

@@ -1,6 +1,7 @@
 """The portal session (issue 6): a cookie sealed with AES-256-GCM under the data dir's session
-key, so the client's identity travels neither readable nor forgeable. The INSZ lives only inside
-the sealed cookie: never in a URL or a page (DESIGN §3).
+key, so the client's identity travels neither readable nor forgeable. During an OpenID Connect
+login it also carries the attempt's state, nonce and PKCE verifier (``broker.oidc``). The INSZ
+lives only inside the sealed cookie: never in a URL or a page (DESIGN §3).
 
 Cookie flags (issue 6): ``HttpOnly``, ``SameSite=Lax``, ``Secure`` outside demo mode, path
 ``/mijn`` (clients) or ``/audit`` (auditors: their own cookie, sealed with its own associated data,
@@ -24,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from broker.context import BrokerContext
+from broker.oidc import PendingLogin
 
 LIFETIME = 3600  # one hour, like an identity provider's session token (broker.auth)
 _MAX_COOKIE = 4096
@@ -52,6 +54,7 @@ class PortalSession:
     insz: str | None = field(default=None, repr=False)
     name: str | None = None
     scope: str | None = None  # auditor scope: partner:<id> | network:<id> | supervisor
+    login: PendingLogin | None = field(default=None, repr=False)  # an OIDC login under way
 
     @property
     def logged_in(self) -> bool:
@@ -62,6 +65,14 @@ class PortalSession:
         return self.scope is not None
 
 
+def display_name(claims: dict[str, object]) -> str | None:
+    """The name to greet the user by, from an ID token's ``name`` claim (at most 100 chars)."""
+    name = claims.get("name")
+    if not isinstance(name, str):
+        return None
+    return name.strip()[:100] or None
+
+
 def new_session(now: datetime, *, insz: str | None = None, name: str | None = None,
                 scope: str | None = None) -> PortalSession:
     """A fresh session with a fresh CSRF token (rotated at login against session fixation)."""
@@ -70,8 +81,11 @@ def new_session(now: datetime, *, insz: str | None = None, name: str | None = No
 
 
 def seal(session: PortalSession, key: bytes, cookie: Cookie = CLIENT) -> str:
+    login = session.login
     payload = json.dumps({"c": session.csrf, "e": session.expires, "i": session.insz,
-                          "n": session.name, "s": session.scope},
+                          "n": session.name, "s": session.scope,
+                          "l": None if login is None else [login.state, login.nonce,
+                                                           login.verifier, login.started]},
                          separators=(",", ":")).encode()
     nonce = os.urandom(12)
     sealed = AESGCM(key).encrypt(nonce, payload, cookie.aad)
@@ -86,11 +100,16 @@ def unseal(value: str, key: bytes, now: datetime,
     try:
         raw = base64.urlsafe_b64decode(value.encode("ascii"))
         data = json.loads(AESGCM(key).decrypt(raw[:12], raw[12:], cookie.aad))
-        scope = data.get("s")
-        session = PortalSession(csrf=str(data["c"]), expires=int(data["e"]), insz=data["i"],
-                                name=data["n"], scope=None if scope is None else str(scope))
-    except (binascii.Error, ValueError, InvalidTag, KeyError, TypeError, UnicodeEncodeError,
-            AttributeError):
+        scope, login = data.get("s"), data.get("l")
+        session = PortalSession(
+            csrf=str(data["c"]), expires=int(data["e"]), insz=data["i"], name=data["n"],
+            scope=None if scope is None else str(scope),
+            login=None if login is None else PendingLogin(
+                state=str(login[0]), nonce=str(login[1]), verifier=str(login[2]),
+                started=int(login[3])),
+        )
+    except (binascii.Error, ValueError, InvalidTag, KeyError, IndexError, TypeError,
+            UnicodeEncodeError, AttributeError):
         return None
     if session.expires <= int(now.timestamp()):
         return None

@@ -17,16 +17,27 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text, update
+from sqlalchemy.exc import OperationalError
 
 from audit.schema import append_only_ddl, audit_leaf, drop_append_only_ddl
+from audit.store import AuditStore, AuditStoreError
+from broker import audit_verify
 from broker.app import create_app
 from broker.audit_log import AuditEvent
 from broker.context import BrokerContext, load_context
-from broker.portal import audit_search
+from broker.portal import audit_integrity, audit_search
 from broker.portal.texts import local
 from broker.settings import Settings
 from broker.store import crypto
-from tests.factories import VALID_INSZ, declare_relation, make_entry, partner_auth
+from tests.factories import (
+    VALID_INSZ,
+    HeldVerification,
+    declare_relation,
+    finish_verifications,
+    hold_verify_now,
+    make_entry,
+    partner_auth,
+)
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 CANARY = "KANARIE-7f3a-geheime-inhoud"
@@ -391,21 +402,28 @@ def test_integrity_panel_shows_the_checkpoint_and_key(api: TestClient, log: Brok
     assert log.audit.log.verifier_key in page
 
 
-def test_verify_now_reports_ok_on_an_untouched_log(api: TestClient, log: BrokerContext) -> None:
-    log.audit.log.checkpoint_now()
-    token = login(api, "partner:ocmw-gent")
-    page = api.post("/audit/integriteit", data={"csrf": token})
-    assert page.status_code == 200
-    assert f"✔ OK:</strong> {len(EVENTS)} items gecontroleerd; checkpoint grootte " \
-           f"{len(EVENTS)}" in page.text
+PROGRESS = re.compile(r'<progress max="(\d+)" value="(\d+)"')
+OK = f"✔ OK:</strong> {len(EVENTS)} items gecontroleerd; checkpoint grootte {len(EVENTS)}"
 
 
-def test_verify_now_names_the_first_bad_index_after_tampering(
-    api: TestClient, log: BrokerContext
-) -> None:
-    log.audit.log.checkpoint_now()
-    engine = log.engine
-    with engine.begin() as conn:  # an attacker with database access
+def progress_bars(page: str) -> list[tuple[int, int]]:
+    """(max, value) of every progress bar the streamed page sent, in order."""
+    return [(int(most), int(value)) for most, value in PROGRESS.findall(page)]
+
+
+def result_of(page: str) -> str:
+    """The page from the result section on; every progress bar came before it."""
+    result = page.index('<h2 id="uitslag">')
+    assert page.rfind("<progress", 0) < result
+    return page[result:]
+
+
+def state_file(settings: Settings) -> Path:
+    return settings.data_dir / audit_integrity.STATE_FILE
+
+
+def tamper_with_leaf_4(ctx: BrokerContext) -> None:
+    with ctx.engine.begin() as conn:  # an attacker with database access
         for statement in drop_append_only_ddl(conn.dialect.name):
             conn.execute(text(statement))
         leaf = bytes(conn.execute(select(audit_leaf.c.leaf)
@@ -415,10 +433,204 @@ def test_verify_now_names_the_first_bad_index_after_tampering(
         conn.execute(update(audit_leaf).where(audit_leaf.c.idx == 4).values(leaf=forged))
         for statement in append_only_ddl(conn.dialect.name):
             conn.execute(text(statement))
+
+
+@pytest.fixture
+def held(monkeypatch: pytest.MonkeyPatch) -> Iterator[HeldVerification]:
+    hold = hold_verify_now(monkeypatch)
+    yield hold
+    hold.release.set()
+    finish_verifications()
+
+
+def test_verify_now_reports_ok_on_an_untouched_log(api: TestClient, log: BrokerContext) -> None:
+    log.audit.log.checkpoint_now()
+    token = login(api, "partner:ocmw-gent")
+    page = api.post("/audit/integriteit", data={"csrf": token})
+    assert page.status_code == 200
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert page.headers["cache-control"] == "no-store"
+    assert progress_bars(page.text)[0] == (len(EVENTS), 0)  # the whole log, none checked yet
+    assert OK in result_of(page.text)
+    assert "Controleer het logboek nu" in result_of(page.text)  # the rest of the page follows
+    assert page.text.rstrip().endswith("</html>")
+
+
+def test_verify_now_streams_a_progress_bar_per_step_up_to_the_whole_log(
+    api: TestClient, log: BrokerContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log.audit.log.checkpoint_now()
+    monkeypatch.setattr(audit_integrity, "STEP_SECONDS", 0.0)  # a step per 1 %: here per item
+    token = login(api)
+    page = api.post("/audit/integriteit", data={"csrf": token}).text
+    total = len(EVENTS)
+    assert progress_bars(page) == [(total, done) for done in range(total + 1)]
+    assert f"Controle loopt… {total} van {total} items gecontroleerd." in page
+    assert OK in result_of(page)
+
+
+def test_verify_now_sends_the_progress_before_the_check_ends(
+    api: TestClient, log: BrokerContext, held: HeldVerification
+) -> None:
+    log.audit.log.checkpoint_now()
+    token = login(api)
+    with api.stream("POST", "/audit/integriteit", data={"csrf": token}) as response:
+        pieces = response.iter_text()
+        first = next(pieces)
+        assert held.started.wait(timeout=30)  # the check is under way, held at its first item
+        assert "Controle loopt… 0 van 8 items gecontroleerd." in first
+        assert progress_bars(first) == [(len(EVENTS), 0)]
+        assert "Uitslag van de controle" not in first
+        held.release.set()
+        rest = "".join(pieces)
+    assert OK in result_of(rest)
+
+
+def test_verify_now_repeats_the_last_step_while_an_item_takes_long(
+    api: TestClient, log: BrokerContext, held: HeldVerification, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A proxy closes a connection that stays silent too long: the page keeps sending."""
+    log.audit.log.checkpoint_now()
+    monkeypatch.setattr(audit_integrity, "HEARTBEAT_SECONDS", 0.0)
+    token = login(api)
+    with api.stream("POST", "/audit/integriteit", data={"csrf": token}) as response:
+        pieces = response.iter_text()
+        next(pieces)
+        assert held.started.wait(timeout=30)
+        again = next(pieces)  # the check is still held at its first item
+        assert progress_bars(again) == [(len(EVENTS), 0)]
+        held.release.set()
+        rest = "".join(pieces)
+    assert OK in result_of(rest)
+
+
+def test_verify_now_stops_when_the_auditor_leaves_the_page(
+    api: TestClient, log: BrokerContext, held: HeldVerification, settings: Settings
+) -> None:
+    log.audit.log.checkpoint_now()
+    token = login(api)
+    with api.stream("POST", "/audit/integriteit", data={"csrf": token}) as response:
+        assert "Controle loopt…" in next(response.iter_text())
+        assert held.started.wait(timeout=30)
+    # The connection is gone; the check goes on to its next item and stops there.
+    held.release.set()
+    finish_verifications()
+    assert not state_file(settings).exists()  # it stopped before the end
+    page = api.post("/audit/integriteit", data={"csrf": token})  # the next one runs normally
+    assert OK in result_of(page.text)
+    assert state_file(settings).exists()
+
+
+def test_verify_now_refuses_a_third_run_while_two_are_under_way(
+    api: TestClient, log: BrokerContext, held: HeldVerification
+) -> None:
+    log.audit.log.checkpoint_now()
+    token = login(api)
+    assert audit_integrity.MAX_RUNS == 2
+    with api.stream("POST", "/audit/integriteit", data={"csrf": token}) as first, \
+            api.stream("POST", "/audit/integriteit", data={"csrf": token}) as second:
+        first_pieces, second_pieces = first.iter_text(), second.iter_text()
+        next(first_pieces), next(second_pieces)
+        for _ in range(2):  # both under way, held at their first item
+            assert held.arrivals.acquire(timeout=30)
+        third = api.post("/audit/integriteit", data={"csrf": token})
+        assert "er lopen al 2 controles" in result_of(third.text)
+        assert OK not in third.text and "KNOEIEN" not in third.text
+        held.release.set()
+        assert OK in result_of("".join(first_pieces))
+        assert OK in result_of("".join(second_pieces))
+    finish_verifications()
+    assert OK in result_of(api.post("/audit/integriteit", data={"csrf": token}).text)
+
+
+def test_verify_now_names_the_first_bad_index_after_tampering(
+    api: TestClient, log: BrokerContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log.audit.log.checkpoint_now()
+    tamper_with_leaf_4(log)
+    monkeypatch.setattr(audit_integrity, "STEP_SECONDS", 0.0)
     token = login(api)
     page = api.post("/audit/integriteit", data={"csrf": token})
     assert page.status_code == 200
-    assert "KNOEIEN VASTGESTELD bij item 4" in page.text
+    # Items 0 to 3 check out, then the progress stops: item 4 was changed.
+    assert progress_bars(page.text) == [(len(EVENTS), done) for done in range(5)]
+    assert "KNOEIEN VASTGESTELD bij item 4" in result_of(page.text)
+    assert OK not in page.text
+
+
+@pytest.mark.parametrize("failure", [
+    AuditStoreError("the database is away"),
+    OperationalError("SELECT", {}, Exception("connection refused")),
+], ids=["audit-store-error", "unexpected-database-error"])
+def test_verify_now_says_it_could_not_run_not_tampering_when_the_database_fails(
+    api: TestClient, log: BrokerContext, monkeypatch: pytest.MonkeyPatch, failure: Exception
+) -> None:
+    log.audit.log.checkpoint_now()
+
+    def broken(store: AuditStore) -> audit_verify.LogSource:
+        raise failure
+
+    monkeypatch.setattr(audit_verify, "database_source", broken)
+    token = login(api)
+    page = api.post("/audit/integriteit", data={"csrf": token}).text
+    result = result_of(page)
+    assert "✘ De controle kon niet lopen</strong> (oorzaak: " \
+           f"<code>{type(failure).__name__}</code>)" in result
+    assert "KNOEIEN" not in page
+    assert "connection refused" not in page and "away" not in page
+
+
+def test_verify_now_without_the_csrf_token_runs_nothing(
+    api: TestClient, log: BrokerContext, settings: Settings
+) -> None:
+    log.audit.log.checkpoint_now()
+    login(api)
+    for data in ({}, {"csrf": "vervalst"}):
+        response = api.post("/audit/integriteit", data=data, follow_redirects=False)
+        assert response.status_code == 403
+        assert "Formulier niet aanvaard" in response.text
+        assert "<progress" not in response.text
+    assert not state_file(settings).exists()  # no verification ran
+
+
+def test_verify_now_without_an_auditor_session_redirects_to_login(
+    api: TestClient, log: BrokerContext, settings: Settings
+) -> None:
+    log.audit.log.checkpoint_now()
+    response = api.post("/audit/integriteit", data={"csrf": "x"}, follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/audit/login"
+    token = csrf_of(api, "/audit/login")  # a session, with its own token, but not logged in
+    response = api.post("/audit/integriteit", data={"csrf": token}, follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/audit/login"
+    assert not state_file(settings).exists()  # no verification ran
+
+
+# (total, seconds per item, items checked, the (done, total) steps reported)
+THROTTLE = {
+    "a-fast-check-sends-no-steps": (1000, 0.0, 1000, []),
+    "a-slow-check-steps-once-per-percent": (1000, 1.0, 1000,
+                                            [(d, 1000) for d in range(10, 1001, 10)]),
+    "fast-items-step-once-per-fifth-of-a-second": (100, 1 / 16, 100,
+                                                   [(d, 100) for d in range(4, 101, 4)]),
+    "a-log-grown-meanwhile-widens-the-bar": (2, 1.0, 4, [(1, 2), (2, 2), (3, 3), (4, 4)]),
+}
+
+
+@pytest.mark.parametrize("case", list(THROTTLE))
+def test_progress_steps_come_at_most_once_per_percent_and_per_fifth_of_a_second(
+    case: str
+) -> None:
+    total, per_item, items, expected = THROTTLE[case]
+    checked = [0]
+    steps: list[audit_integrity.Progress] = []
+    throttle = audit_integrity.ProgressThrottle(total, steps.append,
+                                                clock=lambda: checked[0] * per_item)
+    for _ in range(items):
+        checked[0] += 1
+        throttle(1)
+    assert [(s.done, s.total) for s in steps] == expected
 
 
 # --- secrecy ----------------------------------------------------------------------------------

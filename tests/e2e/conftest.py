@@ -32,7 +32,7 @@ CLI = shutil.which("gbo-broker", path=str(Path(sys.executable).parent)) or "gbo-
 READY_TIMEOUT_S = 30
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -68,14 +68,15 @@ class DemoBroker:
 
 
 @contextmanager
-def demo_broker_at(tmp: Path) -> Iterator[tuple[DemoBroker, subprocess.Popen[bytes]]]:
-    """Set up the demo in ``tmp`` (``gbo-broker demo``), serve it on a free loopback port, wait
-    (bounded) until it is ready; stop it on exit. The server's stderr (its JSON log) is in
-    ``DemoBroker.log``."""
-    env = {**os.environ, "GBO_DEMO": "1", "GBO_DATA_DIR": str(tmp / "var")}
+def demo_broker_at(tmp: Path, *, port: int | None = None, extra_env: dict[str, str] | None = None,
+                   ) -> Iterator[tuple[DemoBroker, subprocess.Popen[bytes]]]:
+    """Set up the demo in ``tmp`` (``gbo-broker demo``), serve it on ``port`` (default: a free
+    loopback port) with ``extra_env`` added, wait (bounded) until it is ready; stop it on exit.
+    The server's stderr (its JSON log) is in ``DemoBroker.log``."""
+    env = {**os.environ, "GBO_DEMO": "1", "GBO_DATA_DIR": str(tmp / "var"), **(extra_env or {})}
     env.pop("GBO_DATABASE_URL", None)
     subprocess.run([CLI, "demo"], env=env, check=True, capture_output=True, timeout=60)
-    port = _free_port()
+    port = port or free_port()
     log = tmp / "server.log"
     with log.open("wb") as err:
         proc = subprocess.Popen([CLI, "serve", "--port", str(port)], env=env,

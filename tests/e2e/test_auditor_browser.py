@@ -4,6 +4,8 @@ its v1 API.
 
 - The auditor flow, with and without JavaScript: demo login as ``network:gbo-gent``, filter the
   entries, see only matching rows, download the CSV (the same rows, no INSZ), run "verify now".
+- "Verify now" shows its progress while the check runs (held, in a broker served in-process),
+  then the result, with and without JavaScript.
 - Every ``/audit`` page: zero axe-core violations (WCAG 2.1 A/AA) on a desktop and on a 360 px
   phone, where nothing may scroll sideways; a screenshot of each under ``test-artefacts/``.
 """
@@ -13,7 +15,11 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
+import socket
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,19 +29,24 @@ from unittest import mock
 import httpx2 as httpx
 import pytest
 
+from broker.app import create_app
+from broker.audit_log import AuditEvent
 from tests.e2e.browser import (
     DESKTOP,
     PHONE,
     axe_violations,
     describe,
+    record_csp_violations,
     screenshot,
     scroll_width,
 )
 from tests.e2e.test_portal_browser import AN, BRAM, expect, new_page
+from tests.factories import finish_verifications, hold_verify_now
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
 
+    from broker.context import BrokerContext
     from tests.e2e.conftest import DemoBroker
 
 pytestmark = pytest.mark.slow
@@ -173,8 +184,74 @@ def test_auditor_filters_exports_csv_and_verifies(browser: Browser, traffic: Tra
     result = page.get_by_role("status")
     expect(result).to_contain_text("✔ OK:")
     expect(result).not_to_contain_text("KNOEIEN")
+    # The rest of the page follows the result; the streamed progress came first, for the whole
+    # log (its size as this page states it), and is hidden once the result is in.
+    shown = page.get_by_text(re.compile(r"^Het logboek heeft nu \d+ items\.$")).inner_text()
+    expect(page.locator(".voortgang progress").first).to_have_attribute(
+        "max", re.sub(r"\D", "", shown))
+    expect(page.get_by_role("progressbar")).to_have_count(0)
     screenshot(page, f"audit-flow-{case}-2-verified")
     page.context.close()
+
+
+# --- "verify now" while it runs ---------------------------------------------------------------
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """``app`` served by uvicorn in this process (so a test can hold its verification); the
+    socket listens before the server starts, so requests simply wait for it."""
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("javascript", [True, False], ids=["javascript", "no-javascript"])
+def test_verify_now_shows_its_progress_while_it_runs(
+    browser: Browser, ctx: BrokerContext, monkeypatch: pytest.MonkeyPatch, javascript: bool
+) -> None:
+    for client in ("c-0001", "c-0002", "c-0003"):
+        ctx.audit.append(AuditEvent(kind="consent.created", network="gbo-gent", client=client),
+                         now=datetime.now(UTC))
+    ctx.audit.log.checkpoint_now()
+    held = hold_verify_now(monkeypatch)
+    page = new_page(browser, javascript=javascript)
+    try:
+        with serving(create_app(context=ctx)) as base:
+            audit_login(page, base, "supervisor")
+            page.get_by_role("link", name="Integriteit", exact=True).click()
+            page.get_by_role("button", name="Controleer het logboek nu").click()
+            assert held.started.wait(timeout=30)  # the check is running, held at its first item
+            expect(page.get_by_text("Controle loopt… 0 van 3 items gecontroleerd.")
+                   ).to_be_visible()
+            bar = page.get_by_role("progressbar", name="Voortgang van de controle")
+            expect(bar).to_be_visible()
+            expect(bar).to_have_attribute("max", "3")
+            expect(page.get_by_role("status")).to_have_count(0)  # no result yet
+            screenshot(page, f"audit-verify-running-{'js' if javascript else 'no-js'}")
+            if javascript:  # axe-core is a script
+                violations = axe_violations(page)
+                assert violations == [], describe(violations)
+            held.release.set()
+            expect(page.get_by_role("status")).to_contain_text("✔ OK: 3 items gecontroleerd")
+            expect(page.get_by_role("progressbar")).to_have_count(0)
+            expect(page.get_by_text("Controle loopt…").filter(visible=True)).to_have_count(0)
+    finally:
+        held.release.set()
+        finish_verifications()
+        page.context.close()
 
 
 # --- every page: axe-core, 360 px, screenshots -------------------------------------------------
@@ -224,6 +301,7 @@ PAGES = {
     "audit-integrity": AuditPage(_goto("/audit/integriteit")),
     "audit-integrity-verified": AuditPage(_verified),
     "audit-csrf-refused": AuditPage(_csrf_refused),
+    "audit-unknown-path": AuditPage(_goto("/audit/bestaat-niet")),
 }
 
 
@@ -232,15 +310,22 @@ class Visit:
     browser: Browser
     base: str
     state: Any  # the auditor's logged-in browser storage
-    contexts: dict[tuple[int, bool], BrowserContext] = field(default_factory=dict)
+    contexts: dict[tuple[int, bool, bool], BrowserContext] = field(default_factory=dict)
 
-    def open(self, name: str, viewport: dict[str, int]) -> Page:
+    def open(self, name: str, viewport: dict[str, int], *,
+             csp_violations: list[str] | None = None) -> Page:
+        """Open page ``name``; with ``csp_violations``, under the portal's CSP, appending to that
+        list whatever it blocks."""
         spec = PAGES[name]
-        key = (viewport["width"], spec.logged_in)
+        enforce_csp = csp_violations is not None
+        key = (viewport["width"], spec.logged_in, enforce_csp)
         if key not in self.contexts:
             state = self.state if spec.logged_in else None
-            self.contexts[key] = new_page(self.browser, viewport=viewport, state=state).context
+            self.contexts[key] = new_page(self.browser, viewport=viewport, state=state,
+                                          enforce_csp=enforce_csp).context
         page = self.contexts[key].new_page()
+        if csp_violations is not None:
+            record_csp_violations(page, csp_violations)
         spec.open(page, self.base)
         expect(page.get_by_role("heading", level=1)).to_be_visible()
         return page
@@ -271,3 +356,37 @@ def test_audit_page_has_no_axe_violations_and_fits(visit: Visit, name: str, devi
     page.close()
     assert width <= viewport["width"], f"{name} scrolls sideways ({device}): {width} px wide"
     assert violations == [], f"axe-core on {name} ({device}):\n{describe(violations)}"
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_audit_page_breaks_no_content_security_policy_rule(visit: Visit, name: str) -> None:
+    """Issue 6: no inline script or style, nothing from elsewhere; forms post to this server."""
+    violations: list[str] = []
+    page = visit.open(name, DESKTOP, csp_violations=violations)
+    page.close()
+    assert violations == [], f"{name} under the portal's CSP:\n" + "\n".join(violations)
+
+
+CHARTS = ["grafiek-toegang", "grafiek-redenen", "grafiek-nood"]
+
+
+def test_charts_are_drawn_under_the_content_security_policy(visit: Visit) -> None:
+    """The vendored Chart.js and audit-charts.js run under the CSP and draw every chart."""
+    violations: list[str] = []
+    page = visit.open("audit-charts", DESKTOP, csp_violations=violations)
+    for chart in CHARTS:
+        expect(page.locator(f"#{chart}")).to_be_visible()  # its box is shown by the script
+    drawn = page.evaluate(
+        """ids => ids.map(id => {
+            const canvas = document.getElementById(id);
+            const chart = window.Chart && window.Chart.getChart(canvas);
+            return {id, chart: Boolean(chart), width: canvas.width, height: canvas.height,
+                    points: chart ? chart.getDatasetMeta(0).data.length : 0};
+        })""",
+        CHARTS,
+    )
+    page.close()
+    assert violations == [], "\n".join(violations)
+    for chart in drawn:
+        assert chart["chart"] and chart["width"] > 0 and chart["height"] > 0, chart
+        assert chart["points"] > 0, chart  # bars or points drawn, not an empty frame

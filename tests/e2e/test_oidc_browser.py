@@ -1,0 +1,114 @@
+"""Both portals' OpenID Connect login in a real browser (issue 6): Chromium follows the redirect
+to a provider on loopback (``tests.oidc_provider``: PKCE required), picks a user there and comes
+back logged in; the session cookie (``SameSite=Lax``) must survive that cross-site return. The
+login pages pass axe-core with the provider's button, and in their error state."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.e2e.browser import DESKTOP, axe_violations, describe, screenshot
+from tests.e2e.conftest import demo_broker_at, free_port
+from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, User, running_provider
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+    from tests.e2e.conftest import DemoBroker
+
+pytestmark = pytest.mark.slow
+
+INSZ = "85073003328"  # An Peeters in broker/demo/seed.yaml
+USERS = [User("u-an", "An Peeters", {"insz": INSZ}),
+         User("u-dpo", "Dirk DPO", {"gbo_auditor_scope": "partner:caw-oost-vlaanderen"})]
+TIMEOUT_MS = 10_000
+
+
+def expect(target: Any) -> Any:
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(target)
+
+
+@pytest.fixture(scope="module")
+def oidc_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DemoBroker, Provider]]:
+    """The demo broker with the OIDC login configured against a provider on loopback."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    callbacks = {f"{base}/mijn/login/callback", f"{base}/audit/login/callback"}
+    with running_provider(USERS, callbacks) as provider:
+        env = {"GBO_OIDC_ISSUER": provider.issuer, "GBO_OIDC_CLIENT_ID": CLIENT_ID,
+               "GBO_OIDC_CLIENT_SECRET": CLIENT_SECRET, "GBO_PUBLIC_URL": base}
+        with demo_broker_at(tmp_path_factory.mktemp("oidc-broker"), port=port,
+                            extra_env=env) as (broker, _):
+            yield broker, provider
+
+
+def new_page(browser: Browser, javascript: bool = True) -> tuple[Page, list[str]]:
+    """A page (CSP bypassed for axe) and the list of every URL it requests."""
+    context = browser.new_context(viewport=DESKTOP, java_script_enabled=javascript,
+                                  bypass_csp=True, locale="nl-BE")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    urls: list[str] = []
+    page.on("request", lambda request: urls.append(request.url))
+    return page, urls
+
+
+def assert_accessible(page: Page) -> None:
+    violations = axe_violations(page)
+    assert violations == [], describe(violations)
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_client_logs_in_at_the_provider_and_comes_back(
+    browser: Browser, oidc_broker: tuple[DemoBroker, Provider], javascript: bool
+) -> None:
+    broker, provider = oidc_broker
+    page, urls = new_page(browser, javascript)
+    page.goto(f"{broker.base}/mijn/login")
+    if javascript:
+        assert_accessible(page)
+        screenshot(page, "mijn-login-oidc")
+    page.get_by_role("link", name="Inloggen met eID of itsme").click()
+    expect(page).to_have_url(re.compile(re.escape(f"{provider.issuer}/authorize?")))
+    page.get_by_role("button", name="An Peeters").click()
+    expect(page).to_have_url(f"{broker.base}/mijn")
+    expect(page.get_by_text("Ingelogd als An Peeters")).to_be_visible()
+    assert not any(INSZ in url for url in urls)  # DESIGN §3: never in a URL
+    page.context.close()
+
+
+def test_auditor_logs_in_at_the_provider_with_a_scope(
+    browser: Browser, oidc_broker: tuple[DemoBroker, Provider]
+) -> None:
+    broker, provider = oidc_broker
+    page, _ = new_page(browser)
+    page.goto(f"{broker.base}/audit/login")
+    assert_accessible(page)
+    screenshot(page, "audit-login-oidc")
+    page.get_by_role("link", name="Inloggen via de identiteitsprovider").click()
+    page.get_by_role("button", name="Dirk DPO").click()
+    expect(page).to_have_url(f"{broker.base}/audit")
+    expect(page.get_by_text("partner:caw-oost-vlaanderen").first).to_be_visible()
+    page.context.close()
+
+
+def test_cancelling_at_the_provider_returns_to_an_accessible_login_page(
+    browser: Browser, oidc_broker: tuple[DemoBroker, Provider]
+) -> None:
+    broker, _ = oidc_broker
+    page, _ = new_page(browser)
+    page.goto(f"{broker.base}/mijn/login")
+    page.get_by_role("link", name="Inloggen met eID of itsme").click()
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_role("alert")).to_contain_text("Je hebt het inloggen afgebroken")
+    assert_accessible(page)
+    screenshot(page, "mijn-login-oidc-afgebroken")
+    page.goto(f"{broker.base}/mijn")
+    expect(page).to_have_url(f"{broker.base}/mijn/login")  # not logged in
+    page.context.close()
