@@ -115,15 +115,11 @@ def login_page(request: Request, ctx: ContextDep, session: AuditSessionOrNone) -
     return _login_page(request, ctx, session)
 
 
-def _login_page(request: Request, ctx: BrokerContext, session: PortalSession | None, *,
-                error: str | None = None, status: int = 200) -> Response:
-    now = datetime.now(UTC)
-    fresh = session is None or error is not None
-    session = oidc_login.without_attempt(session, now)
+def _login_page(request: Request, ctx: BrokerContext, session: PortalSession | None,
+                **failure: Any) -> Response:
     scopes = demo_scopes(ctx) if ctx.settings.demo else []
-    return render(request, ctx, "audit/login.html", status=status, session=session,
-                  new_session=fresh, cookie=AUDITOR, scopes=scopes, oidc=ctx.oidc is not None,
-                  error=error)
+    return oidc_login.login_page(request, ctx, session, "audit/login.html", AUDITOR,
+                                 scopes=scopes, **failure)
 
 
 @router.get("/login/oidc")

@@ -46,14 +46,11 @@ def login_page(request: Request, ctx: ContextDep, session: SessionOrNone) -> Res
     return _login_page(request, ctx, session)
 
 
-def _login_page(request: Request, ctx: BrokerContext, session: PortalSession | None, *,
-                error: str | None = None, status: int = 200) -> Response:
-    now = datetime.now(UTC)
-    fresh = session is None or error is not None
-    session = oidc_login.without_attempt(session, now)
+def _login_page(request: Request, ctx: BrokerContext, session: PortalSession | None,
+                **failure: Any) -> Response:
     citizens = [c["name"] for c in demo_citizens()] if ctx.settings.demo else []
-    return render(request, ctx, "login.html", status=status, session=session,
-                  new_session=fresh, citizens=citizens, oidc=ctx.oidc is not None, error=error)
+    return oidc_login.login_page(request, ctx, session, "login.html", sessions.CLIENT,
+                                 citizens=citizens, **failure)
 
 
 @router.get("/login/oidc")

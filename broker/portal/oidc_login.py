@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 import logging
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -20,6 +20,7 @@ from starlette.responses import Response
 from broker.context import BrokerContext
 from broker.oidc import OidcError
 from broker.portal import session as sessions
+from broker.portal.pages import render
 from broker.portal.session import Cookie, PortalSession
 
 log = logging.getLogger("gbo.portal")
@@ -88,6 +89,12 @@ def _failed(message: str, status: int, cause: str) -> LoginFailed:
     return LoginFailed(message, status, cause)
 
 
-def without_attempt(session: PortalSession | None, now: datetime) -> PortalSession:
-    """The session to keep after a failed callback: the attempt is spent."""
-    return replace(session, login=None) if session else sessions.new_session(now)
+def login_page(request: Request, ctx: BrokerContext, session: PortalSession | None,
+               template: str, cookie: Cookie, *, error: str | None = None, status: int = 200,
+               **values: Any) -> Response:
+    """A portal's login page: the provider's button when configured, ``error`` after a failed
+    attempt. A failed attempt is spent: the session is stored again without it."""
+    fresh = session is None or error is not None
+    kept = replace(session, login=None) if session else sessions.new_session(datetime.now(UTC))
+    return render(request, ctx, template, status=status, session=kept, new_session=fresh,
+                  cookie=cookie, oidc=ctx.oidc is not None, error=error, **values)

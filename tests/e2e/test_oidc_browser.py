@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -64,37 +65,37 @@ def assert_accessible(page: Page) -> None:
     assert violations == [], describe(violations)
 
 
-@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
-def test_client_logs_in_at_the_provider_and_comes_back(
-    browser: Browser, oidc_broker: tuple[DemoBroker, Provider], javascript: bool
+@dataclass(frozen=True)
+class Login:
+    portal: str  # /mijn or /audit
+    link: str  # the login page's button
+    user: str  # whom to pick at the provider
+    shown: str  # what the portal shows once logged in
+
+
+CLIENT = Login("/mijn", "Inloggen met eID of itsme", "An Peeters", "Ingelogd als An Peeters")
+AUDITOR = Login("/audit", "Inloggen via de identiteitsprovider", "Dirk DPO",
+                "partner:caw-oost-vlaanderen")
+
+
+@pytest.mark.parametrize(("login", "javascript"), [(CLIENT, True), (CLIENT, False),
+                                                   (AUDITOR, True), (AUDITOR, False)],
+                         ids=["client-js", "client-no-js", "auditor-js", "auditor-no-js"])
+def test_user_logs_in_at_the_provider_and_comes_back(
+    browser: Browser, oidc_broker: tuple[DemoBroker, Provider], login: Login, javascript: bool
 ) -> None:
     broker, provider = oidc_broker
     page, urls = new_page(browser, javascript)
-    page.goto(f"{broker.base}/mijn/login")
+    page.goto(f"{broker.base}{login.portal}/login")
     if javascript:
         assert_accessible(page)
-        screenshot(page, "mijn-login-oidc")
-    page.get_by_role("link", name="Inloggen met eID of itsme").click()
+        screenshot(page, f"{login.portal.strip('/')}-login-oidc")
+    page.get_by_role("link", name=login.link).click()
     expect(page).to_have_url(re.compile(re.escape(f"{provider.issuer}/authorize?")))
-    page.get_by_role("button", name="An Peeters").click()
-    expect(page).to_have_url(f"{broker.base}/mijn")
-    expect(page.get_by_text("Ingelogd als An Peeters")).to_be_visible()
+    page.get_by_role("button", name=login.user).click()
+    expect(page).to_have_url(f"{broker.base}{login.portal}")
+    expect(page.get_by_text(login.shown).first).to_be_visible()
     assert not any(INSZ in url for url in urls)  # DESIGN §3: never in a URL
-    page.context.close()
-
-
-def test_auditor_logs_in_at_the_provider_with_a_scope(
-    browser: Browser, oidc_broker: tuple[DemoBroker, Provider]
-) -> None:
-    broker, provider = oidc_broker
-    page, _ = new_page(browser)
-    page.goto(f"{broker.base}/audit/login")
-    assert_accessible(page)
-    screenshot(page, "audit-login-oidc")
-    page.get_by_role("link", name="Inloggen via de identiteitsprovider").click()
-    page.get_by_role("button", name="Dirk DPO").click()
-    expect(page).to_have_url(f"{broker.base}/audit")
-    expect(page.get_by_text("partner:caw-oost-vlaanderen").first).to_be_visible()
     page.context.close()
 
 
