@@ -147,6 +147,21 @@ class CompactRange:
         self._size = index + 1
         return done
 
+    def push(self, leaf_hash: bytes) -> None:
+        """``append`` without reporting the nodes it completes: for verification, which needs
+        only roots (no list built per leaf: whole-log verification is bound by this loop)."""
+        if type(leaf_hash) is not bytes or len(leaf_hash) != HASH_SIZE \
+                or self._size + 1 >= MAX_TREE_SIZE:
+            self.append(leaf_hash)  # raises the same ValueError as append
+        index = self._size
+        frontier = self._frontier
+        h = leaf_hash
+        while index & 1:  # each trailing one bit of the old size: a complete left sibling
+            h = hashlib.sha256(_NODE_PREFIX + frontier.pop() + h).digest()
+            index >>= 1
+        frontier.append(h)
+        self._size += 1
+
     def root(self) -> bytes:
         """RFC 9162 2.1.1 ``MTH(D[0:size])``; :data:`EMPTY_ROOT` for the empty tree."""
         return fold(self._frontier)

@@ -98,6 +98,9 @@ def verify_log(
             anchor = next(pending, None)
 
     check_anchor()  # a checkpoint of size 0
+    # The hot loop (whole-log verification is bound by it): the next checkpoint's size is kept
+    # in a local and the anchor is checked only when the tree reaches it.
+    next_size = -1 if anchor is None else anchor.size
     for expected, item in enumerate(leaves):
         if item.index != expected:
             raise AuditIntegrityError(f"leaf {expected} is missing", index=expected)
@@ -106,8 +109,10 @@ def verify_log(
             stored = next(hashes, None)
         if stored is not None and stored[0] == expected and stored[1] != lh:
             raise AuditIntegrityError(f"leaf {expected} was changed", index=expected)
-        cr.append(lh)
-        check_anchor()
+        cr.push(lh)
+        if expected + 1 == next_size:
+            check_anchor()
+            next_size = -1 if anchor is None else anchor.size
         if progress is not None:
             progress(1)
     if anchor is not None:

@@ -9,6 +9,10 @@
 
 A and B alternate for several rounds; the ratio is A / B throughput (target: >= 0.5).
 
+- C, the auditor portal's "verify now": A with the portal's progress callback
+  (``broker.portal.audit_integrity.ProgressThrottle``, called per leaf, a step per 1 % / 0.2 s).
+  C / A shows what showing progress costs (it should stay close to 1).
+
     .venv/bin/python bench/audit_verify.py [--size 100000] [--rounds 5] [--workdir DIR]
 """
 
@@ -27,6 +31,7 @@ from audit.keys import Ed25519Signer
 from audit.log import TransparencyLog
 from audit.store import AuditStore
 from broker.audit_verify import database_source, verify
+from broker.portal.audit_integrity import ProgressThrottle
 
 BUILD_BATCH = 10_000
 TARGET = 0.5
@@ -50,9 +55,10 @@ def build(path: Path, size: int, signer: Ed25519Signer) -> None:
         engine.dispose()
 
 
-def run_verify(store: AuditStore, signer: Ed25519Signer) -> float:
+def run_verify(store: AuditStore, signer: Ed25519Signer, *, with_progress: bool = False) -> float:
+    progress = ProgressThrottle(store.size(), lambda step: None) if with_progress else None
     t0 = time.perf_counter()
-    report = verify(database_source(store), signer.verifier, state=None)
+    report = verify(database_source(store), signer.verifier, state=None, progress=progress)
     elapsed = time.perf_counter() - t0
     return report.leaves / elapsed
 
@@ -85,22 +91,27 @@ def main() -> None:
         store = AuditStore(engine)
         try:
             run_sha256(store)  # warm the page cache
-            a, b = [], []
+            a, b, c = [], [], []
             for _ in range(args.rounds):
                 a.append(run_verify(store, signer))
                 b.append(run_sha256(store))
+                c.append(run_verify(store, signer, with_progress=True))
         finally:
             engine.dispose()
     ratios = [x / y for x, y in zip(a, b, strict=True)]
     print(f"whole-log verification of {args.size:,} leaves, {args.rounds} rounds A/B (medians)")
     print(f"  audit verify (database source + verify_log)  {median(a):10,.0f} leaves/s")
     print(f"  read + hashlib.sha256 only                   {median(b):10,.0f} leaves/s")
+    print(f"  verify now (A + the portal's progress steps) {median(c):10,.0f} leaves/s")
     ratio = median(ratios)
     verdict = "met" if ratio >= TARGET else "MISSED"
     print(
         f"RESULT verify / raw sha256: {ratio:.2f} (rounds {min(ratios):.2f}..{max(ratios):.2f}; "
         f"target >= {TARGET}: {verdict})"
     )
+    shown = [x / y for x, y in zip(c, a, strict=True)]
+    print(f"RESULT verify now / audit verify: {median(shown):.2f} "
+          f"(rounds {min(shown):.2f}..{max(shown):.2f})")
 
 
 if __name__ == "__main__":

@@ -69,6 +69,26 @@ def test_accumulator_rejected_when_leaf_hash_not_32_bytes() -> None:
         CompactRange().append(b"raw leaf data, not a hash")
 
 
+def test_push_gives_the_same_tree_as_append_for_sizes_0_to_300() -> None:
+    """``push`` (verification's fast path) keeps the same frontier and root as ``append``."""
+    pushed, appended = CompactRange(), CompactRange()
+    for i in range(300):
+        h = leaf_hash(i.to_bytes(2, "big"))
+        pushed.push(h)
+        appended.append(h)
+        assert pushed.size == appended.size == i + 1
+        assert pushed.frontier == appended.frontier, i
+        assert pushed.root() == appended.root()
+
+
+@pytest.mark.parametrize("bad", [b"raw leaf data, not a hash", H[:31], H.hex()[:32]])
+def test_push_rejected_when_leaf_hash_not_32_bytes(bad: object) -> None:
+    acc = CompactRange()
+    with pytest.raises(ValueError, match="32 bytes"):
+        acc.push(bad)  # type: ignore[arg-type]
+    assert acc.size == 0 and acc.root() == EMPTY_ROOT
+
+
 def test_fold_nests_to_the_right() -> None:
     a, b, c = leaf_hash(b"a"), leaf_hash(b"b"), leaf_hash(b"c")
     assert fold([a, b, c]) == node_hash(a, node_hash(b, c))
