@@ -61,7 +61,8 @@ def create_app(
     app.add_middleware(BrokerMiddleware, max_body=ctx.settings.max_body_bytes, metrics=ctx.metrics)
     # Outermost, so the 413 above gets the headers too. (Starlette's last-resort 500 answer
     # comes from outside every middleware: it is problem+json, never a portal page.)
-    app.add_middleware(SecurityHeadersMiddleware, is_html=is_portal_path)
+    app.add_middleware(SecurityHeadersMiddleware, is_html=is_portal_path,
+                       form_action_origin=ctx.oidc.origin if ctx.oidc else None)
     return app
 
 

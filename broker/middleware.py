@@ -20,39 +20,50 @@ access_log = logging.getLogger("gbo.access")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9-]{8,64}")
 
 # Issue 6: the portals load nothing but their own scripts, styles and images — no inline script
-# or style, no eval — post forms only to themselves and are never framed. ``img-src`` also allows
-# data: URLs (images inlined by a stylesheet or script), which cannot run code. Leaving for the
-# OpenID Connect provider is a navigation (a link or a 303), which ``form-action`` does not cover.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none'; "
-    "base-uri 'none'"
-)
+# or style, no eval — post forms only to themselves (and, for the logout that also ends the
+# OpenID Connect provider's session, to that provider) and are never framed. ``img-src`` also
+# allows data: URLs (images inlined by a stylesheet or script), which cannot run code. Going to
+# the provider to log in is a navigation (a link or a 303), which ``form-action`` does not cover.
+def content_security_policy(form_action_origin: str | None = None) -> str:
+    form_action = "'self'" + (f" {form_action_origin}" if form_action_origin else "")
+    return (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self'; font-src 'self'; form-action {form_action}; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    )
+
+
 # Every response, the v1 API's JSON included: never sniffed into something executable.
 COMMON_HEADERS = {"X-Content-Type-Options": "nosniff"}
-HTML_HEADERS = {
-    **COMMON_HEADERS,
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    # The login callback's URL carries an authorization code: it never leaks as a Referer.
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",  # frame-ancestors for browsers without CSP level 2
-}
+
+
+def html_headers(form_action_origin: str | None = None) -> dict[str, str]:
+    return {
+        **COMMON_HEADERS,
+        "Content-Security-Policy": content_security_policy(form_action_origin),
+        # The login callback's URL carries an authorization code: it never leaks as a Referer.
+        "Referrer-Policy": "no-referrer",
+        "X-Frame-Options": "DENY",  # frame-ancestors for browsers without CSP level 2
+    }
+
 
 
 class SecurityHeadersMiddleware:
-    """Sets ``HTML_HEADERS`` on every response to a path where ``is_html(path)`` (the portals:
-    pages, static files, redirects and error pages alike) and ``COMMON_HEADERS`` on every other
-    one, replacing any the app set itself."""
+    """Sets the HTML headers (``html_headers``) on every response to a path where
+    ``is_html(path)`` (the portals: pages, static files, redirects and error pages alike) and
+    ``COMMON_HEADERS`` on every other one, replacing any the app set itself."""
 
-    def __init__(self, app: ASGIApp, *, is_html: Callable[[str], bool]) -> None:
+    def __init__(self, app: ASGIApp, *, is_html: Callable[[str], bool],
+                 form_action_origin: str | None = None) -> None:
         self.app = app
         self.is_html = is_html
+        self.html = html_headers(form_action_origin)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        wanted = HTML_HEADERS if self.is_html(scope["path"]) else COMMON_HEADERS
+        wanted = self.html if self.is_html(scope["path"]) else COMMON_HEADERS
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

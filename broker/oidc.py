@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import requests
 from authlib.integrations.base_client.errors import OAuthError
@@ -32,6 +32,8 @@ METADATA_TTL = 3600.0  # seconds a discovery document is reused
 LOGIN_WINDOW = 600  # seconds between starting a login and coming back with the code
 CLIENT_CALLBACK = "/mijn/login/callback"
 AUDITOR_CALLBACK = "/audit/login/callback"
+CLIENT_LOGGED_OUT = "/mijn/login"  # where the provider sends the browser back after logout
+AUDITOR_LOGGED_OUT = "/audit/login"
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,32 @@ class OidcClient:
             self._keys = PyJWKClient(found["jwks_uri"], cache_keys=True, lifespan=300,
                                      timeout=int(max(1, self.timeout)))
             return found
+
+    @property
+    def origin(self) -> str:
+        """The provider's origin (scheme://host[:port]): the portals' CSP lets a logout form
+        lead there (``form-action``), and only there."""
+        parts = urlsplit(self.issuer)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def logout_url(self, logged_out: str) -> str | None:
+        """Where to end the provider's session too (OIDC RP-Initiated Logout 1.0): its
+        ``end_session_endpoint`` with our ``client_id`` and ``post_logout_redirect_uri``. No
+        ``id_token_hint``: the ID token holds the INSZ, which never goes into a URL (DESIGN §3).
+        None when the provider has no such endpoint on its own origin, or cannot be reached:
+        the broker's session is ended all the same."""
+        try:
+            endpoint = self.metadata().get("end_session_endpoint")
+        except OidcError:
+            return None
+        if not isinstance(endpoint, str) or urlsplit(endpoint).scheme not in ("http", "https"):
+            return None
+        parts = urlsplit(endpoint)
+        if f"{parts.scheme}://{parts.netloc}" != self.origin:
+            return None  # the CSP's form-action names the issuer's origin only
+        query = urlencode({"client_id": self.client_id,
+                           "post_logout_redirect_uri": self.redirect_uri(logged_out)})
+        return f"{endpoint}{'&' if parts.query else '?'}{query}"
 
     def _session(self, redirect_uri: str) -> OAuth2Session:
         return OAuth2Session(self.client_id, self._secret, scope=self.scopes,

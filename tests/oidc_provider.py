@@ -72,6 +72,9 @@ class Provider:
     next_claims: dict[str, Any] = field(default_factory=dict)  # merged into the next ID token
     sign_with: Ed25519PrivateKey | None = None  # sign the next ID token with another key
     token_requests: list[dict[str, str]] = field(default_factory=list)
+    post_logout_uris: set[str] = field(default_factory=set)
+    logouts: list[dict[str, str]] = field(default_factory=list)  # end-session requests received
+    end_session: bool = True  # advertise an end_session_endpoint
     _codes: dict[str, _Grant] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -97,13 +100,25 @@ class Provider:
 
         @app.get("/.well-known/openid-configuration")
         def discovery() -> dict[str, Any]:
-            return {"issuer": self.issuer, "authorization_endpoint": f"{self.issuer}/authorize",
+            logout = {"end_session_endpoint": f"{self.issuer}/logout"} if self.end_session else {}
+            return {**logout, "issuer": self.issuer,
+                    "authorization_endpoint": f"{self.issuer}/authorize",
                     "token_endpoint": f"{self.issuer}/token", "jwks_uri": f"{self.issuer}/jwks",
                     "response_types_supported": ["code"],
                     "subject_types_supported": ["public"],
                     "id_token_signing_alg_values_supported": ["EdDSA"],
                     "code_challenge_methods_supported": ["S256"],
                     "token_endpoint_auth_methods_supported": ["client_secret_basic"]}
+
+        @app.get("/logout")
+        def logout(request: Request) -> Response:
+            """RP-Initiated Logout 1.0: back to a registered post-logout URI."""
+            params = dict(request.query_params)
+            self.logouts.append(params)
+            back = params.get("post_logout_redirect_uri")
+            if params.get("client_id") != CLIENT_ID or back not in self.post_logout_uris:
+                return HTMLResponse("<p>You are logged out.</p>")
+            return RedirectResponse(back, 302)
 
         @app.get("/jwks")
         def jwks() -> dict[str, Any]:
@@ -187,11 +202,13 @@ class Provider:
 
 
 @contextmanager
-def running_provider(users: list[User], redirect_uris: set[str]) -> Iterator[Provider]:
+def running_provider(users: list[User], redirect_uris: set[str],
+                     post_logout_uris: set[str] | None = None) -> Iterator[Provider]:
     """Serve a provider on a free loopback port for the duration of the block."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     provider = Provider(users=users, redirect_uris=redirect_uris,
+                        post_logout_uris=post_logout_uris or set(),
                         issuer=f"http://127.0.0.1:{sock.getsockname()[1]}")
     server = uvicorn.Server(uvicorn.Config(provider.app(), log_level="warning", lifespan="off",
                                            ws="none"))

@@ -16,7 +16,7 @@ from broker.auth import auditor_scope_from, verify_auditor_token
 from broker.context import BrokerContext
 from broker.deps import ContextDep
 from broker.errors import AuthenticationError, ConfigurationError
-from broker.oidc import AUDITOR_CALLBACK
+from broker.oidc import AUDITOR_CALLBACK, AUDITOR_LOGGED_OUT
 from broker.portal import audit_integrity, audit_report, audit_search, oidc_login
 from broker.portal import session as sessions
 from broker.portal.csrf import check_csrf
@@ -153,7 +153,8 @@ def login_callback(request: Request, ctx: ContextDep, session: AuditSessionOrNon
         oidc_login.log.warning("oidc login refused", extra={"cause": "no known auditor scope"})
         return _login_page(request, ctx, session, status=403, error=NO_SCOPE)
     response = see_other("/audit")
-    fresh = sessions.new_session(now, name=display_name(claims) or known[scope], scope=scope)
+    fresh = sessions.new_session(now, name=display_name(claims) or known[scope], scope=scope,
+                                 via_oidc=True)
     sessions.store_session(response, fresh, ctx, AUDITOR)
     return response
 
@@ -185,10 +186,8 @@ def login(request: Request, ctx: ContextDep, form: AuditCheckedForm) -> Response
 
 
 @router.post("/logout")
-def logout(ctx: ContextDep, form: AuditCheckedForm) -> Response:
-    response = see_other(LOGIN)
-    sessions.clear_session(response, ctx, AUDITOR)
-    return response
+def logout(ctx: ContextDep, session: AuditSessionOrNone, form: AuditCheckedForm) -> Response:
+    return oidc_login.logout(ctx, session, AUDITOR, AUDITOR_LOGGED_OUT)
 
 
 def _filters(request: Request, portal: AuditPortal) -> tuple[audit_search.Filters, str | None]:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from broker import client_view, dossier, relations
 from broker.auth import client_from_claims, verify_client_token
@@ -16,7 +16,7 @@ from broker.context import BrokerContext
 from broker.demo import demo_citizens
 from broker.deps import ContextDep, SessionDep
 from broker.errors import AuthenticationError, ClientErased
-from broker.oidc import CLIENT_CALLBACK
+from broker.oidc import CLIENT_CALLBACK, CLIENT_LOGGED_OUT
 from broker.portal import oidc_login, texts
 from broker.portal import session as sessions
 from broker.portal.forms import FormError
@@ -81,7 +81,8 @@ def login_callback(request: Request, ctx: ContextDep, session: SessionOrNone) ->
         return _login_page(request, ctx, session, status=403, error=NO_INSZ)
     response = see_other("/mijn")
     # A fresh session (new CSRF token, no attempt) at login: no fixation of the anonymous one.
-    fresh = sessions.new_session(now, insz=principal.insz, name=display_name(claims))
+    fresh = sessions.new_session(now, insz=principal.insz, name=display_name(claims),
+                                 via_oidc=True)
     sessions.store_session(response, fresh, ctx)
     return response
 
@@ -114,10 +115,8 @@ def login(request: Request, ctx: ContextDep, form: CheckedForm) -> Response:
 
 
 @router.post("/logout")
-def logout(ctx: ContextDep, form: CheckedForm) -> Response:
-    response: RedirectResponse = see_other("/mijn/login")
-    sessions.clear_session(response, ctx)
-    return response
+def logout(ctx: ContextDep, session: SessionOrNone, form: CheckedForm) -> Response:
+    return oidc_login.logout(ctx, session, sessions.CLIENT, CLIENT_LOGGED_OUT)
 
 
 @router.get("", response_class=HTMLResponse)

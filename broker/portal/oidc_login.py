@@ -98,3 +98,16 @@ def login_page(request: Request, ctx: BrokerContext, session: PortalSession | No
     kept = replace(session, login=None) if session else sessions.new_session(datetime.now(UTC))
     return render(request, ctx, template, status=status, session=kept, new_session=fresh,
                   cookie=cookie, oidc=ctx.oidc is not None, error=error, **values)
+
+
+def logout(ctx: BrokerContext, session: PortalSession | None, cookie: Cookie,
+           logged_out: str) -> Response:
+    """End the portal session; after an OIDC login also the provider's (a 303 to its
+    ``end_session_endpoint``, which sends the browser back to ``logged_out``), so the next person
+    at a shared computer cannot log in as this one with a click."""
+    url = None
+    if ctx.oidc is not None and session is not None and session.via_oidc:
+        url = ctx.oidc.logout_url(logged_out)
+    response = Response(status_code=303, headers={"Location": url or logged_out})
+    sessions.clear_session(response, ctx, cookie)
+    return response

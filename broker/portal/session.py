@@ -55,6 +55,7 @@ class PortalSession:
     name: str | None = None
     scope: str | None = None  # auditor scope: partner:<id> | network:<id> | supervisor
     login: PendingLogin | None = field(default=None, repr=False)  # an OIDC login under way
+    via_oidc: bool = False  # logged in at the OIDC provider: logging out ends that session too
 
     @property
     def logged_in(self) -> bool:
@@ -74,10 +75,10 @@ def display_name(claims: dict[str, object]) -> str | None:
 
 
 def new_session(now: datetime, *, insz: str | None = None, name: str | None = None,
-                scope: str | None = None) -> PortalSession:
+                scope: str | None = None, via_oidc: bool = False) -> PortalSession:
     """A fresh session with a fresh CSRF token (rotated at login against session fixation)."""
     return PortalSession(csrf=secrets.token_urlsafe(32), expires=int(now.timestamp()) + LIFETIME,
-                         insz=insz, name=name, scope=scope)
+                         insz=insz, name=name, scope=scope, via_oidc=via_oidc)
 
 
 def seal(session: PortalSession, key: bytes, cookie: Cookie = CLIENT) -> str:
@@ -85,7 +86,8 @@ def seal(session: PortalSession, key: bytes, cookie: Cookie = CLIENT) -> str:
     payload = json.dumps({"c": session.csrf, "e": session.expires, "i": session.insz,
                           "n": session.name, "s": session.scope,
                           "l": None if login is None else [login.state, login.nonce,
-                                                           login.verifier, login.started]},
+                                                           login.verifier, login.started],
+                          "o": session.via_oidc},
                          separators=(",", ":")).encode()
     nonce = os.urandom(12)
     sealed = AESGCM(key).encrypt(nonce, payload, cookie.aad)
@@ -107,6 +109,7 @@ def unseal(value: str, key: bytes, now: datetime,
             login=None if login is None else PendingLogin(
                 state=str(login[0]), nonce=str(login[1]), verifier=str(login[2]),
                 started=int(login[3])),
+            via_oidc=data.get("o") is True,
         )
     except (binascii.Error, ValueError, InvalidTag, KeyError, IndexError, TypeError,
             UnicodeEncodeError, AttributeError):

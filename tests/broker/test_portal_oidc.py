@@ -6,6 +6,7 @@ tests check that the broker refuses every ID token or callback it must refuse.""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -29,6 +30,8 @@ from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, User, runnin
 
 BROKER = "https://broker.test"
 CALLBACKS = {f"{BROKER}/mijn/login/callback", f"{BROKER}/audit/login/callback"}
+LOGGED_OUT = {f"{BROKER}/mijn/login", f"{BROKER}/audit/login"}
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 AN, NO_INSZ, BAD_INSZ, DPO, STRANGER, CITIZEN_AS_AUDITOR = range(6)
 USERS = [
     User("u-an", "An Peeters", {"insz": VALID_INSZ}),
@@ -48,7 +51,7 @@ def with_oidc(base: Settings, issuer: str, **extra: Any) -> Settings:
 
 @pytest.fixture
 def provider() -> Iterator[Provider]:
-    with running_provider(USERS, CALLBACKS) as running:
+    with running_provider(USERS, CALLBACKS, LOGGED_OUT) as running:
         yield running
 
 
@@ -154,6 +157,60 @@ def test_outside_demo_the_provider_is_the_only_login_and_the_cookie_is_secure(
     auditor_page = production.get("/audit/login")
     assert 'href="/audit/login/oidc"' in auditor_page.text
     assert 'name="scope"' not in auditor_page.text
+
+
+def log_out(api: TestClient, portal: str) -> str:
+    """Press "Afmelden"; where the broker sends the browser."""
+    found = CSRF.search(api.get(portal).text)
+    assert found is not None
+    answer = api.post(f"{portal}/logout", data={"csrf": found.group(1)}, follow_redirects=False)
+    assert answer.status_code == 303
+    location: str = answer.headers["location"]
+    return location
+
+
+@pytest.mark.parametrize(("portal", "user"), [("/mijn", AN), ("/audit", DPO)])
+def test_logout_after_a_provider_login_ends_the_provider_session_too(
+    broker: TestClient, provider: Provider, portal: str, user: int
+) -> None:
+    """On a shared computer the next person must not get in as this one with one click."""
+    log_in(broker, provider, user, portal)
+    location = log_out(broker, portal)
+    assert location.startswith(f"{provider.issuer}/logout?")
+    query = parse_qs(urlsplit(location).query)
+    assert query == {"client_id": [CLIENT_ID],
+                     "post_logout_redirect_uri": [f"{BROKER}{portal}/login"]}
+    assert VALID_INSZ not in location  # no id_token_hint: the ID token holds the INSZ
+    assert not logged_in(broker, portal)
+    back = httpx.get(location)  # the provider ends its session and sends the browser back
+    assert back.status_code == 302 and back.headers["location"] == f"{BROKER}{portal}/login"
+    assert len(provider.logouts) == 1
+
+
+def test_logout_after_a_demo_login_stays_at_the_broker(broker: TestClient,
+                                                       provider: Provider) -> None:
+    csrf = CSRF.search(broker.get("/mijn/login").text)
+    assert csrf is not None
+    broker.post("/mijn/login", data={"csrf": csrf.group(1), "citizen": "0"})
+    assert logged_in(broker)
+    assert log_out(broker, "/mijn") == "/mijn/login"
+    assert not logged_in(broker) and provider.logouts == []
+
+
+def test_logout_stays_at_the_broker_when_the_provider_has_no_end_session_endpoint(
+    broker: TestClient, provider: Provider
+) -> None:
+    provider.end_session = False  # before the broker reads the discovery document
+    log_in(broker, provider, AN)
+    assert log_out(broker, "/mijn") == "/mijn/login"
+    assert not logged_in(broker)
+
+
+def test_portal_csp_lets_forms_lead_to_the_provider_and_nowhere_else(
+    broker: TestClient, provider: Provider
+) -> None:
+    policy = broker.get("/mijn/login").headers["content-security-policy"]
+    assert f"form-action 'self' {provider.issuer};" in policy
 
 
 # --- refusals ---------------------------------------------------------------------------------

@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.e2e.browser import DESKTOP, axe_violations, describe, screenshot
+from tests.e2e.browser import (
+    DESKTOP,
+    axe_violations,
+    describe,
+    record_csp_violations,
+    screenshot,
+)
 from tests.e2e.conftest import demo_broker_at, free_port
 from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, User, running_provider
 
@@ -41,7 +47,8 @@ def oidc_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Demo
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     callbacks = {f"{base}/mijn/login/callback", f"{base}/audit/login/callback"}
-    with running_provider(USERS, callbacks) as provider:
+    logged_out = {f"{base}/mijn/login", f"{base}/audit/login"}
+    with running_provider(USERS, callbacks, logged_out) as provider:
         env = {"GBO_OIDC_ISSUER": provider.issuer, "GBO_OIDC_CLIENT_ID": CLIENT_ID,
                "GBO_OIDC_CLIENT_SECRET": CLIENT_SECRET, "GBO_PUBLIC_URL": base}
         with demo_broker_at(tmp_path_factory.mktemp("oidc-broker"), port=port,
@@ -49,10 +56,12 @@ def oidc_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Demo
             yield broker, provider
 
 
-def new_page(browser: Browser, javascript: bool = True) -> tuple[Page, list[str]]:
-    """A page (CSP bypassed for axe) and the list of every URL it requests."""
+def new_page(browser: Browser, javascript: bool = True,
+             enforce_csp: bool = False) -> tuple[Page, list[str]]:
+    """A page and the list of every URL it requests. The portal's CSP is bypassed for axe
+    (injected inline) unless ``enforce_csp``."""
     context = browser.new_context(viewport=DESKTOP, java_script_enabled=javascript,
-                                  bypass_csp=True, locale="nl-BE")
+                                  bypass_csp=not enforce_csp, locale="nl-BE")
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     urls: list[str] = []
@@ -112,4 +121,27 @@ def test_cancelling_at_the_provider_returns_to_an_accessible_login_page(
     screenshot(page, "mijn-login-oidc-afgebroken")
     page.goto(f"{broker.base}/mijn")
     expect(page).to_have_url(f"{broker.base}/mijn/login")  # not logged in
+    page.context.close()
+
+
+@pytest.mark.parametrize("login", [CLIENT, AUDITOR], ids=["client", "auditor"])
+def test_logging_out_also_ends_the_provider_session_under_the_csp(
+    browser: Browser, oidc_broker: tuple[DemoBroker, Provider], login: Login
+) -> None:
+    """"Afmelden" posts to the broker, which sends the browser on to the provider's logout and
+    back: the CSP's form-action must allow that hop (and nothing else may break it)."""
+    broker, provider = oidc_broker
+    page, urls = new_page(browser, enforce_csp=True)
+    violations: list[str] = []
+    record_csp_violations(page, violations)
+    page.goto(f"{broker.base}{login.portal}/login")
+    page.get_by_role("link", name=login.link).click()
+    page.get_by_role("button", name=login.user).click()
+    expect(page).to_have_url(f"{broker.base}{login.portal}")
+    page.get_by_role("button", name="Afmelden").click()
+    expect(page).to_have_url(f"{broker.base}{login.portal}/login")
+    assert any(url.startswith(f"{provider.issuer}/logout?") for url in urls)
+    assert violations == []
+    page.goto(f"{broker.base}{login.portal}")
+    expect(page).to_have_url(f"{broker.base}{login.portal}/login")  # logged out
     page.context.close()
