@@ -203,13 +203,16 @@ class Provider:
 
 @contextmanager
 def running_provider(users: list[User], redirect_uris: set[str],
-                     post_logout_uris: set[str] | None = None) -> Iterator[Provider]:
-    """Serve a provider on a free loopback port for the duration of the block."""
+                     post_logout_uris: set[str] | None = None,
+                     host: str = "127.0.0.1") -> Iterator[Provider]:
+    """Serve a provider on a free loopback port for the duration of the block. ``host`` names
+    it in its issuer URL: ``localhost`` makes it another *site* than a broker on 127.0.0.1
+    (a port alone only makes another origin), as a real provider is."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     provider = Provider(users=users, redirect_uris=redirect_uris,
                         post_logout_uris=post_logout_uris or set(),
-                        issuer=f"http://127.0.0.1:{sock.getsockname()[1]}")
+                        issuer=f"http://{host}:{sock.getsockname()[1]}")
     server = uvicorn.Server(uvicorn.Config(provider.app(), log_level="warning", lifespan="off",
                                            ws="none"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

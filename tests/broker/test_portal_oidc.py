@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -332,7 +333,9 @@ def test_auditor_without_a_known_scope_is_refused(broker: TestClient, provider: 
 
 
 def test_unreachable_provider_shows_a_dutch_page(settings: Settings, engine: Engine) -> None:
-    closed = "http://127.0.0.1:9"  # discard port: nothing listens
+    with socket.socket() as sock:  # a port nothing listens on once this closes
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
     with serve(with_oidc(settings, closed, oidc_timeout=2), engine) as (client, _):
         answer = client.get("/mijn/login/oidc", follow_redirects=False)
         assert answer.status_code == 502 and "niet bereikbaar" in answer.text

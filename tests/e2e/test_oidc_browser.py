@@ -48,7 +48,9 @@ def oidc_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Demo
     base = f"http://127.0.0.1:{port}"
     callbacks = {f"{base}/mijn/login/callback", f"{base}/audit/login/callback"}
     logged_out = {f"{base}/mijn/login", f"{base}/audit/login"}
-    with running_provider(USERS, callbacks, logged_out) as provider:
+    # The provider on another site (localhost vs 127.0.0.1): the return from it is a cross-site
+    # navigation, as in production, which the SameSite=Lax cookie must survive.
+    with running_provider(USERS, callbacks, logged_out, host="localhost") as provider:
         env = {"GBO_OIDC_ISSUER": provider.issuer, "GBO_OIDC_CLIENT_ID": CLIENT_ID,
                "GBO_OIDC_CLIENT_SECRET": CLIENT_SECRET, "GBO_PUBLIC_URL": base}
         with demo_broker_at(tmp_path_factory.mktemp("oidc-broker"), port=port,
