@@ -10,19 +10,28 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TypeAlias
 
 import rfc8785
 
 from audit.errors import EntryEncodingError
 
-__all__ = ["MAX_DEPTH", "decode_leaf", "encode_leaf"]
+__all__ = ["MAX_DEPTH", "decode_leaf", "encode_leaf", "format_time"]
 
 MAX_DEPTH = 32
 """Deepest nesting of objects and arrays accepted in an entry."""
 
 # RFC 8785 3.2.2.3 / I-JSON (RFC 7493 2.2): integers must be exact IEEE 754 doubles.
 _MAX_SAFE_INT = 2**53 - 1
+
+def format_time(moment: datetime) -> str:
+    """The log's fixed-width RFC 3339 UTC form, ``2026-11-28T10:00:00.000000Z``: lexical order
+    is time order, so stored times sort and compare as strings (a naive datetime is taken as
+    UTC)."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
 
 _JSON: TypeAlias = None | bool | int | float | str | list["_JSON"] | dict[str, "_JSON"]
 

@@ -1,6 +1,6 @@
 """The log in a SQL database: sequencing, durable appends, proofs and checkpoints.
 
-One global order without gaps or duplicates, also with several processes (issue 3 item 2): every
+One global order without gaps or duplicates, also with several processes (DESIGN §7): every
 append batch runs in one write transaction that first takes the log's write lock — ``BEGIN
 IMMEDIATE`` on SQLite, a transaction-level advisory lock on PostgreSQL — then reads the current
 size, so two writers can never assign the same index. ``append_batch`` returns only after COMMIT,

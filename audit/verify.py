@@ -1,4 +1,4 @@
-"""Whole-log verification in constant memory (issue 3 item 7).
+"""Whole-log verification in constant memory (DESIGN §7).
 
 Leaves are streamed in index order through a ``CompactRange``; the recomputed root must equal the
 root of every trusted checkpoint (signed by the log's key, or remembered from an earlier run) at

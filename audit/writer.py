@@ -1,4 +1,4 @@
-"""Group commit (issue 3 item 2): concurrent appends share one durable transaction.
+"""Group commit (DESIGN §7): concurrent appends share one durable transaction.
 
 Callers hand an entry to :meth:`GroupCommitWriter.submit` and wait on the returned future. One
 writer thread takes everything queued — up to ``max_batch`` entries, waiting at most ``max_wait``

@@ -1,6 +1,6 @@
 """Benchmark: POST /v1/access-requests against the irreducible cost of a signed request.
 
-Issue 5: throughput and p50/p99 latency of a realistic access request (6 sections, 3 consents,
+DESIGN §4: throughput and p50/p99 latency of a realistic access request (6 sections, 3 consents,
 2 relations, a fresh signed partner token per request, audit durable) against a minimal endpoint
 of the same app that only verifies the same kind of partner token, and against a bare JSON
 endpoint — one server process, one worker, loaded by the same tool (wrk, from Debian's
@@ -34,9 +34,9 @@ sys.path.insert(0, str(ROOT))
 from broker.demo import create_demo_keys  # noqa: E402
 from broker.policy.bundle import DECISION_RULE, load_bundle  # noqa: E402
 from broker.policy.embedded import EmbeddedEngine  # noqa: E402
-from broker.settings import Settings  # noqa: E402
+from broker.security.tokens import partner_token  # noqa: E402
+from broker.settings import DEFAULT_POLICY_DIR, Settings  # noqa: E402
 from broker.store.db import make_engine, upgrade  # noqa: E402
-from broker.tokens import partner_token  # noqa: E402
 from tests.broker.access_scenarios import INSZ, C, Case, E, R, write_scenario  # noqa: E402
 
 SECTIONS = ["identiteit", "contact", "gezinssituatie", "inkomen", "huisvesting", "werk"]
@@ -116,9 +116,9 @@ def _metric(url: str, name: str, labels: str = "") -> float:
 
 def _raw_engine_time(settings: Settings) -> float:
     """Median seconds for one decision on the embedded engine, on the benchmark's input."""
-    from broker.access import gather
-    from broker.auth import PartnerPrincipal
     from broker.context import load_context
+    from broker.security.auth import PartnerPrincipal
+    from broker.services.access import gather
     from broker.store.db import session_scope
 
     ctx = load_context(settings)
@@ -129,7 +129,7 @@ def _raw_engine_time(settings: Settings) -> float:
                               purpose="rechtenverkenning", justification=None,
                               sections=SECTIONS, now=datetime.now(UTC)).policy_input
     ctx.close()
-    engine = EmbeddedEngine(load_bundle())
+    engine = EmbeddedEngine(load_bundle(DEFAULT_POLICY_DIR))
     times = []
     for _ in range(2000):
         started = time.perf_counter()

@@ -1,7 +1,7 @@
 """Whole-log verification throughput vs raw SHA-256 over the same leaves (SQLite).
 
 - A, ``audit verify``: what the command runs against the database, without the progress bar:
-  ``broker.audit_verify.database_source`` (leaves, stored leaf hashes, checkpoints) and
+  ``broker.services.audit_verify.database_source`` (leaves, stored leaf hashes, checkpoints) and
   ``verify`` (checkpoint signatures, then ``audit.verify.verify_log``: streamed leaves, index
   check, leaf hash, stored-hash comparison, RFC 6962 root at every checkpoint).
 - B, the floor: the same leaves read the same way (``AuditStore.iter_leaves``) and hashed with
@@ -30,8 +30,8 @@ from sqlalchemy import create_engine
 from audit.keys import Ed25519Signer
 from audit.log import TransparencyLog
 from audit.store import AuditStore
-from broker.audit_verify import database_source, verify
 from broker.portal.audit_integrity import ProgressThrottle
+from broker.services.audit_verify import database_source, verify
 
 BUILD_BATCH = 10_000
 TARGET = 0.5

@@ -7,12 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from broker.context import BrokerContext, load_context
-from broker.middleware import BrokerMiddleware, SecurityHeadersMiddleware
-from broker.portal import install as install_portal
-from broker.portal import is_portal_path
-from broker.problems import install_problem_handlers
-from broker.routes import (
+from broker.api import (
     access,
     audit,
     consents,
@@ -24,6 +19,11 @@ from broker.routes import (
     relations,
     well_known,
 )
+from broker.context import BrokerContext, load_context
+from broker.middleware import BrokerMiddleware, SecurityHeadersMiddleware
+from broker.portal import install as install_portal
+from broker.portal import is_portal_path
+from broker.problems import install_problem_handlers
 from broker.settings import Settings
 
 
@@ -51,13 +51,13 @@ def create_app(
     app.include_router(entries.router)
     app.include_router(me.router)
     app.include_router(audit.router)
-    app.include_router(access.router)  # issue 5: the access flow
-    app.include_router(relations.router)  # issue 4: help relations, consents, receipts
+    app.include_router(access.router)  # DESIGN §4: the access flow
+    app.include_router(relations.router)  # DESIGN §3: help relations, consents, receipts
     app.include_router(consents.router)
     app.include_router(me_consents.router)
     app.include_router(notifications.router)
     app.include_router(well_known.router)
-    install_portal(app)  # issue 6: the client portal /mijn (routes, static, error pages)
+    install_portal(app)  # DESIGN §2: the client portal /mijn (routes, static, error pages)
     app.add_middleware(BrokerMiddleware, max_body=ctx.settings.max_body_bytes, metrics=ctx.metrics)
     # Outermost, so the 413 above gets the headers too. (Starlette's last-resort 500 answer
     # comes from outside every middleware: it is problem+json, never a portal page.)

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from broker.errors import BrokerError, ConfigurationError
+from broker.errors import BrokerError, ClientNotFound, ConfigurationError
 from broker.settings import Settings
 
 app = typer.Typer(
@@ -140,7 +140,7 @@ def db_upgrade() -> None:
 def keys_init() -> None:
     """Create the key-encryption key and per-network pseudonym secrets if missing."""
     from broker.context import load_registry_for
-    from broker.keys import init_keys
+    from broker.security.keys import init_keys
 
     settings = _settings()
     try:
@@ -165,7 +165,7 @@ def token_partner(
     worker: Annotated[str, typer.Option(help="Pseudonymous worker id (`sub`).")] = "w-1",
 ) -> None:
     """A single-use partner token (valid 2 minutes)."""
-    from broker.tokens import partner_token
+    from broker.security.tokens import partner_token
 
     settings = _settings()
     _demo_only(settings)
@@ -180,8 +180,8 @@ def token_client(
     insz: Annotated[str, typer.Option(help="The citizen's INSZ (11 digits).")],
 ) -> None:
     """A citizen's token from the demo identity provider (valid 15 minutes)."""
-    from broker.insz import is_valid_insz
-    from broker.tokens import client_token
+    from broker.security.tokens import client_token
+    from consent.insz import is_valid_insz
 
     settings = _settings()
     _demo_only(settings)
@@ -195,8 +195,8 @@ def token_auditor(
     scope: Annotated[str, typer.Option(help="partner:<id>, network:<id> or supervisor.")],
 ) -> None:
     """An auditor's token from the demo identity provider (valid 15 minutes)."""
-    from broker.auth import AUDITOR_SCOPE
-    from broker.tokens import auditor_token
+    from broker.security.auth import AUDITOR_SCOPE
+    from broker.security.tokens import auditor_token
 
     settings = _settings()
     _demo_only(settings)
@@ -213,13 +213,10 @@ def client_erase(
 ) -> None:
     """Crypto-shred one client (GDPR art. 17): destroy their data key. Without --ref, the INSZ
     is read from standard input (never from the command line, which shells record)."""
-    from sqlmodel import select
-
-    from broker import dossier
     from broker.context import load_context
-    from broker.insz import is_valid_insz
+    from broker.services.erasure import erase_client
     from broker.store.db import session_scope
-    from broker.store.models import Client
+    from consent.insz import is_valid_insz
 
     settings = _settings()
     try:
@@ -237,19 +234,12 @@ def client_erase(
             if not is_valid_insz(insz):
                 raise _fail("not a valid INSZ")
             ref = ctx.keyring.client_ref(network, insz)
+        if not yes and sys.stdin.isatty():
+            typer.confirm(f"Erase client {ref}? This cannot be undone.", abort=True)
         with session_scope(ctx.engine) as session:
-            client = session.exec(
-                select(Client).where(Client.network == network, Client.ref == ref)
-            ).first()
-            if client is None:
-                raise _fail(f"no client with pseudonym {ref} in {network}")
-            if not yes and sys.stdin.isatty():
-                typer.confirm(f"Erase client {ref}? This cannot be undone.", abort=True)
-            dossier.erase_client(session=session, client_id=client.id, now=_now())
-        # GDPR art. 17 erasure is an audit fact (DESIGN §3); the entry holds the pseudonym only.
-        from broker.audit_log import AuditEvent
-
-        ctx.audit.append(AuditEvent(kind="client.erased", network=network, client=ref))
+            erase_client(session=session, audit=ctx.audit, network=network, ref=ref, now=_now())
+    except ClientNotFound:
+        raise _fail(f"no client with pseudonym {ref} in {network}") from None
     except BrokerError as exc:
         raise _fail(exc.detail) from None
     finally:
@@ -290,8 +280,8 @@ def audit_verify(
     from audit.errors import AuditError, AuditIntegrityError
     from audit.keys import Ed25519Verifier
     from audit.store import AuditStore
-    from broker import audit_verify as av
-    from broker.keys import load_audit_signer
+    from broker.security.keys import load_audit_signer
+    from broker.services import audit_verify as av
     from broker.store.db import check_migrated, make_engine
 
     settings = _settings()
@@ -350,10 +340,9 @@ def policy_test(
     bundle: Annotated[Path | None, typer.Option(help="Bundle directory (policies/).")] = None,
 ) -> None:
     """Run the bundle's Rego unit tests (``*_test.rego``); exit 1 unless every test passes."""
-    from broker.policy.bundle import DEFAULT_BUNDLE_DIR
     from broker.policy.rego_tests import main
 
-    raise typer.Exit(code=main(bundle or DEFAULT_BUNDLE_DIR))
+    raise typer.Exit(code=main(bundle or _settings().resolved_policy_dir))
 
 
 if __name__ == "__main__":

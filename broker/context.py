@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 
 from audit.log import TransparencyLog
-from broker.audit_log import AuditLog
-from broker.auth import IssuerKeys
-from broker.catalogue import load_catalogue
 from broker.errors import ConfigurationError
-from broker.keys import (
+from broker.observability import Metrics
+from broker.policy.evaluator import PolicyEvaluator
+from broker.policy.factory import catalogue_of, load_policy_bundle, make_evaluator
+from broker.security.auth import IssuerKeys
+from broker.security.keys import (
     ReceiptKey,
     SessionKey,
     load_audit_signer,
@@ -26,12 +27,10 @@ from broker.keys import (
     load_session_key,
     read_json,
 )
-from broker.observability import Metrics
-from broker.oidc import OidcClient
-from broker.policy.evaluator import PolicyEvaluator
-from broker.policy.factory import make_evaluator
-from broker.registry import Registry, load_registry
+from broker.security.oidc import OidcClient
+from broker.security.registry import Registry, load_registry
 from broker.settings import Settings
+from broker.store.audit_events import AuditLog
 from broker.store.db import check_migrated, make_engine
 from broker.store.keyring import Keyring
 from broker.store.replay import DatabaseReplayGuard, MemoryReplayGuard, make_replay_guard
@@ -49,10 +48,10 @@ class BrokerContext:
     replay_guard: MemoryReplayGuard | DatabaseReplayGuard
     metrics: Metrics
     audit: AuditLog
-    receipt_key: ReceiptKey  # issue 4 item 3: signs consent receipts
+    receipt_key: ReceiptKey  # DESIGN §3: signs consent receipts
     policy: PolicyEvaluator
-    session_key: SessionKey  # issue 6: seals the portal's session cookies
-    oidc: OidcClient | None = None  # issue 6: the portals' OpenID Connect login, if configured
+    session_key: SessionKey  # DESIGN §2: seals the portal's session cookies
+    oidc: OidcClient | None = None  # DESIGN §2: the portals' OpenID Connect login, if configured
     owns_engine: bool = False
 
     def close(self) -> None:
@@ -78,7 +77,7 @@ def _refuse_demo_material(
     receipt_key: ReceiptKey,
     session_key: SessionKey,
 ) -> None:
-    """Issue 2: outside demo mode, refuse to start with any key the demo generated."""
+    """DESIGN §6: outside demo mode, refuse to start with any key the demo generated."""
     if settings.demo:
         return
     found = []
@@ -130,7 +129,9 @@ def load_context(settings: Settings, *, engine: Engine | None = None) -> BrokerC
             engine.dispose()
         raise
     metrics = Metrics()
-    policy = make_evaluator(settings, metrics.registry)
+    bundle = load_policy_bundle(settings)
+    catalogue = catalogue_of(bundle)
+    policy = make_evaluator(settings, bundle, metrics.registry)
     log = TransparencyLog(
         engine=engine,
         signer=signer,
@@ -143,9 +144,7 @@ def load_context(settings: Settings, *, engine: Engine | None = None) -> BrokerC
         engine=engine,
         registry=registry,
         keyring=keyring,
-        catalogue=load_catalogue(settings.policy_dir / "catalogue.json")
-        if settings.policy_dir
-        else load_catalogue(),
+        catalogue=catalogue,
         issuer=issuer,
         replay_guard=make_replay_guard(settings.replay_guard, engine),
         metrics=metrics,

@@ -10,7 +10,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
-from broker.auth import (
+from broker.context import BrokerContext
+from broker.errors import AuthenticationError
+from broker.security.auth import (
     AuditorPrincipal,
     ClientPrincipal,
     PartnerPrincipal,
@@ -18,8 +20,6 @@ from broker.auth import (
     verify_client_token,
     verify_partner_token,
 )
-from broker.context import BrokerContext
-from broker.errors import AuthenticationError
 
 _bearer = HTTPBearer(auto_error=False)
 

@@ -1,8 +1,9 @@
-"""Domain errors of the broker, each with a stable ``code`` and HTTP status.
+"""Every error of the broker package, each with a stable ``code`` and HTTP status.
 
 One handler (``broker.problems``) renders them as RFC 9457 problem+json; routes never raise
 ``HTTPException`` for domain failures (STYLE.md, Errors). Messages are safe to show to the caller:
-they never contain an INSZ or dossier content.
+they never contain an INSZ or dossier content. The consent library's errors (``consent.errors``,
+among them ``unknown_section`` and ``unknown_purpose``) are rendered by the same handler.
 """
 
 from __future__ import annotations
@@ -20,11 +21,27 @@ class BrokerError(Exception):
         self.detail = detail or self.title
 
 
+# --- start-up ---------------------------------------------------------------------------------
+
+
 class ConfigurationError(BrokerError):
     """The broker is misconfigured and must not start (raised at start-up, not per request)."""
 
     code = "configuration_error"
     title = "The broker is not configured correctly"
+
+
+class PolicyBundleError(Exception):
+    """The policy bundle cannot be loaded (start-up only). ``code`` is stable and snake_case:
+    ``invalid_path``, ``invalid_encoding``, ``invalid_json``, ``data_conflict``, ``no_policies``,
+    ``unreadable``."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# --- who is asking ----------------------------------------------------------------------------
 
 
 class AuthenticationError(BrokerError):
@@ -46,11 +63,18 @@ class ForbiddenError(BrokerError):
     title = "This credential may not perform this action"
 
 
+class OidcError(Exception):
+    """A portal login through OpenID Connect cannot go on. ``code``: ``unavailable`` (the
+    provider did not answer, or not usefully) or ``rejected`` (it answered, but the code or the
+    ID token is not acceptable). The message names the cause, never a token or claim value."""
 
-class UnknownSection(BrokerError):
-    code = "unknown_section"
-    status = 422
-    title = "The section is not in the catalogue"
+    def __init__(self, code: str, cause: str) -> None:
+        super().__init__(f"{code}: {cause}")
+        self.code = code
+        self.cause = cause
+
+
+# --- clients, relations, consents -------------------------------------------------------------
 
 
 class ClientErased(BrokerError):
@@ -67,9 +91,103 @@ class ClientNotFound(BrokerError):
     title = "No such client"
 
 
+class NoValidHelpRelation(BrokerError):
+    """DESIGN §1 condition 3 / §5: only a partner that helps the client now may act for it."""
+
+    code = "no_valid_help_relation"
+    status = 403
+    title = "This partner has no valid help relation with the client"
+
+
+class RelationNotFound(BrokerError):
+    """Unknown, or another partner's: indistinguishable on purpose."""
+
+    code = "relation_not_found"
+    status = 404
+    title = "No such help relation"
+
+
+class ConsentNotFound(BrokerError):
+    """Unknown, or another client's: indistinguishable on purpose."""
+
+    code = "consent_not_found"
+    status = 404
+    title = "No such consent"
+
+
+class NetworkRequired(BrokerError):
+    code = "network_required"
+    status = 422
+    title = "This broker serves several networks: name the network of the consent"
+
+
+class InvalidCursor(BrokerError):
+    code = "invalid_cursor"
+    status = 422
+    title = "The cursor is not one this feed returned"
+
+
+# --- stored data ------------------------------------------------------------------------------
+
+
 class DecryptionError(BrokerError):
     """A ciphertext did not authenticate: wrong key, wrong record, or tampering."""
 
     code = "decryption_failed"
     status = 500
     title = "Stored data could not be decrypted"
+
+
+# --- the policy engine ------------------------------------------------------------------------
+
+
+class PolicyEngineError(BrokerError):
+    """The engine failed (parse error, builtin error, panic, unreachable server). The broker
+    denies and audits; the message is never sent to a caller (it can quote input values)."""
+
+    code = "policy_error"
+    status = 500
+    title = "The policy engine failed"
+
+
+class MalformedDecision(ValueError):
+    """The engine's answer is not a decision the broker can obey (it then fails closed)."""
+
+
+class PolicyUnavailable(BrokerError):
+    """A question only the policy can answer failed closed and there is nothing safe to show
+    instead (the client's own view): the request fails and shows nothing."""
+
+    code = "policy_unavailable"
+    status = 503
+    title = "The policy engine is unavailable; nothing is shown"
+
+
+# --- the audit log ----------------------------------------------------------------------------
+
+
+class AuditUnavailable(BrokerError):
+    """The log could not make the entry durable: the request fails and releases nothing."""
+
+    code = "audit_unavailable"
+    status = 503
+    title = "The audit log is unavailable; nothing was released"
+
+
+class AuditSecretLeak(BrokerError):
+    """An entry about to be logged contains a value that must never be logged."""
+
+    code = "internal_error"
+    title = "Internal error"
+
+
+class InvalidProofRequest(BrokerError):
+    code = "invalid_proof_request"
+    status = 422
+    title = "No such proof: check the indices and sizes against the current checkpoint"
+
+
+class LeafNotFound(BrokerError):
+    code = "leaf_not_found"
+    status = 404
+    title = "No such leaf"

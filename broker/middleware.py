@@ -19,7 +19,7 @@ from broker.problems import problem
 access_log = logging.getLogger("gbo.access")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9-]{8,64}")
 
-# Issue 6: the portals load nothing but their own scripts, styles and images — no inline script
+# DESIGN §2: the portals load nothing but their own scripts, styles and images — no inline script
 # or style, no eval — post forms only to themselves (and, for the logout that also ends the
 # OpenID Connect provider's session, to that provider) and are never framed. ``img-src`` also
 # allows data: URLs (images inlined by a stylesheet or script), which cannot run code. Going to

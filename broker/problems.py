@@ -87,7 +87,7 @@ async def _broker_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _consent_error(request: Request, exc: Exception) -> JSONResponse:
-    """Issue 4: a wrong request is 422, a conflict with the current state 409. The message is the
+    """A wrong request is 422, a conflict with the current state 409. The message is the
     error's fixed text and ``pointer`` names the field (a JSON pointer), never its value."""
     assert isinstance(exc, ConsentError)
     if isinstance(exc, ConsentValidationError):

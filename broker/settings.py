@@ -9,6 +9,8 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_PORT = 8000
+# The policy bundle shipped with the code (DESIGN §4: Rego and catalogue.json under policies/).
+DEFAULT_POLICY_DIR = Path(__file__).resolve().parents[1] / "policies"
 DEMO_ISSUER = "gbo-broker-demo"
 
 
@@ -88,6 +90,11 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.data_dir / 'gbo.sqlite3'}"
 
     @cached_property
+    def resolved_policy_dir(self) -> Path:
+        """The policy bundle the broker serves: ``GBO_POLICY_DIR`` or the shipped one."""
+        return self.policy_dir or DEFAULT_POLICY_DIR
+
+    @cached_property
     def keys_dir(self) -> Path:
         return self.data_dir / "keys"
 
@@ -118,7 +125,7 @@ class Settings(BaseSettings):
     @cached_property
     def oidc_configured(self) -> bool:
         """Any OIDC setting given: the portals log in through the provider (all are then
-        required; ``broker.oidc.check_settings`` says which is missing)."""
+        required; ``broker.security.oidc.check_settings`` says which is missing)."""
         return any((self.oidc_issuer, self.oidc_client_id, self.oidc_client_secret))
 
     @cached_property

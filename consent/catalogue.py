@@ -19,9 +19,13 @@ TIERS: frozenset[str] = frozenset(get_args(Tier))
 
 @dataclass(frozen=True, slots=True)
 class SectionInfo:
+    """A section (DESIGN §3): its tier, and its Dutch label and one-line explanation (``uitleg``)
+    as the client portal shows them."""
+
     name: str
     tier: Tier
     label: str
+    uitleg: str
 
     @property
     def is_shareable(self) -> bool:
@@ -36,10 +40,15 @@ class SectionInfo:
 
 @dataclass(frozen=True, slots=True)
 class PurposeInfo:
+    """A purpose (DESIGN §3): the sections it needs, its Dutch label and explanation, whether it
+    is the break-glass purpose and whether it may disclose other partners' involvement."""
+
     name: str
     label: str
+    uitleg: str
     sections: frozenset[str]
     break_glass: bool
+    discloses_involvement: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,15 +68,18 @@ class Catalogue:
             raw_sections = cast(Mapping[str, Mapping[str, Any]], data["sections"])
             raw_purposes = cast(Mapping[str, Mapping[str, Any]], data["purposes"])
             sections = {
-                name: SectionInfo(name=name, tier=_tier(raw["tier"]), label=_text(raw["label"]))
+                name: SectionInfo(name=name, tier=_tier(raw["tier"]), label=_text(raw["label"]),
+                                  uitleg=_text(raw["uitleg"]))
                 for name, raw in raw_sections.items()
             }
             purposes = {
                 name: PurposeInfo(
                     name=name,
                     label=_text(raw["label"]),
+                    uitleg=_text(raw["uitleg"]),
                     sections=frozenset(_text(s) for s in raw["sections"]),
                     break_glass=raw.get("break_glass", False) is True,
+                    discloses_involvement=raw.get("discloses_involvement", False) is True,
                 )
                 for name, raw in raw_purposes.items()
             }

@@ -19,6 +19,7 @@ The code systems below are this project's own; replace the base URL when the net
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -28,8 +29,8 @@ from pydantic import ValidationError
 from consent.catalogue import Catalogue
 from consent.errors import InvalidFhirConsent, InvalidRecipientKind
 from consent.models import (
-    ConsentImport,
     ConsentStatus,
+    ConsentTerms,
     ConsentVersion,
     Evidence,
     Grantor,
@@ -65,6 +66,18 @@ FHIR_STATUS: dict[ConsentStatus, str] = {
     "active": "active", "not_yet_valid": "active", "expired": "inactive", "revoked": "inactive",
 }
 _GRANTOR_ID = "grantor"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImportedConsent:
+    """A consent read back from a FHIR ``Consent`` (``from_fhir``): its terms, the client's
+    pseudonym, the evidence, and the consent id and version when the resource names them."""
+
+    terms: ConsentTerms
+    client_ref: str
+    evidence: Evidence
+    consent_id: str | None
+    version: int | None
 
 
 def to_fhir(
@@ -131,7 +144,7 @@ def parse_fhir_json(text: str | bytes) -> Consent:
         raise InvalidFhirConsent from exc
 
 
-def from_fhir(resource: Consent) -> ConsentImport:
+def from_fhir(resource: Consent) -> ImportedConsent:
     """Read a FHIR R5 ``Consent`` as written by ``to_fhir`` back into consent terms.
 
     Raises:
@@ -147,20 +160,23 @@ def from_fhir(resource: Consent) -> ConsentImport:
             raise InvalidFhirConsent  # only the flat shape we export
         provision = provisions[0]
         period = data["period"]
-        return ConsentImport(
-            client_ref=_identifier(data["subject"], SYSTEM_CLIENT),
-            recipients=[_recipient(actor["reference"]) for actor in provision["actor"]],
-            purposes=[_code(coding, CS_PURPOSE) for coding in provision["purpose"]],
-            sections=[_code(coding, CS_SECTION) for coding in provision["documentType"]],
+        terms = ConsentTerms(
+            recipients=tuple(_recipient(actor["reference"]) for actor in provision["actor"]),
+            purposes=tuple(_code(coding, CS_PURPOSE) for coding in provision["purpose"]),
+            sections=tuple(_code(coding, CS_SECTION) for coding in provision["documentType"]),
             valid_from=_instant(period["start"]),
             valid_until=_instant(period["end"]),
-            evidence=_evidence(data),
             grantor=_grantor(data),
+        )
+        return ImportedConsent(
+            terms=terms,
+            client_ref=_identifier(data["subject"], SYSTEM_CLIENT),
+            evidence=_evidence(data),
             consent_id=_identifier({"identifier": data["identifier"][0]}, SYSTEM_CONSENT),
             version=int(data["meta"]["versionId"]),
         )
     except (KeyError, IndexError, TypeError, ValueError) as exc:
-        # ValueError includes pydantic's ValidationError from ConsentImport.
+        # ValueError includes pydantic's ValidationError of a recipient, the evidence or grantor.
         raise InvalidFhirConsent from exc
 
 

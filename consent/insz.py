@@ -7,6 +7,7 @@ validation message never repeats it.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
@@ -19,6 +20,12 @@ def is_valid_insz(value: str) -> bool:
     base, check = int(value[:9]), int(value[9:])
     # DESIGN §3: check = 97 - (base mod 97); for births from 2000 on, base is prefixed with "2".
     return check in (97 - base % 97, 97 - (2_000_000_000 + base) % 97)
+
+
+def looks_like_insz(value: str) -> bool:
+    """True if a free identifier could be a national number once spaces, dots and dashes are
+    dropped (used to refuse it as a pseudonym: DESIGN §3, no INSZ in any log or audit entry)."""
+    return is_valid_insz(re.sub(r"[\s.\-]", "", value))
 
 
 def _check_insz(value: str) -> str:

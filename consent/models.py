@@ -1,10 +1,13 @@
-"""Consent and help-relation models.
+"""Consent and help-relation records: the domain the pure rules work on.
 
-Two kinds of classes live here:
-- request and response bodies (pydantic v2, house naming ``ConsentBase`` / ``ConsentCreate`` /
-  ``ConsentPublic``); request bodies forbid unknown fields (DESIGN §5);
-- frozen domain records (``ConsentVersion``, ``HelpRelation``) that the pure rules operate on and
-  that a store maps its rows to. Records hold a client pseudonym (``client_ref``), never an INSZ.
+- value objects (pydantic, frozen, unknown fields forbidden): ``Recipient``, ``Evidence``,
+  ``Grantor``; request bodies of the broker embed them, and records store them;
+- frozen domain records (``ConsentVersion``, ``HelpRelation``) that the rules operate on and
+  that a store maps its rows to. Records hold a client pseudonym (``client_ref``), never an INSZ;
+- what a change asks for (``ConsentTerms``, ``NarrowChange``), however it reached the broker.
+
+The HTTP bodies that carry these (with the INSZ, and the broker's own fields) are the broker's
+(``broker.schemas``); this package knows nothing of HTTP.
 """
 
 from __future__ import annotations
@@ -13,9 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
-
-from consent.insz import Insz
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 RecipientKind = Literal["partner", "partner_type", "network"]
 EvidenceMethod = Literal["portal", "signed_paper", "verbal_at_desk"]
@@ -30,7 +31,6 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Role = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]{1,39}$")]
 
-_BODY = ConfigDict(extra="forbid")
 _VALUE = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -62,112 +62,32 @@ class Grantor(BaseModel):
     role: Role
 
 
-class ConsentBase(BaseModel):
-    """The terms of a consent, shared by every way of giving one."""
-
-    model_config = _BODY
-
-    recipients: list[Recipient] = Field(max_length=50)
-    purposes: list[Name] = Field(max_length=20)
-    sections: list[Name] = Field(max_length=50)
-    valid_from: AwareDatetime | None = None
-    valid_until: AwareDatetime
-    grantor: Grantor | None = None
-    help_relation_id: Name | None = None
+# --- what a change asks for -----------------------------------------------------------------------
 
 
-class ConsentCreate(ConsentBase):
-    """``POST /v1/consents``: a partner records consent given at its desk (DESIGN §5)."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConsentTerms:
+    """The terms of a new consent (DESIGN §3), however it was given: recipients, purposes and
+    sections, the validity period (``valid_from`` None: from now), a representative, and the
+    help relation it is bound to (it then ends with that relation)."""
 
-    insz: Insz
-    evidence: Evidence
-
-
-class ClientConsentCreate(ConsentBase):
-    """``POST /v1/me/consents``: the client gives consent in the portal (evidence is ``portal``)."""
-
-
-class ConsentNarrow(BaseModel):
-    """A narrowing: fewer recipients, purposes or sections, or an earlier end; omitted = same."""
-
-    model_config = _BODY
-
-    recipients: list[Recipient] | None = Field(default=None, max_length=50)
-    purposes: list[Name] | None = Field(default=None, max_length=20)
-    sections: list[Name] | None = Field(default=None, max_length=50)
-    valid_until: AwareDatetime | None = None
-
-
-class ConsentImport(ConsentBase):
-    """A consent read back from an HL7 FHIR ``Consent`` resource (``consent.fhir.from_fhir``)."""
-
-    client_ref: Name
-    evidence: Evidence
-    consent_id: Name | None = None
-    version: int | None = None
-
-
-class ConsentPublic(BaseModel):
-    """One consent version as the client and the broker's API show it."""
-
-    id: str
-    version: int
-    previous_version_id: str | None
-    recipients: list[Recipient]
-    purposes: list[str]
-    sections: list[str]
-    valid_from: datetime
+    recipients: tuple[Recipient, ...]
+    purposes: tuple[str, ...]
+    sections: tuple[str, ...]
     valid_until: datetime
-    evidence: Evidence
-    grantor: Grantor | None
-    help_relation_id: str | None
-    status: ConsentStatus
-    revoked_at: datetime | None
-    created_at: datetime
-
-    @classmethod
-    def from_record(cls, c: ConsentVersion, status: ConsentStatus) -> ConsentPublic:
-        return cls(
-            id=c.id,
-            version=c.version,
-            previous_version_id=c.previous_version_id,
-            recipients=list(c.recipients),
-            purposes=list(c.purposes),
-            sections=list(c.sections),
-            valid_from=c.valid_from,
-            valid_until=c.valid_until,
-            evidence=c.evidence,
-            grantor=c.grantor,
-            help_relation_id=c.help_relation_id,
-            status=status,
-            revoked_at=c.revoked_at,
-            created_at=c.created_at,
-        )
+    valid_from: datetime | None = None
+    grantor: Grantor | None = None
+    help_relation_id: str | None = None
 
 
-class HelpRelationCreate(BaseModel):
-    """``POST /v1/relations``: the partner declares it helps the client (default end: 12 months)."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NarrowChange:
+    """A narrowing: fewer recipients, purposes or sections, or an earlier end; None = same."""
 
-    model_config = _BODY
-
-    insz: Insz
-    end: AwareDatetime | None = None
-
-
-class HelpRelationPublic(BaseModel):
-    id: str
-    partner: str
-    start: datetime
-    end: datetime
-    ended_at: datetime | None
-    valid: bool
-
-    @classmethod
-    def from_record(cls, rel: HelpRelation, *, valid: bool) -> HelpRelationPublic:
-        return cls(
-            id=rel.id, partner=rel.partner, start=rel.start, end=rel.end,
-            ended_at=rel.ended_at, valid=valid,
-        )
+    recipients: tuple[Recipient, ...] | None = None
+    purposes: tuple[str, ...] | None = None
+    sections: tuple[str, ...] | None = None
+    valid_until: datetime | None = None
 
 
 # --- domain records -------------------------------------------------------------------------------
@@ -206,15 +126,6 @@ class HelpRelation:
     start: datetime
     end: datetime
     ended_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RequesterRef:
-    """The partner asking for data, as far as consent matching needs it."""
-
-    partner: str
-    type: str
-    network: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Persistence of withdrawal notices (issue 4 item 5): each partner's feed, read by cursor.
+"""Persistence of withdrawal notices (DESIGN §3): each partner's feed, read by cursor.
 
 Keyword-only functions taking a ``Session``; they never commit (the calling service owns the
 transaction). A notice names the consent, its new version and what it no longer covers; never

@@ -1,9 +1,16 @@
 """Pure consent and help-relation rules. No I/O; ``now`` is always an argument (STYLE).
 
-The rules implement the consent side of DESIGN §1 (shared professional secrecy: the client consents,
-the recipient shares the mission through an active help relation, only what is needed is shared)
-and DESIGN §4 (what an ``active`` consent covers). Every time interval is half-open:
-``start <= now < end``.
+What is here decides what may be *recorded*, never what may be *seen*: DESIGN §4's access
+decision (which consent covers which section for whom, and whether a consent is in force) lives
+in Rego only (``policies/access.rego``), and the broker obeys the engine's answer. Python keeps:
+
+- the validation of a new consent or relation and of a narrowing (what may be stored);
+- ``consent_status``: the lifecycle of a stored version (which changes it still allows) and the
+  status the client reads; it never grants or denies access;
+- ``relation_is_valid``: the write gate of DESIGN §5 (only a partner that helps the client now
+  may write to its dossier or record consent), which is not an access decision either.
+
+Every time interval is half-open: ``start <= now < end``.
 """
 
 from __future__ import annotations
@@ -19,31 +26,27 @@ from consent import errors
 from consent.catalogue import Catalogue
 from consent.models import (
     PARTNER_TYPES,
-    ConsentBase,
-    ConsentCreate,
     ConsentStatus,
+    ConsentTerms,
     ConsentVersion,
     Evidence,
     HelpRelation,
     PartnerRef,
     Recipient,
-    RequesterRef,
 )
 
 _T = TypeVar("_T")
 
 NO_RELATIONS: Mapping[str, HelpRelation] = MappingProxyType({})
 
-MAX_CONSENT_MONTHS = 24  # issue 4: valid_until at most 24 months ahead
+MAX_CONSENT_MONTHS = 24  # valid_until at most 24 months ahead
 DEFAULT_RELATION_MONTHS = 12  # DESIGN §3: default end of a help relation
-MAX_RELATION_MONTHS = 24  # issue 4: at most 24 months
+MAX_RELATION_MONTHS = 24  # a help relation lasts at most 24 months
 
 
-# DESIGN §4: "a wildcard never covers [bijzonder sections]". The wildcard section grants every
-# section of these tiers that the consent's purposes need; the policy (policies/access.rego)
-# applies the same rule.
+# DESIGN §4: the wildcard section of a consent: every basis and vertrouwelijk section its purposes
+# need, never a bijzonder one (what it covers is decided in policies/access.rego).
 WILDCARD = "*"
-WILDCARD_TIERS = frozenset({"basis", "vertrouwelijk"})
 
 def add_months(moment: datetime, months: int) -> datetime:
     """``moment`` plus calendar months, the day clamped to the month (31 Jan + 1 -> 28/29 Feb)."""
@@ -57,7 +60,7 @@ def add_months(moment: datetime, months: int) -> datetime:
 
 
 def relation_is_valid(rel: HelpRelation, now: datetime) -> bool:
-    """Issue 4: valid when ``start <= now < end`` and not ended (``ended_at <= now``: ended)."""
+    """DESIGN §4: valid when ``start <= now < end`` and not ended (``ended_at <= now``)."""
     ended = rel.ended_at is not None and rel.ended_at <= now
     return rel.start <= now < rel.end and not ended
 
@@ -84,11 +87,12 @@ def relation_end(start: datetime, requested_end: datetime | None, now: datetime)
 def consent_status(
     c: ConsentVersion, now: datetime, relations: Mapping[str, HelpRelation] = NO_RELATIONS
 ) -> ConsentStatus:
-    """The status of one consent version at ``now``.
+    """The status of one consent version at ``now``: its lifecycle and what the client reads.
+    (Whether it covers an access is the policy's to decide, from the same facts.)
 
-    ``relations`` maps help-relation ids to relations; a consent bound to a relation (issue 4:
-    ``help_relation_id``) ends when that relation ends, and counts as expired when the relation is
-    unknown (fail closed).
+    ``relations`` maps help-relation ids to relations; a consent bound to a relation
+    (``help_relation_id``) ends when that relation ends, and counts as expired when the relation
+    is unknown (fail closed).
     """
     if c.revoked_at is not None and c.revoked_at <= now:
         return "revoked"
@@ -105,67 +109,19 @@ def consent_status(
     return "active"
 
 
-def recipient_matches(recipient: Recipient, requester: RequesterRef) -> bool:
-    """DESIGN §3: a recipient is one partner, a partner type, or the whole network."""
-    if recipient.kind == "partner":
-        return recipient.id == requester.partner
-    if recipient.kind == "partner_type":
-        return recipient.id == requester.type
-    if recipient.kind == "network":
-        return recipient.id == requester.network
-    return False  # an unknown kind never matches (fail closed)
-
-
-def covers(
-    c: ConsentVersion,
-    requester: RequesterRef,
-    purpose: str,
-    section: str,
-    catalogue: Catalogue,
-    now: datetime,
-    relations: Mapping[str, HelpRelation] = NO_RELATIONS,
-) -> bool:
-    """True when consent ``c`` lets ``requester`` see ``section`` for ``purpose`` at ``now``.
-
-    Only the consent condition of DESIGN §4; the other conditions (requester active and bound by
-    secrecy, valid help relation, section needed for the purpose) are separate rules in the policy.
-    """
-    info = catalogue.sections.get(section)
-    # DESIGN §4: the section is known and not geheim (werkaantekeningen is never shared).
-    if info is None or not info.is_shareable:
-        return False
-    if purpose not in catalogue.purposes:
-        return False
-    # DESIGN §4: an active consent valid now.
-    if consent_status(c, now, relations) != "active":
-        return False
-    # DESIGN §3: partners share only inside their network.
-    if requester.network != c.network:
-        return False
-    # DESIGN §4: covers this requester (by partner, type or network), this purpose, this section.
-    if not any(recipient_matches(r, requester) for r in c.recipients):
-        return False
-    if purpose not in c.purposes:
-        return False
-    if section in c.sections:
-        return True
-    # DESIGN §4: a broad consent (the wildcard section) covers the ordinary tiers only; bijzonder
-    # sections must be named explicitly and geheim ones are never shared (checked above).
-    return WILDCARD in c.sections and info.tier in WILDCARD_TIERS
-
-
 # --- validation of a new consent ------------------------------------------------------------------
 
 
 def validate_consent_create(
-    consent_in: ConsentBase,
+    terms: ConsentTerms,
     *,
     catalogue: Catalogue,
     partners: Mapping[str, PartnerRef],
     network: str,
     now: datetime,
 ) -> None:
-    """Check the terms of a new consent for the client of ``network``.
+    """Check the terms of a new consent for the client of ``network`` (its evidence is checked
+    by ``check_evidence``).
 
     ``partners`` is the registry view (partner id -> type and network).
 
@@ -174,19 +130,18 @@ def validate_consent_create(
         UnknownPurpose, UnknownSection: not in the catalogue.
         SectionNotShareable: a geheim section (werkaantekeningen) was asked for.
         InvalidRecipientKind, UnknownPartner, UnknownPartnerType, UnknownNetwork: a bad recipient.
-        InvalidEvidence: desk evidence lacking worker or paper reference, or claiming ``portal``.
         ValidFromInPast, ValidUntilInPast, ValidUntilTooFar, ValidFromAfterValidUntil: bad period.
     """
-    if not consent_in.recipients:
+    if not terms.recipients:
         raise errors.EmptyRecipients(pointer="/recipients")
-    if not consent_in.purposes:
+    if not terms.purposes:
         raise errors.EmptyPurposes(pointer="/purposes")
-    if not consent_in.sections:
+    if not terms.sections:
         raise errors.EmptySections(pointer="/sections")
-    for i, purpose in enumerate(consent_in.purposes):
+    for i, purpose in enumerate(terms.purposes):
         if purpose not in catalogue.purposes:
             raise errors.UnknownPurpose(pointer=f"/purposes/{i}")
-    for i, section in enumerate(consent_in.sections):
+    for i, section in enumerate(terms.sections):
         if section == WILDCARD:
             continue  # every basis and vertrouwelijk section (DESIGN §4), never a bijzonder one
         info = catalogue.sections.get(section)
@@ -194,11 +149,9 @@ def validate_consent_create(
             raise errors.UnknownSection(pointer=f"/sections/{i}")
         if not info.is_shareable:  # DESIGN §1: a worker's personal notes are never shared
             raise errors.SectionNotShareable(pointer=f"/sections/{i}")
-    for i, recipient in enumerate(consent_in.recipients):
+    for i, recipient in enumerate(terms.recipients):
         check_recipient(recipient, partners=partners, network=network, pointer=f"/recipients/{i}")
-    if isinstance(consent_in, ConsentCreate):
-        check_evidence(consent_in.evidence, at_desk=True)
-    check_period(consent_in.valid_from, consent_in.valid_until, now=now)
+    check_period(terms.valid_from, terms.valid_until, now=now)
 
 
 def check_recipient(
@@ -237,7 +190,7 @@ def check_evidence(evidence: Evidence, *, at_desk: bool = False) -> None:
 
 
 def check_period(valid_from: datetime | None, valid_until: datetime, *, now: datetime) -> None:
-    """``now <= valid_from < valid_until <= now + 24 months`` (issue 4); ``None`` means from now."""
+    """``now <= valid_from < valid_until <= now + 24 months``; ``None`` means from now."""
     start = now if valid_from is None else valid_from
     if start < now:
         raise errors.ValidFromInPast(pointer="/valid_from")
@@ -277,7 +230,7 @@ class NarrowingDiff:
 def check_narrowing(old: ConsentVersion, new: ConsentVersion) -> NarrowingDiff:
     """Return what ``new`` no longer covers, if ``new`` narrows ``old``.
 
-    Issue 4: a narrowing has recipients, purposes and sections that are subsets of the old ones and
+    A narrowing has recipients, purposes and sections that are subsets of the old ones and
     an end no later than the old one, and is strictly smaller in at least one of them.
 
     Raises:

@@ -4,7 +4,7 @@ Keyword-only functions taking a ``Session``; they map rows (``consent.tables``) 
 records of ``consent.models`` and back. They never commit: the calling service owns the
 transaction (STYLE). Every lookup goes by client pseudonym; no INSZ reaches this module.
 
-Versions (issue 4: versioned, never overwritten). A consent keeps one ``id`` across its versions;
+Versions (DESIGN §3: versioned, never overwritten). A consent keeps one ``id`` across its versions;
 ``(id, version)`` names one version, so ``previous_version_id`` of version n > 1 equals ``id`` (the
 library's ``narrow(old, new_id=old.id)``) and means "version n - 1 of this consent". Each change
 (``created``, ``narrowed``, ``revoked``) inserts exactly one new row; the version it replaces gets
@@ -87,7 +87,7 @@ def relations_of_client(*, session: Session, network: str, client_ref: str) -> l
 def has_valid_relation(
     *, session: Session, network: str, client_ref: str, partner: str, now: datetime
 ) -> bool:
-    """Issue 4 item 1: ``start <= now < end`` and not ended (as ``rules.relation_is_valid``)."""
+    """DESIGN §3: ``start <= now < end`` and not ended (as ``rules.relation_is_valid``)."""
     row = session.exec(
         select(HelpRelationRow.id).where(
             HelpRelationRow.network == network,

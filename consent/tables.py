@@ -6,9 +6,9 @@ the broker's Alembic migration ``0003``.
 
 - ``help_relation``: one row per declared relation; ``ended_at`` is stamped once when it ends.
 - ``consent_version``: one row per version, keyed by the stable ``consent_id`` and ``version``
-  (issue 4: every change creates a new version; nothing is overwritten). The one stamp ever added
+  (DESIGN §3: every change creates a new version; nothing is overwritten). The one stamp ever added
   to a stored version is ``revoked_at``, set once when the next version closes it.
-- ``consent_notification``: the withdrawal follow-up feed of each partner (issue 4 item 5), read
+- ``consent_notification``: the withdrawal follow-up feed of each partner (DESIGN §3), read
   by cursor (``id``); ``notification_ack`` remembers how far each partner acknowledged.
 """
 
@@ -100,7 +100,7 @@ class ConsentVersionRow(SQLModel, table=True):
 class NotificationRow(SQLModel, table=True):
     """One withdrawal notice for one partner: which consent changed and what it no longer covers.
 
-    Never dossier content and never the client (issue 4 item 5).
+    Never dossier content and never the client (DESIGN §3).
     """
 
     __tablename__ = "consent_notification"

@@ -1,8 +1,8 @@
 """Making new consent versions and relation changes: pure, validated, never overwriting.
 
-Issue 4: every change creates a new version linked to the previous one; nothing is overwritten. The
-only stamp ever added to a stored record is ``revoked_at`` (consent) or ``ended_at`` (relation). The
-store persists what these functions return, in one transaction.
+DESIGN §3: every change creates a new version linked to the previous one; nothing is overwritten.
+The only stamp ever added to a stored record is ``revoked_at`` (consent) or ``ended_at``
+(relation). The store persists what these functions return, in one transaction.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from consent.errors import (
     RelationNotValid,
 )
 from consent.models import (
-    ConsentBase,
-    ConsentNarrow,
+    ConsentTerms,
     ConsentVersion,
     Evidence,
     HelpRelation,
+    NarrowChange,
     PartnerRef,
 )
 from consent.rules import (
@@ -46,12 +46,13 @@ _CHANGEABLE = ("active", "not_yet_valid")
 
 
 def build_consent(
-    consent_in: ConsentBase,
+    terms: ConsentTerms,
     *,
     consent_id: str,
     client_ref: str,
     network: str,
     evidence: Evidence,
+    at_desk: bool,
     catalogue: Catalogue,
     partners: Mapping[str, PartnerRef],
     now: datetime,
@@ -59,7 +60,7 @@ def build_consent(
 ) -> ConsentVersion:
     """Validate a new consent and return its first version.
 
-    ``evidence`` is the request's own evidence for a desk recording, or
+    ``evidence`` is the request's own evidence for a desk recording (``at_desk``), or
     ``Evidence(method="portal")`` for the client's portal. ``relation`` is the relation named
     by ``help_relation_id``.
 
@@ -69,12 +70,12 @@ def build_consent(
             not valid now.
     """
     validate_consent_create(
-        consent_in, catalogue=catalogue, partners=partners, network=network, now=now
+        terms, catalogue=catalogue, partners=partners, network=network, now=now
     )
-    check_evidence(evidence)
-    if consent_in.help_relation_id is not None and not (
+    check_evidence(evidence, at_desk=at_desk)
+    if terms.help_relation_id is not None and not (
         relation is not None
-        and relation.id == consent_in.help_relation_id
+        and relation.id == terms.help_relation_id
         and relation.client_ref == client_ref
         and relation_is_valid(relation, now)
     ):
@@ -85,14 +86,14 @@ def build_consent(
         previous_version_id=None,
         client_ref=client_ref,
         network=network,
-        recipients=_unique(consent_in.recipients),
-        purposes=_unique(consent_in.purposes),
-        sections=_unique(consent_in.sections),
-        valid_from=now if consent_in.valid_from is None else consent_in.valid_from,
-        valid_until=consent_in.valid_until,
+        recipients=_unique(terms.recipients),
+        purposes=_unique(terms.purposes),
+        sections=_unique(terms.sections),
+        valid_from=now if terms.valid_from is None else terms.valid_from,
+        valid_until=terms.valid_until,
         evidence=evidence,
-        grantor=consent_in.grantor,
-        help_relation_id=consent_in.help_relation_id,
+        grantor=terms.grantor,
+        help_relation_id=terms.help_relation_id,
         revoked_at=None,
         created_at=now,
     )
@@ -109,7 +110,7 @@ class Narrowing:
 
 def narrow(
     old: ConsentVersion,
-    change: ConsentNarrow,
+    change: NarrowChange,
     *,
     new_id: str,
     evidence: Evidence,

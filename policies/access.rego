@@ -2,7 +2,7 @@
 #
 # Entry points:
 #   data.gbo.access.decision     one access request (DESIGN §4 input and output contract)
-#   data.gbo.access.involvement  which partners' involvement may be disclosed (issue 5, item 5)
+#   data.gbo.access.involvement  which partners' involvement may be disclosed
 #   data.gbo.access.client_view  what a client sees of their own dossier (DESIGN §4)
 #
 # The section catalogue (tiers) and the purpose -> needed-sections map are data, mounted at
@@ -10,8 +10,17 @@
 #
 # Input fields beyond DESIGN §4's example (the broker must send them):
 #   client.network                     the client's network; without it nothing is granted
+#   client.help_relations[].id         the relation's id (a consent may be bound to one)
 #   client.help_relations[].type       partner type and network of each involved partner, used
 #   client.help_relations[].network    only by `involvement` (recipients by type or network)
+#   consents[].revoked_at              RFC 3339 instant or null; a consent's status is derived
+#   consents[].help_relation           here from these facts and its validity period, never
+#                                      taken from the broker (no `status` field is read)
+#
+# Output beyond DESIGN §4's example: every section carries `consents`, the ids of the consents
+# the grant relied on (sorted; empty for a denied section and for a break-glass grant). DESIGN
+# §3: the decision carries the consents it relied on; the broker audits them and finds the
+# partners to notify of a withdrawal by them.
 #
 # Fail closed (STYLE "Errors"): every grant is built from positive facts that must be present in
 # the input; a missing or mistyped fact makes that fact undefined, so the grant does not happen and
@@ -99,11 +108,26 @@ purpose_known if {
 section_needed(s) if s in catalogue.purposes[input.purpose].sections
 
 # DESIGN §4: an active consent valid now covers this requester (by partner, type or network),
-# this purpose and this section. `status` and validity are checked here even though the broker
-# already selects valid versions: the policy must not trust that.
+# this purpose and this section. A consent is active now when it is not revoked by now, now lies
+# in its validity period and, when it is bound to a help relation, that relation is valid now
+# (it ends with the relation). The broker gathers only open versions; the policy checks anyway.
 consent_valid(c) if {
-	c.status == "active"
+	not_revoked(c)
 	valid_now(c.valid_from, c.valid_until)
+	relation_binding_holds(c)
+}
+
+not_revoked(c) if c.revoked_at == null
+
+not_revoked(c) if now_ns < instant(c.revoked_at)
+
+relation_binding_holds(c) if c.help_relation == null
+
+relation_binding_holds(c) if {
+	is_string(c.help_relation)
+	some r in list_of(input.client.help_relations)
+	r.id == c.help_relation
+	valid_now(r.start, r.end)
 }
 
 recipient_matches(r, who) if {
@@ -263,10 +287,19 @@ denials contains [s, "break_glass_justification_too_short"] if {
 
 reasons(s) := sort([d[1] | some d in denials; d[0] == s])
 
-section_result(s) := {"verdict": "granted", "reasons": []} if {
+# DESIGN §3: the consents a grant relied on. A break-glass grant relies on none.
+relied_on(_) := [] if break_glass_request
+
+relied_on(s) := sort([c.id |
+	some c in usable_consents
+	covers_section(c, s)
+	is_string(c.id)
+]) if not break_glass_request
+
+section_result(s) := {"verdict": "granted", "reasons": [], "consents": relied_on(s)} if {
 	s in granted_sections
 	count(reasons(s)) == 0
-} else := {"verdict": "denied", "reasons": reasons(s)}
+} else := {"verdict": "denied", "reasons": reasons(s), "consents": []}
 
 # --- release ------------------------------------------------------------------------------
 # DESIGN §4: an entry is released when its author is the requester, or when its section is
@@ -302,7 +335,7 @@ break_glass if {
 
 # notify_client: DESIGN §4's example output carries it for an ordinary grant, so every decision
 # that grants at least one section obliges the broker to put a notice in the client's access-log
-# view (issue 5 item 3). It depends on verdicts only, never on whether entries exist, so it leaks
+# view. It depends on verdicts only, never on whether entries exist, so it leaks
 # nothing. Releasing only the requester's own entries is not an access to others' data: no notice.
 obligations contains "notify_client" if count(granted_sections) > 0
 
@@ -316,7 +349,7 @@ decision := {
 	"break_glass": break_glass,
 }
 
-# --- involvement (issue 5 item 5) ------------------------------------------------------------
+# --- involvement (DESIGN §5: POST /v1/involvement) ------------------------------------------
 # Which other partners currently help the client, as far as the client allowed it. Knowing that a
 # CAW or a health insurer's social service is involved already tells something about the client,
 # so a partner X with a valid help relation is disclosed to requester R only if:

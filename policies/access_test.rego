@@ -14,13 +14,13 @@ caw := {
 	"bound_by_secrecy": true, "worker": "w-7f3a", "active": true,
 }
 
-relation(partner) := {"partner": partner, "start": "2026-01-01T00:00:00Z", "end": "2027-01-01T00:00:00Z"}
+relation(partner) := {"id": concat("-", ["r", partner]), "partner": partner, "start": "2026-01-01T00:00:00Z", "end": "2027-01-01T00:00:00Z"}
 
-expired_relation(partner) := {"partner": partner, "start": "2025-01-01T00:00:00Z", "end": "2026-01-01T00:00:00Z"}
+expired_relation(partner) := {"id": concat("-", ["r", partner]), "partner": partner, "start": "2025-01-01T00:00:00Z", "end": "2026-01-01T00:00:00Z"}
 
 consent(over) := object.union(
 	{
-		"id": "c-1", "status": "active",
+		"id": "c-1", "revoked_at": null, "help_relation": null,
 		"valid_from": "2026-06-01T00:00:00Z", "valid_until": "2027-06-01T00:00:00Z",
 		"recipients": [{"kind": "partner", "id": "caw-oost-vlaanderen"}],
 		"purposes": ["rechtenverkenning"], "sections": ["identiteit", "inkomen"],
@@ -46,7 +46,10 @@ emergency(over) := req(object.union(
 	over,
 ))
 
-granted(d, s) if d.sections[s] == {"verdict": "granted", "reasons": []}
+granted(d, s) if {
+	d.sections[s].verdict == "granted"
+	d.sections[s].reasons == []
+}
 
 denied_for(d, s, code) if {
 	d.sections[s].verdict == "denied"
@@ -101,7 +104,7 @@ test_werkaantekeningen_never_shared_even_with_explicit_consent if {
 
 test_inactive_requester_denied if {
 	d := access.decision with input as req({"requester": {"active": false}})
-	d.sections.inkomen == {"verdict": "denied", "reasons": ["requester_inactive"]}
+	d.sections.inkomen == {"verdict": "denied", "reasons": ["requester_inactive"], "consents": []}
 }
 
 test_requester_of_other_network_denied if {
@@ -186,8 +189,63 @@ test_consent_for_other_partner_type_denied if {
 }
 
 test_revoked_consent_denied if {
-	d := access.decision with input as req({"consents": [consent({"status": "revoked"})]})
+	c := consent({"revoked_at": "2026-11-28T09:00:00Z"})
+	d := access.decision with input as req({"consents": [c]})
 	d.sections.inkomen.reasons == ["no_consent_for_section"]
+}
+
+test_consent_revoked_later_still_covers_now if {
+	c := consent({"revoked_at": "2026-11-28T10:00:01Z"})
+	d := access.decision with input as req({"consents": [c]})
+	granted(d, "inkomen")
+}
+
+test_consent_without_revocation_fact_denied if {
+	c := object.remove(consent({}), ["revoked_at"])
+	d := access.decision with input as req({"consents": [c]})
+	d.sections.inkomen.reasons == ["no_consent_for_section"]
+}
+
+test_consent_bound_to_valid_relation_covers if {
+	c := consent({"help_relation": "r-caw-oost-vlaanderen"})
+	d := access.decision with input as req({"consents": [c]})
+	granted(d, "inkomen")
+}
+
+test_consent_bound_to_ended_relation_denied if {
+	# the consent ends with the ocmw's relation; the caw's own relation is still valid
+	c := consent({"help_relation": "r-ocmw-gent"})
+	rels := [relation("caw-oost-vlaanderen"), expired_relation("ocmw-gent")]
+	d := access.decision with input as req({"consents": [c], "client": {"help_relations": rels}})
+	d.sections.inkomen.reasons == ["no_consent_for_section"]
+}
+
+test_consent_bound_to_unknown_relation_denied if {
+	c := consent({"help_relation": "r-onbekend"})
+	d := access.decision with input as req({"consents": [c]})
+	d.sections.inkomen.reasons == ["no_consent_for_section"]
+}
+
+# --- relied-on consents (DESIGN §3) ---------------------------------------------------------
+
+test_granted_section_names_every_consent_that_covers_it if {
+	c2 := consent({"id": "c-2", "recipients": [{"kind": "network", "id": "gbo-gent"}]})
+	c3 := consent({"id": "c-3", "sections": ["identiteit"]})
+	d := access.decision with input as req({"consents": [c2, consent({}), c3]})
+	d.sections.inkomen.consents == ["c-1", "c-2"]
+}
+
+test_denied_section_relies_on_no_consent if {
+	d := access.decision with input as req({"sections": ["inkomen", "werk"]})
+	d.sections.werk.consents == []
+	d.sections.inkomen.consents == ["c-1"]
+}
+
+test_break_glass_grant_relies_on_no_consent if {
+	c := consent({"purposes": ["noodsituatie"], "sections": ["gezondheid"]})
+	d := access.decision with input as emergency({"consents": [c]})
+	granted(d, "gezondheid")
+	d.sections.gezondheid.consents == []
 }
 
 test_expired_consent_denied if {
@@ -219,7 +277,7 @@ test_wildcard_consent_never_covers_bijzonder if {
 	c := consent({"purposes": ["gezamenlijke_begeleiding"], "sections": ["*"]})
 	inp := req({"purpose": "gezamenlijke_begeleiding", "consents": [c], "sections": ["gezondheid", "inkomen"]})
 	d := access.decision with input as inp
-	d.sections.gezondheid == {"verdict": "denied", "reasons": ["bijzonder_needs_explicit_consent"]}
+	d.sections.gezondheid == {"verdict": "denied", "reasons": ["bijzonder_needs_explicit_consent"], "consents": []}
 	granted(d, "inkomen")
 }
 
@@ -297,7 +355,7 @@ test_break_glass_never_reaches_other_sections if {
 
 test_break_glass_short_justification_denied if {
 	d := access.decision with input as emergency({"justification": "dringend"})
-	d.sections.gezondheid == {"verdict": "denied", "reasons": ["break_glass_justification_too_short"]}
+	d.sections.gezondheid == {"verdict": "denied", "reasons": ["break_glass_justification_too_short"], "consents": []}
 	d.break_glass == false
 	d.obligations == []
 }

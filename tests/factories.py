@@ -17,10 +17,10 @@ from fastapi.testclient import TestClient
 
 from audit.entry import StoredLeaf
 from audit.store import AuditStore
-from broker import audit_verify
 from broker.portal import audit_integrity
+from broker.security.tokens import load_private_jwk, sign
+from broker.services import audit_verify
 from broker.settings import Settings
-from broker.tokens import load_private_jwk, sign
 
 VALID_INSZ = "85073003328"  # born 1985, pre-2000 check
 OTHER_INSZ = "01020312345"  # born 2001, post-2000 check
@@ -203,7 +203,7 @@ def production_settings(settings: Settings, tmp_path: Path) -> Settings:
     import yaml
 
     from broker.demo import DEMO_REGISTRY
-    from broker.keys import init_keys
+    from broker.security.keys import init_keys
 
     registry = yaml.safe_load(DEMO_REGISTRY.read_text())
     registry["demo"] = False

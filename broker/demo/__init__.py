@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from sqlmodel import Session, select
 
-from broker import dossier
-from broker.catalogue import load_catalogue
-from broker.keys import init_keys, new_signing_jwk, public_jwk, write_secret_json
+from broker.security.keys import init_keys, new_signing_jwk, public_jwk, write_secret_json
+from broker.services import dossier
 from broker.settings import Settings
 from broker.store.db import make_engine, session_scope, upgrade
 
@@ -80,10 +79,9 @@ def setup_demo(settings: Settings) -> bool:
 def _seed_relations_and_consents(
     session: Session, ctx: BrokerContext, citizen: dict[str, Any], now: datetime
 ) -> None:
-    """Issue 4: relations first (DESIGN §5: a precondition for writing), then consents."""
-    from broker import consents, relations
-    from broker.consent_schemas import MeConsentCreate
-    from consent.models import ConsentCreate
+    """DESIGN §3: relations first (DESIGN §5: a precondition for writing), then consents."""
+    from broker.schemas.consents import ConsentCreate, MeConsentCreate
+    from broker.services import consents, relations
     from consent.rules import add_months
 
     for rel in citizen.get("relations", []):
@@ -115,7 +113,7 @@ def _seed(ctx: BrokerContext, now: datetime) -> bool:
     from consent.tables import HelpRelationRow
 
     engine, registry, keyring = ctx.engine, ctx.registry, ctx.keyring
-    catalogue = load_catalogue()
+    catalogue = ctx.catalogue
     with session_scope(engine) as session:
         if session.exec(select(Client)).first() is not None:
             return False

@@ -27,19 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-DEFAULT_BUNDLE_DIR = Path(__file__).resolve().parents[2] / "policies"
+from broker.errors import PolicyBundleError
+
 DATA_ROOT = ("gbo",)
 DECISION_RULE = "data.gbo.access.decision"
 INVOLVEMENT_RULE = "data.gbo.access.involvement"
 CLIENT_VIEW_RULE = "data.gbo.access.client_view"
-
-
-class PolicyBundleError(Exception):
-    """The bundle cannot be loaded. ``code`` is stable and snake_case."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -98,7 +91,7 @@ def bundle_from_files(files: Mapping[str, bytes]) -> PolicyBundle:
     return PolicyBundle(tuple(policies), tuple(tests), _mount(mounts), bundle_version(served))
 
 
-def load_bundle(root: Path = DEFAULT_BUNDLE_DIR) -> PolicyBundle:
+def load_bundle(root: Path) -> PolicyBundle:
     """Read the bundle under ``root`` (``*.rego`` and ``*.json``, recursively).
 
     Raises PolicyBundleError (``unreadable`` when the directory or a file cannot be read).

@@ -3,27 +3,27 @@
 STYLE "Errors": an undefined, malformed or late result is a deny plus a logged, audited internal
 error — never an allow. Beyond the shape, the answer must respect DESIGN §4's release rule
 (an entry is released only if the requester wrote it, or its section is granted and it is not
-restricted); an engine answer that breaks it is treated as malformed.
+restricted) and may name as relied-on consents only consents it was asked about; an engine
+answer that breaks either is treated as malformed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from broker.errors import MalformedDecision
+
 POLICY_ERROR = "policy_error"
 KNOWN_OBLIGATIONS = frozenset({"notify_client", "notify_dpo"})
-
-
-class MalformedDecision(ValueError):
-    """The engine's answer is not a decision the broker can obey."""
 
 
 @dataclass(frozen=True)
 class SectionVerdict:
     verdict: Literal["granted", "denied"]
     reasons: tuple[str, ...]
+    consents: tuple[str, ...] = ()  # DESIGN §3: the consents a grant relied on
 
 
 @dataclass(frozen=True)
@@ -42,17 +42,21 @@ class Decision:
     release: tuple[str, ...]
     obligations: tuple[str, ...]
     break_glass: bool
-    policy_error: bool = False
 
     @property
     def granted(self) -> tuple[str, ...]:
         return tuple(s for s, v in self.sections.items() if v.verdict == "granted")
 
+    @property
+    def relied_on(self) -> tuple[str, ...]:
+        """Every consent any granted section relied on, sorted (DESIGN §3)."""
+        return tuple(sorted({c for v in self.sections.values() for c in v.consents}))
+
 
 def deny_all(requested: Sequence[str]) -> Decision:
     """Fail closed: every requested section denied with ``policy_error``, nothing released."""
     verdict = SectionVerdict("denied", (POLICY_ERROR,))
-    return Decision({s: verdict for s in requested}, (), (), False, policy_error=True)
+    return Decision({s: verdict for s in requested}, (), (), False)
 
 
 def _strings(value: Any, what: str) -> tuple[str, ...]:
@@ -61,24 +65,33 @@ def _strings(value: Any, what: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _section(item: Any, consent_ids: Collection[str]) -> SectionVerdict:
+    if not isinstance(item, dict) or set(item) != {"verdict", "reasons", "consents"} \
+            or item["verdict"] not in ("granted", "denied"):
+        raise MalformedDecision("a section has no valid verdict")
+    reasons = _strings(item["reasons"], "reasons")
+    consents = _strings(item["consents"], "consents")
+    granted = item["verdict"] == "granted"
+    if granted == bool(reasons):
+        raise MalformedDecision("granted sections carry no reasons; denied ones do")
+    if consents and not granted:
+        raise MalformedDecision("a denied section relied on consents")
+    if not set(consents) <= set(consent_ids):
+        raise MalformedDecision("a section relied on a consent that was not asked about")
+    return SectionVerdict(item["verdict"], reasons, consents)
+
+
 def parse_decision(raw: Any, *, requested: Sequence[str], requester: str,
-                   entries: Sequence[EntryMeta]) -> Decision:
-    """Raises ``MalformedDecision`` unless ``raw`` is a complete, rule-abiding decision."""
+                   entries: Sequence[EntryMeta], consent_ids: Collection[str]) -> Decision:
+    """Raises ``MalformedDecision`` unless ``raw`` is a complete, rule-abiding decision.
+    ``consent_ids``: the ids of the consents in the input."""
     if not isinstance(raw, dict) or set(raw) != {"sections", "release", "obligations",
                                                  "break_glass"}:
         raise MalformedDecision("not a decision object")
     sections_raw = raw["sections"]
     if not isinstance(sections_raw, dict) or set(sections_raw) != set(requested):
         raise MalformedDecision("the sections answered are not the sections asked")
-    sections: dict[str, SectionVerdict] = {}
-    for name in requested:
-        item = sections_raw[name]
-        if not isinstance(item, dict) or item.get("verdict") not in ("granted", "denied"):
-            raise MalformedDecision("a section has no valid verdict")
-        reasons = _strings(item.get("reasons"), "reasons")
-        if (item["verdict"] == "granted") == bool(reasons):
-            raise MalformedDecision("granted sections carry no reasons; denied ones do")
-        sections[name] = SectionVerdict(item["verdict"], reasons)
+    sections = {name: _section(sections_raw[name], consent_ids) for name in requested}
     release = _strings(raw["release"], "release")
     obligations = _strings(raw["obligations"], "obligations")
     if not set(obligations) <= KNOWN_OBLIGATIONS:
@@ -91,9 +104,9 @@ def parse_decision(raw: Any, *, requested: Sequence[str], requester: str,
         if entry is None:
             raise MalformedDecision("release names an entry that was not asked about")
         own = entry.author == requester
-        granted = sections.get(entry.section) == SectionVerdict("granted", ())
-        shared = granted and not entry.restricted
-        if not (own or shared):
+        shared = sections[entry.section].verdict == "granted" if entry.section in sections \
+            else False
+        if not (own or (shared and not entry.restricted)):
             raise MalformedDecision("release breaks DESIGN §4's release rule")
     return Decision(sections, tuple(sorted(set(release))), tuple(sorted(set(obligations))),
                     raw["break_glass"])

@@ -1,4 +1,4 @@
-"""The embedded engine: the Regorus Rego interpreter in-process (issue 5 item 2).
+"""The embedded engine: the Regorus Rego interpreter in-process (DESIGN §4).
 
 Measured facts this design follows: a Regorus engine may only be used on the thread that created
 it (another thread gets a ``PanicException``; ``clone()`` from another thread panics too), so each
@@ -19,8 +19,8 @@ from typing import Any
 
 import regorus  # type: ignore[import-untyped]
 
+from broker.errors import PolicyEngineError
 from broker.policy.bundle import PolicyBundle
-from broker.policy.engine import PolicyEngineError
 
 _THREAD_ENGINES = threading.local()  # .engines: dict[bundle version, regorus.Engine]
 

@@ -1,4 +1,4 @@
-"""The small protocol every policy engine implements (issue 5 item 2).
+"""The small protocol every policy engine implements (DESIGN §4).
 
 An engine evaluates one rule of the loaded bundle for one input and returns the raw JSON value,
 ``None`` when the rule is undefined. Everything else — timeouts, malformed answers, fail-closed —
@@ -9,17 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Protocol
-
-from broker.errors import BrokerError
-
-
-class PolicyEngineError(BrokerError):
-    """The engine failed (parse error, builtin error, panic, unreachable server). The broker
-    denies and audits; the message is never sent to a caller (it can quote input values)."""
-
-    code = "policy_error"
-    status = 500
-    title = "The policy engine failed"
 
 
 class PolicyEngine(Protocol):

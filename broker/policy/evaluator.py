@@ -1,4 +1,4 @@
-"""Asking the engine, with the fail-closed rules of DESIGN §4 (issue 5 item 2).
+"""Asking the engine, with the fail-closed rules of DESIGN §4.
 
 Evaluations run on the caller's thread: routes are synchronous, so that is one of the server's
 worker threads, never the event loop. An engine error, an undefined or malformed result, or an
@@ -16,22 +16,23 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from broker.policy.bundle import DECISION_RULE
+from broker.errors import MalformedDecision, PolicyEngineError, PolicyUnavailable
+from broker.policy.bundle import CLIENT_VIEW_RULE, DECISION_RULE, INVOLVEMENT_RULE
 from broker.policy.decision import (
     Decision,
     EntryMeta,
-    MalformedDecision,
     deny_all,
     parse_decision,
 )
-from broker.policy.engine import PolicyEngine, PolicyEngineError
+from broker.policy.engine import PolicyEngine
 
 log = logging.getLogger("gbo.policy")
+_T = TypeVar("_T")
 
 
 class PolicyEvaluator:
@@ -60,27 +61,71 @@ class PolicyEvaluator:
             raise TimeoutError("policy evaluation answered too late")
         return result
 
-    def decide(self, input_doc: Mapping[str, Any], *, requested: Sequence[str], requester: str,
-               entries: Sequence[EntryMeta]) -> tuple[Decision, str | None]:
-        """The decision, and the failure cause when it failed closed (``None`` when it did not)."""
+    def _ask(self, rule: str, input_doc: Mapping[str, Any],
+             parse: Callable[[Any], _T]) -> tuple[_T | None, str | None]:
+        """``parse`` of ``rule``'s value, or None and the failure cause (logged and counted):
+        ``undefined``, ``timeout``, ``engine_error`` or ``malformed`` (``parse`` raised
+        ``MalformedDecision``). The one fail-closed path of every question to the engine."""
         try:
-            raw = self.evaluate(DECISION_RULE, input_doc)
+            raw = self.evaluate(rule, input_doc)
             if raw is None:
-                return self._failed("undefined", requested)
-            return parse_decision(raw, requested=requested, requester=requester,
-                                  entries=entries), None
+                return self._failed("undefined")
+            return parse(raw), None
         except TimeoutError:
-            return self._failed("timeout", requested)
+            return self._failed("timeout")
         except PolicyEngineError:
-            return self._failed("engine_error", requested)
+            return self._failed("engine_error")
         except MalformedDecision:
-            return self._failed("malformed", requested)
+            return self._failed("malformed")
 
-    def _failed(self, cause: str, requested: Sequence[str]) -> tuple[Decision, str]:
+    def _failed(self, cause: str) -> tuple[None, str]:
         # Never log the engine's message or the input: both can carry client data.
         log.error("policy evaluation failed closed", extra={"cause": cause})
         self.failures.labels(cause).inc()
-        return deny_all(requested), cause
+        return None, cause
+
+    def decide(self, input_doc: Mapping[str, Any], *, requested: Sequence[str], requester: str,
+               entries: Sequence[EntryMeta]) -> tuple[Decision, str | None]:
+        """The decision, and the failure cause when it failed closed (``None`` when it did not):
+        then every section is denied with ``policy_error`` (``deny_all``)."""
+        consent_ids = {c.get("id") for c in input_doc.get("consents") or ()}
+        decision, failure = self._ask(DECISION_RULE, input_doc, lambda raw: parse_decision(
+            raw, requested=requested, requester=requester, entries=entries,
+            consent_ids={c for c in consent_ids if isinstance(c, str)}))
+        return (deny_all(requested) if decision is None else decision), failure
+
+    def involvement(self, input_doc: Mapping[str, Any],
+                    known: Collection[str]) -> tuple[list[str], str | None]:
+        """The partners whose involvement may be disclosed (``INVOLVEMENT_RULE``), sorted, and
+        the failure cause when it failed closed (then nobody is disclosed). A name outside
+        ``known`` (the registry) makes the answer malformed."""
+        def parse(raw: Any) -> list[str]:
+            if not isinstance(raw, list) or not all(isinstance(p, str) and p in known
+                                                    for p in raw):
+                raise MalformedDecision("involvement is not a list of registered partners")
+            return sorted(set(raw))
+
+        disclosed, failure = self._ask(INVOLVEMENT_RULE, input_doc, parse)
+        return disclosed or [], failure
+
+    def client_view(self, entries: Sequence[EntryMeta]) -> list[str]:
+        """The ids of ``entries`` (all of one client's) the client may read themselves
+        (``CLIENT_VIEW_RULE``, DESIGN §4). Raises ``PolicyUnavailable`` when it failed closed:
+        there is no partial view to show instead."""
+        asked = {e.id for e in entries}
+
+        def parse(raw: Any) -> list[str]:
+            release = raw.get("release") if isinstance(raw, dict) else None
+            if not isinstance(release, list) or not set(release) <= asked:
+                raise MalformedDecision("client_view does not release a subset of the entries")
+            return [str(e) for e in release]
+
+        input_doc = {"entries": [{"id": e.id, "section": e.section, "author": e.author,
+                                  "restricted": e.restricted} for e in entries]}
+        released, failure = self._ask(CLIENT_VIEW_RULE, input_doc, parse)
+        if released is None:
+            raise PolicyUnavailable(f"client view failed closed ({failure})")
+        return released
 
     def close(self) -> None:
         self.engine.close()

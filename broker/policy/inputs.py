@@ -7,37 +7,33 @@ partner ``type`` and ``network`` (for involvement by partner type or network).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
+from audit.entry import format_time
 from broker.policy.decision import EntryMeta
-from broker.registry import Partner, Registry
+from broker.security.registry import Partner, Registry
 from consent.models import ConsentVersion, HelpRelation
-from consent.rules import consent_status
-
-
-def rfc3339(moment: datetime) -> str:
-    """UTC with microseconds and ``Z``: the one form the policy's time checks accept."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def relation_input(rel: HelpRelation, registry: Registry) -> dict[str, Any]:
     partner = registry.partner(rel.partner)
-    # An ended relation is valid only until it was ended (issue 4: not ended).
+    # An ended relation is valid only until it was ended (DESIGN §3: not ended).
     end = min(rel.end, rel.ended_at) if rel.ended_at is not None else rel.end
-    return {"partner": rel.partner, "type": partner.type if partner else None,
+    return {"id": rel.id, "partner": rel.partner, "type": partner.type if partner else None,
             "network": partner.network if partner else None,
-            "start": rfc3339(rel.start), "end": rfc3339(end)}
+            "start": format_time(rel.start), "end": format_time(end)}
 
 
-def consent_input(c: ConsentVersion, *, now: datetime,
-                  relations: Mapping[str, HelpRelation]) -> dict[str, Any]:
+def consent_input(c: ConsentVersion) -> dict[str, Any]:
+    """The facts the policy derives a consent's status from (DESIGN §4): no ``status`` field."""
     return {
         "id": c.id,
-        "status": consent_status(c, now, relations),
-        "valid_from": rfc3339(c.valid_from),
-        "valid_until": rfc3339(c.valid_until),
+        "valid_from": format_time(c.valid_from),
+        "valid_until": format_time(c.valid_until),
+        "revoked_at": None if c.revoked_at is None else format_time(c.revoked_at),
+        "help_relation": c.help_relation_id,
         "recipients": [{"kind": r.kind, "id": r.id} for r in c.recipients],
         "purposes": list(c.purposes),
         "sections": list(c.sections),
@@ -49,7 +45,6 @@ def build_input(
     consents: Sequence[ConsentVersion], purpose: str, justification: str | None,
     sections: Sequence[str], entries: Sequence[EntryMeta], registry: Registry, now: datetime,
 ) -> dict[str, Any]:
-    by_id = {rel.id: rel for rel in relations}
     return {
         "requester": {"partner": requester.id, "type": requester.type,
                       "network": requester.network, "bound_by_secrecy": requester.bound_by_secrecy,
@@ -61,6 +56,6 @@ def build_input(
         "sections": list(sections),
         "entries": [{"id": e.id, "section": e.section, "author": e.author,
                      "restricted": e.restricted} for e in entries],
-        "consents": [consent_input(c, now=now, relations=by_id) for c in consents],
-        "now": rfc3339(now),
+        "consents": [consent_input(c) for c in consents],
+        "now": format_time(now),
     }

@@ -1,4 +1,4 @@
-"""The opa-server engine: a remote OPA server through ``opa-python-client`` (issue 5 item 2).
+"""The opa-server engine: a remote OPA server through ``opa-python-client`` (DESIGN §4).
 
 Provisioning. With ``push=True`` (the default) the engine provisions the server on construction:
 
@@ -52,8 +52,8 @@ from opa_client.errors import (  # type: ignore[import-untyped]
 )
 from opa_client.opa import OpaClient  # type: ignore[import-untyped]
 
+from broker.errors import PolicyEngineError
 from broker.policy.bundle import PolicyBundle
-from broker.policy.engine import PolicyEngineError
 
 POLICY_ID_PREFIX = "gbo-broker/"
 VERSION_DOCUMENT = "gbo_bundle"  # data.gbo_bundle.version holds the bundle version

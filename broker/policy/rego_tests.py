@@ -19,7 +19,8 @@ from typing import Any
 
 import regorus  # type: ignore[import-untyped]
 
-from broker.policy.bundle import DEFAULT_BUNDLE_DIR, PolicyBundle, PolicyBundleError, load_bundle
+from broker.errors import PolicyBundleError
+from broker.policy.bundle import PolicyBundle, load_bundle
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ def render(report: RegoTestReport) -> str:
     return "\n".join(lines)
 
 
-def main(bundle_dir: Path = DEFAULT_BUNDLE_DIR) -> int:
+def main(bundle_dir: Path) -> int:
     """``gbo-broker policy test``: print every result; exit status 1 unless all tests pass."""
     try:
         report = run_rego_tests(load_bundle(bundle_dir))

@@ -1,4 +1,4 @@
-"""The web portals (issue 6): the client portal ``/mijn`` and the auditor portal ``/audit``,
+"""The web portals (DESIGN §2): the client portal ``/mijn`` and the auditor portal ``/audit``,
 server-rendered with Jinja2, working without JavaScript, on the same services as the v1 API."""
 
 from __future__ import annotations

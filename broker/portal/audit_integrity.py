@@ -1,7 +1,7 @@
-"""The auditor portal's integrity panel (issue 6): the latest signed checkpoint, the verifier key,
+"""The auditor portal's integrity panel (DESIGN §2): the latest signed checkpoint, the verifier key,
 and "verify now", which runs exactly what ``gbo-broker audit verify`` runs on the database
-(``broker.audit_verify.database_source`` + ``verify``, with the same state file, so a log cut back
-below a checkpoint verified before still fails).
+(``broker.services.audit_verify.database_source`` + ``verify``, with the same state file, so a
+log cut back below a checkpoint verified before still fails).
 
 "Verify now" shows its progress while it runs: ``verify_with_progress`` runs ``verify_now`` in a
 worker thread and yields ``Progress`` steps (at most one per 1 % of the log and per 0.2 s) and
@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from markupsafe import Markup
 
 from audit.errors import AuditError, AuditIntegrityError
-from broker import audit_verify
 from broker.context import BrokerContext
 from broker.portal.pages import env
+from broker.services import audit_verify
 
 STATE_FILE = "audit-verified-checkpoint.txt"  # the CLI's default (broker.cli audit_verify)
 STEP_SHARE = 0.01  # a progress step at most once per 1 % of the log ...

@@ -1,4 +1,4 @@
-"""What the auditor portal derives from the rows it may show (issue 6): the CSV export and the
+"""What the auditor portal derives from the rows it may show (DESIGN §2): the CSV export and the
 chart figures. Both read only ``audit_search.Row`` (pseudonymised, no detail), so neither can
 carry content or an INSZ.
 """

@@ -1,5 +1,5 @@
-"""Searching the audit log for the auditor portal (issue 6): the filters of the entries page,
-scoped exactly like ``GET /v1/audit/entries`` (``broker.routes.audit.find_in_scope``), and the
+"""Searching the audit log for the auditor portal (DESIGN §2): the filters of the entries page,
+scoped exactly like ``GET /v1/audit/entries`` (``broker.api.audit.find_in_scope``), and the
 pseudonymised row an auditor sees. Never content, never an INSZ; the encrypted ``detail`` is
 dropped here, so no page or export can show it.
 
@@ -16,10 +16,11 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from audit.entry import format_time
 from audit.store import AuditStore
-from broker.audit_log import decode, format_time
 from broker.portal.texts import LOCAL_TZ
-from broker.routes.audit import find_in_scope
+from broker.services.audit_scope import find_in_scope
+from broker.store.audit_events import decode
 
 PAGE_SIZE = 50
 BATCH = 500

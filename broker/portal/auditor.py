@@ -1,4 +1,4 @@
-"""The auditor portal ``/audit`` (issue 6): login per scope, entries with filters and paging, CSV
+"""The auditor portal ``/audit`` (DESIGN §2): login per scope, entries with filters and paging, CSV
 export, charts with their tables, the integrity panel with "verify now". The scope in the sealed
 session decides what is visible, through the same scope filter as ``GET /v1/audit/entries``.
 Auditors never see content, an INSZ or the encrypted detail (``audit_search.Row``)."""
@@ -12,11 +12,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
-from broker.auth import auditor_scope_from, verify_auditor_token
 from broker.context import BrokerContext
 from broker.deps import ContextDep
 from broker.errors import AuthenticationError, ConfigurationError
-from broker.oidc import AUDITOR_CALLBACK, AUDITOR_LOGGED_OUT
 from broker.portal import audit_integrity, audit_report, audit_search, oidc_login
 from broker.portal import session as sessions
 from broker.portal.csrf import check_csrf
@@ -31,8 +29,10 @@ from broker.portal.pages import (
 )
 from broker.portal.session import AUDITOR, PortalSession, display_name
 from broker.portal.texts import local
-from broker.registry import Partner
-from broker.tokens import auditor_token
+from broker.security.auth import auditor_scope_from, verify_auditor_token
+from broker.security.oidc import AUDITOR_CALLBACK, AUDITOR_LOGGED_OUT
+from broker.security.registry import Partner
+from broker.security.tokens import auditor_token
 
 router = APIRouter(prefix="/audit", include_in_schema=False)
 LOGIN = "/audit/login"
@@ -162,7 +162,8 @@ def login_callback(request: Request, ctx: ContextDep, session: AuditSessionOrNon
 @router.post("/login")
 def login(request: Request, ctx: ContextDep, form: AuditCheckedForm) -> Response:
     """Demo login: mint an auditor token with the demo issuer and verify it as the v1 API does
-    (``broker.auth.verify_auditor_token``), then start a fresh session holding the scope."""
+    (``broker.security.auth.verify_auditor_token``), then start a fresh session holding the
+    scope."""
     if not ctx.settings.demo or ctx.issuer is None:
         return render(request, ctx, "error.html", status=404, title="Niet beschikbaar",
                       message="Inloggen met een demo-rol kan alleen in de demo.",

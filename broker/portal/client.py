@@ -1,4 +1,4 @@
-"""The client portal ``/mijn`` (issue 6): login, overview, dossier, access log, preview.
+"""The client portal ``/mijn`` (DESIGN §2): login, overview, dossier, access log, preview.
 Consent pages are in ``client_consents``. Every page reads through the v1 API's services; the
 client is the one in the sealed session cookie, never one named in a URL."""
 
@@ -10,13 +10,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from broker import client_view, dossier, relations
-from broker.auth import client_from_claims, verify_client_token
 from broker.context import BrokerContext
 from broker.demo import demo_citizens
 from broker.deps import ContextDep, SessionDep
 from broker.errors import AuthenticationError, ClientErased
-from broker.oidc import CLIENT_CALLBACK, CLIENT_LOGGED_OUT
 from broker.portal import oidc_login, texts
 from broker.portal import session as sessions
 from broker.portal.forms import FormError
@@ -31,7 +28,11 @@ from broker.portal.pages import (
 )
 from broker.portal.preview import preview
 from broker.portal.session import PortalSession, display_name
-from broker.tokens import client_token
+from broker.schemas.dossier import EntryPublic
+from broker.security.auth import client_from_claims, verify_client_token
+from broker.security.oidc import CLIENT_CALLBACK, CLIENT_LOGGED_OUT
+from broker.security.tokens import client_token
+from broker.services import client_view, relations
 from consent.rules import relation_is_valid
 
 router = APIRouter(prefix="/mijn", include_in_schema=False)
@@ -90,7 +91,7 @@ def login_callback(request: Request, ctx: ContextDep, session: SessionOrNone) ->
 @router.post("/login")
 def login(request: Request, ctx: ContextDep, form: CheckedForm) -> Response:
     """Demo login: mint a client token with the demo issuer and verify it on the same path as the
-    v1 API (``broker.auth.verify_client_token``), then start a fresh session."""
+    v1 API (``broker.security.auth.verify_client_token``), then start a fresh session."""
     if not ctx.settings.demo or ctx.issuer is None:
         return render(request, ctx, "error.html", status=404, title="Niet beschikbaar",
                       message="Inloggen met een demo-burger kan alleen in de demo.")
@@ -133,13 +134,13 @@ def overview(request: Request, portal: CurrentPortal, session: SessionDep) -> Re
 def my_dossier(request: Request, portal: CurrentPortal, session: SessionDep) -> Response:
     """Everything recorded about me, except working notes (DESIGN §4)."""
     ctx = portal.ctx
-    entries: list[dossier.DecryptedEntry] = []
+    entries: list[EntryPublic] = []
     erased = False
     try:
         entries = client_view.own_dossier(ctx=ctx, session=session, insz=portal.principal.insz)
     except ClientErased:
         erased = True
-    by_section: dict[str, list[dossier.DecryptedEntry]] = {}
+    by_section: dict[str, list[EntryPublic]] = {}
     for entry in entries:
         by_section.setdefault(entry.section, []).append(entry)
     return render(request, ctx, "dossier.html", session=portal.session, by_section=by_section,
@@ -148,7 +149,7 @@ def my_dossier(request: Request, portal: CurrentPortal, session: SessionDep) -> 
 
 @router.get("/toegang", response_class=HTMLResponse)
 def access_log(request: Request, portal: CurrentPortal, session: SessionDep) -> Response:
-    """Who looked at my data, when, why, which parts, with break-glass highlighted (issue 6),
+    """Who looked at my data, when, why, which parts, with break-glass highlighted (DESIGN §2),
     from the same audit reading as ``GET /v1/me/access-log``."""
     ctx = portal.ctx
     try:
@@ -162,7 +163,7 @@ def access_log(request: Request, portal: CurrentPortal, session: SessionDep) -> 
 @router.get("/voorbeeld", response_class=HTMLResponse)
 def preview_page(request: Request, portal: CurrentPortal, session: SessionDep,
                  partner: str = "", doel: str = "") -> Response:
-    """What would a partner see for a purpose under my current consents? (issue 6)"""
+    """What would a partner see for a purpose under my current consents? (DESIGN §2)"""
     ctx = portal.ctx
     values: dict[str, Any] = {"partner_id": partner, "purpose": doel, "result": None,
                               "error": None}

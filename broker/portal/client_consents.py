@@ -1,7 +1,7 @@
-"""The client's consents in the portal (issue 6): list with history, give (with a preview), narrow
+"""The client's consents in the portal (DESIGN §2): list with history, give (with a preview), narrow
 and revoke (each with a confirmation that says what stops), receipts. Every change goes through
-``broker.consents`` — the same service, rules, audit and notices as ``/v1/me/consents``. Another
-client's consent id answers the same 404 page as an unknown one."""
+``broker.services.consents`` — the same service, rules, audit and notices as
+``/v1/me/consents``. Another client's consent id answers the same 404 page as an unknown one."""
 
 from __future__ import annotations
 
@@ -13,15 +13,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
-from broker import consents
-from broker.audit_log import AuditUnavailable
-from broker.consents import PORTAL
 from broker.deps import SessionDep
-from broker.errors import BrokerError
+from broker.errors import AuditUnavailable, BrokerError, ConsentNotFound
 from broker.portal import forms, texts
 from broker.portal.pages import CheckedForm, CurrentPortal, Portal, PortalNotFound, first, render
 from broker.portal.pages import see_other as redirect
 from broker.portal.preview import preview
+from broker.services import consents
+from broker.services.consents import PORTAL
 from consent import errors, versions
 from consent.store import StoredConsent
 
@@ -32,7 +31,7 @@ def _own(portal: Portal, session: Session, consent_id: str) -> consents.OwnConse
     try:
         return consents.own_consent(session=session, ctx=portal.ctx,
                                     insz=portal.principal.insz, consent_id=consent_id)
-    except consents.ConsentNotFound as exc:
+    except ConsentNotFound as exc:
         raise PortalNotFound() from exc
 
 
@@ -92,7 +91,7 @@ def give(request: Request, portal: CurrentPortal, form: CheckedForm,
         if first(form, "actie") == "voorbeeld":
             result = preview(session=session, ctx=portal.ctx, insz=portal.principal.insz,
                              partner_id=chosen.preview_partner, purpose=chosen.preview_purpose,
-                             proposed=terms, now=now)
+                             proposed=terms.terms(), now=now)
             return _give_form(request, portal, chosen, result=result)
         own = consents.give(session=session, ctx=portal.ctx, insz=portal.principal.insz,
                             consent_in=terms, now=now)
@@ -186,7 +185,7 @@ def _version(own: consents.OwnConsent, version: int | None) -> StoredConsent:
 @router.get("/{consent_id}/bewijs", response_class=HTMLResponse)
 def receipt_page(request: Request, consent_id: str, portal: CurrentPortal, session: SessionDep,
                  versie: int | None = None) -> Response:
-    """Issue 6: the consent receipt (issue 4 item 3) in plain Dutch."""
+    """DESIGN §2: the consent receipt (DESIGN §3) in plain Dutch."""
     own = _own(portal, session, consent_id)
     stored = _version(own, versie)
     receipt, _ = consents.signed_receipt(portal.ctx, stored)

@@ -1,4 +1,4 @@
-"""CSRF protection for every portal form (issue 6): a per-session token (synchroniser token
+"""CSRF protection for every portal form (DESIGN §2): a per-session token (synchroniser token
 pattern) in a hidden field, compared in constant time on every POST. The session cookie is
 ``SameSite=Lax`` as a second line. A failure is a 403 page and the request does nothing."""
 

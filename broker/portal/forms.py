@@ -1,6 +1,7 @@
-"""Reading the portal's consent forms into the v1 API's request models (issue 6), so the same
-validation (``consent.versions`` via ``broker.consents``) decides. Only the form's own syntax
-(recipient values, dates) is checked here; every rule of a consent stays in ``consent/``."""
+"""Reading the portal's consent forms into the v1 API's request models (DESIGN §2), so the same
+validation (``consent.versions`` via ``broker.services.consents``) decides. Only the form's own
+syntax (recipient values, dates) is checked here; every rule of a consent stays in
+``consent/``."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from broker.consent_schemas import MeConsentCreate
 from broker.portal.texts import LOCAL_TZ, local
-from consent.models import ConsentNarrow, ConsentVersion, Recipient
+from broker.schemas.consents import ConsentNarrow, MeConsentCreate
+from consent.models import ConsentVersion, NarrowChange, Recipient
 from consent.rules import add_months
 
 _KINDS = ("partner", "partner_type", "network")
@@ -87,7 +88,7 @@ def default_end(now: datetime) -> str:
 
 
 def latest_end(now: datetime) -> str:
-    """The last day the 24-month limit (issue 4) still allows."""
+    """The last day the 24-month limit (DESIGN §3) still allows."""
     return (local(add_months(now, 24)).date() - timedelta(days=1)).isoformat()
 
 
@@ -109,15 +110,15 @@ def consent_terms(form: FormData) -> MeConsentCreate:
     return terms
 
 
-def narrow_change(form: FormData, head: ConsentVersion) -> ConsentNarrow:
+def narrow_change(form: FormData, head: ConsentVersion) -> NarrowChange:
     """A narrowing from the form. An unchanged end date keeps the current end (the form shows
     only the day). Raises ``FormError``."""
     chosen_end = (form.get("valid_until") or [""])[0].strip()
     same_day = chosen_end == local(head.valid_until).date().isoformat()
-    change: ConsentNarrow = _validated(ConsentNarrow, {
+    body: ConsentNarrow = _validated(ConsentNarrow, {
         "recipients": parse_recipients(form.get("recipient", [])),
         "purposes": list(form.get("purpose", [])),
         "sections": list(form.get("section", [])),
         "valid_until": None if same_day else parse_end_date(chosen_end),
     })
-    return change
+    return body.change()

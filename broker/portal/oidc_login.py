@@ -1,4 +1,4 @@
-"""The portals' OpenID Connect login (issue 6), shared by ``/mijn`` and ``/audit``: start an
+"""The portals' OpenID Connect login (DESIGN §2), shared by ``/mijn`` and ``/audit``: start an
 attempt (a 303 to the provider, the attempt sealed in the session cookie) and come back with
 the code (state checked, code redeemed with the PKCE verifier, ID token verified).
 
@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from broker.context import BrokerContext
-from broker.oidc import OidcError
+from broker.errors import OidcError
 from broker.portal import session as sessions
 from broker.portal.pages import render
 from broker.portal.session import Cookie, PortalSession

@@ -1,4 +1,4 @@
-"""Rendering and request plumbing shared by the portal's routes (issue 6): the Jinja2
+"""Rendering and request plumbing shared by the portal's routes (DESIGN §2): the Jinja2
 environment, the logged-in client, form parsing with CSRF, and the HTML error pages."""
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from broker import problems
-from broker.auth import ClientPrincipal
 from broker.context import BrokerContext
 from broker.deps import ContextDep
 from broker.portal import is_portal_path, texts
 from broker.portal.csrf import CsrfFailed, check_csrf
 from broker.portal.session import CLIENT, Cookie, PortalSession, read_session, store_session
+from broker.security.auth import ClientPrincipal
 
 TEMPLATES = Path(__file__).parent / "templates"
 LOGIN_URL = "/mijn/login"
@@ -47,7 +47,7 @@ class LoginRequired(Exception):
 
 
 class PortalNotFound(Exception):
-    """Unknown, or another client's: one 404 page for both (issue 6)."""
+    """Unknown, or another client's: one 404 page for both (DESIGN §2)."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def render(request: Request, ctx: BrokerContext, name: str, *, status: int = 200
     """Render ``name``; ``new_session`` also sets the session cookie (login, first visit)."""
     html = env.get_template(name).render(
         request=request, session=session, demo=ctx.settings.demo, t=texts,
-        catalogue=texts.explanations(ctx), registry=ctx.registry, **values,
+        catalogue=ctx.catalogue, registry=ctx.registry, **values,
     )
     response = HTMLResponse(html, status_code=status)
     # Personal data: never cached by the browser or a proxy.

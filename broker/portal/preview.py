@@ -1,11 +1,12 @@
-"""Issue 6 preview: "what would partner X see for purpose Y under these consents?"
+"""DESIGN §2 preview: "what would partner X see for purpose Y under these consents?"
 
 Built exactly like the access flow's policy input (``broker.policy.inputs.build_input``, as
-``broker.access._gather`` does) from the client's help relations and open consents, plus the
-proposed consent validated by the same rules (``consent.versions.build_consent``), and decided by
-the same policy engine (``ctx.policy.decide``). No entries go in (no content is needed, and
-DESIGN §4: verdicts never depend on whether data exists). Nothing is stored or released, so it is
-not an access and is not audited.
+``broker.services.access.gather`` does) from the client's help relations and open consents, plus
+the proposed consent validated by the same rules (``consent.versions.build_consent``), and
+decided by the same policy engine (``ctx.policy.decide``): the preview is the engine's answer,
+never a Python rule. No entries go in (no content is needed, and DESIGN §4: verdicts never
+depend on whether data exists). Nothing is stored or released, so it is not an access and is not
+audited.
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from broker.consents import PORTAL
 from broker.context import BrokerContext
 from broker.policy.decision import Decision
 from broker.policy.inputs import build_input
 from broker.portal.forms import FormError
-from broker.registry import Partner
+from broker.security.registry import Partner
+from broker.services.consents import PORTAL
 from consent import store, versions
-from consent.models import ConsentBase, PartnerRef
+from consent.models import ConsentTerms, PartnerRef
 
 PREVIEW_WORKER = "portal-preview"
 
@@ -36,7 +37,7 @@ class Preview:
 
 
 def preview(*, session: Session, ctx: BrokerContext, insz: str, partner_id: str, purpose: str,
-            proposed: ConsentBase | None, now: datetime) -> Preview:
+            proposed: ConsentTerms | None, now: datetime) -> Preview:
     """Raises ``FormError`` (unknown partner or purpose) and the ``ConsentValidationError`` of
     an invalid proposal."""
     partner = ctx.registry.partners.get(partner_id)
@@ -53,7 +54,7 @@ def preview(*, session: Session, ctx: BrokerContext, insz: str, partner_id: str,
                     for p in ctx.registry.partners.values()}
         consents = [*consents, versions.build_consent(
             proposed, consent_id="cs-preview", client_ref=client_ref, network=network,
-            evidence=PORTAL, catalogue=ctx.catalogue, partners=partners, now=now,
+            evidence=PORTAL, at_desk=False, catalogue=ctx.catalogue, partners=partners, now=now,
         )]
     sections = list(ctx.catalogue.sections)
     policy_input = build_input(

@@ -1,9 +1,9 @@
-"""The portal session (issue 6): a cookie sealed with AES-256-GCM under the data dir's session
+"""The portal session (DESIGN §2): a cookie sealed with AES-256-GCM under the data dir's session
 key, so the client's identity travels neither readable nor forgeable. During an OpenID Connect
-login it also carries the attempt's state, nonce and PKCE verifier (``broker.oidc``). The INSZ
-lives only inside the sealed cookie: never in a URL or a page (DESIGN §3).
+login it also carries the attempt's state, nonce and PKCE verifier (``broker.security.oidc``).
+The INSZ lives only inside the sealed cookie: never in a URL or a page (DESIGN §3).
 
-Cookie flags (issue 6): ``HttpOnly``, ``SameSite=Lax``, ``Secure`` outside demo mode, path
+Cookie flags (DESIGN §2): ``HttpOnly``, ``SameSite=Lax``, ``Secure`` outside demo mode, path
 ``/mijn`` (clients) or ``/audit`` (auditors: their own cookie, sealed with its own associated data,
 so one portal's cookie is no session in the other). Sessions end after ``LIFETIME`` seconds;
 logging out clears the cookie.
@@ -25,9 +25,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from broker.context import BrokerContext
-from broker.oidc import PendingLogin
+from broker.security.oidc import PendingLogin
 
-LIFETIME = 3600  # one hour, like an identity provider's session token (broker.auth)
+LIFETIME = 3600  # one hour, like an identity provider's session token (broker.security.auth)
 _MAX_COOKIE = 4096
 
 

@@ -1,18 +1,13 @@
-"""Plain Dutch (B1) for the portal (issue 6): labels and one-line explanations of sections and
+"""Plain Dutch (B1) for the portal (DESIGN §2): labels and one-line explanations of sections and
 purposes (data: ``policies/catalogue.json``), policy reason codes, error codes, dates."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from functools import cache
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from broker.catalogue import CATALOGUE_FILE
-from broker.context import BrokerContext
-from broker.registry import Registry
+from broker.security.registry import Registry
 from consent.models import Recipient
 
 try:
@@ -85,17 +80,6 @@ EVIDENCE = {"portal": "door jou, online", "signed_paper": "op papier ondertekend
 def error_text(code: str) -> str:
     return ERRORS.get(code, ERRORS["invalid_form"])
 
-
-@cache
-def _raw_catalogue(path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return data
-
-
-def explanations(ctx: BrokerContext) -> dict[str, Any]:
-    """The catalogue with its Dutch ``label`` and ``uitleg`` (the same file as the policy's)."""
-    path = ctx.settings.policy_dir / "catalogue.json" if ctx.settings.policy_dir else CATALOGUE_FILE
-    return _raw_catalogue(path)
 
 
 def local(moment: datetime) -> datetime:

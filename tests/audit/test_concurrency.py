@@ -1,4 +1,4 @@
-"""Issue 3 item 2: one global order without gaps or duplicates under concurrent appends.
+"""DESIGN §7: one global order without gaps or duplicates under concurrent appends.
 
 Threads share one ``TransparencyLog`` (its group-commit writer batches them); two separate OS
 processes, each with its own log object and connection, append to the same log at once and are

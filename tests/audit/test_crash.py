@@ -1,4 +1,4 @@
-"""Issue 3 item 2: an append that returned survives the writer process being killed (SIGKILL).
+"""DESIGN §7: an append that returned survives the writer process being killed (SIGKILL).
 
 A child process (fresh interpreter, ``appender.py``) appends from several threads and prints each
 acknowledgement the moment ``append`` returns; the parent kills it with SIGKILL while appends are

@@ -1,4 +1,4 @@
-"""Issue 3: proofs from the store agree with the reference tree for random sizes up to a few
+"""DESIGN §7: proofs from the store agree with the reference tree for random sizes up to a few
 thousand, and verify with ``audit.merkle``.
 
 The store answers from O(log n) stored subtree hashes (``audit.plan``); ``audit.reference``

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from broker import dossier
 from broker.context import BrokerContext
+from broker.services import dossier
 from broker.store.db import session_scope
 from consent import store as consent_store
 from consent.models import ConsentVersion, Evidence, HelpRelation, Recipient

@@ -1,4 +1,4 @@
-"""The access decision table (issue 5): every rule and reason code of DESIGN §4, end to end
+"""The access decision table (DESIGN §4): every rule and reason code of DESIGN §4, end to end
 through ``POST /v1/access-requests``, on SQLite and PostgreSQL."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The access flow around the decision (issue 5 item 3): audit before release, fail closed,
+"""The access flow around the decision (DESIGN §4): audit before release, fail closed,
 no existence leak, bad input, and what the client and the auditors see afterwards."""
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from broker.app import create_app
-from broker.catalogue import CATALOGUE_FILE
 from broker.context import BrokerContext, load_context
-from broker.settings import Settings
+from broker.settings import DEFAULT_POLICY_DIR, Settings
 from broker.store.db import make_engine
 from tests.broker.access_scenarios import INSZ, JUSTIFICATION, C, Case, E, R, now, write_scenario
 from tests.factories import client_auth, partner_auth
@@ -108,7 +107,8 @@ def test_locked_database_fails_the_request_with_503_and_releases_nothing(
 BROKEN_POLICIES = {
     "engine_error": 'decision := {"sections": {}, "x": to_number("not a number")}',
     "undefined": 'decision := 1 if { false }',
-    "malformed": 'decision := {"sections": {s: {"verdict": "granted", "reasons": []} | '
+    "malformed": 'decision := {"sections": {s: {"verdict": "granted", "reasons": [], '
+                 '"consents": []} | '
                  'some s in input.sections}, "release": [e.id | some e in input.entries], '
                  '"obligations": [], "break_glass": false}',  # releases restricted entries too
     "timeout": 'decision := {"n": count([x | some x in numbers.range(1, 3000000)])}',
@@ -120,7 +120,7 @@ def broken(request: pytest.FixtureRequest, tmp_path: Path, settings: Settings,
            engine: Engine) -> Iterator[tuple[TestClient, str]]:
     bundle = tmp_path / "broken-policies"
     bundle.mkdir()
-    shutil.copy(CATALOGUE_FILE, bundle / "catalogue.json")
+    shutil.copy(DEFAULT_POLICY_DIR / "catalogue.json", bundle / "catalogue.json")
     (bundle / "access.rego").write_text(f"package gbo.access\n\n{BROKEN_POLICIES[request.param]}\n")
     ctx = load_context(settings.model_copy(update={"policy_dir": bundle, "policy_timeout_ms": 50}),
                        engine=engine)

@@ -1,4 +1,4 @@
-"""The audit log over HTTP (issue 3 item 6): public checkpoint, key and proofs; scoped leaves and
+"""The audit log over HTTP (DESIGN §7): public checkpoint, key and proofs; scoped leaves and
 entries for auditors; the client's own access log with its detail decrypted."""
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ from fastapi.testclient import TestClient
 from audit.checkpoint import open_checkpoint
 from audit.keys import Ed25519Verifier
 from audit.merkle import leaf_hash, verify_consistency, verify_inclusion
-from broker import dossier
-from broker.audit_log import AuditEvent, AuditSecretLeak
 from broker.context import BrokerContext
+from broker.errors import AuditSecretLeak
+from broker.services import dossier
+from broker.services.erasure import erase_client
 from broker.settings import Settings
+from broker.store.audit_events import AuditEvent, decode
 from broker.store.db import session_scope
 from broker.store.models import Client
 from tests.factories import OTHER_INSZ, VALID_INSZ, auth, client_auth, issuer_token
@@ -243,12 +245,15 @@ def test_access_log_after_erasure_reports_the_client_erased(
 ) -> None:
     client = _client(ctx, VALID_INSZ)
     with session_scope(ctx.engine) as session:
-        dossier.erase_client(session=session, client_id=client.id, now=datetime.now(UTC))
+        erase_client(session=session, audit=ctx.audit, network="gbo-gent", ref=client.ref,
+                     now=datetime.now(UTC))
     response = api.get("/v1/me/access-log", headers=client_auth(settings, VALID_INSZ))
     assert response.status_code == 410
-    # The log itself is untouched: every entry is still there and hashes as before.
+    # The log itself is untouched: every entry is still there, plus the erasure's own entry.
     ctx.audit.log.checkpoint_now()
-    assert ctx.audit.log.store.size() == len(logged)
+    assert ctx.audit.log.store.size() == len(logged) + 1
+    erased = decode(ctx.audit.log.store.leaf(len(logged)))  # type: ignore[arg-type]
+    assert (erased["kind"], erased["client"]) == ("client.erased", client.ref)
 
 
 def test_entry_containing_a_guarded_secret_is_refused_and_nothing_logged(

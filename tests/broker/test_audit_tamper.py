@@ -1,8 +1,8 @@
-"""Issue 3: `gbo-broker audit verify` catches an attacker with database access.
+"""DESIGN §7: `gbo-broker audit verify` catches an attacker with database access.
 
-A log of 1,000 real entries (``broker.audit_log.build_entry``, detail encrypted with a client data
-key) is signed by `gbo-broker audit checkpoint` at 500 and 1,000 leaves. The attacker drops the
-append-only triggers, edits the tables, and puts the triggers back. Every edit must make
+A log of 1,000 real entries (``broker.store.audit_events.build_entry``, detail encrypted with a
+client data key) is signed by `gbo-broker audit checkpoint` at 500 and 1,000 leaves. The attacker
+drops the append-only triggers, edits the tables, and puts the triggers back. Every edit must make
 `audit verify` exit 1 naming the first bad index, as far as the verifier can know it: a changed,
 deleted or swapped leaf at its own index; a truncated tail at the cut; a leaf rewritten together
 with every stored hash above it at the start of the range the first failing checkpoint covers.
@@ -41,11 +41,11 @@ from audit.schema import (
 )
 from audit.store import AuditStore, writer_engine
 from broker.app import create_app
-from broker.audit_log import AuditEvent, build_entry
 from broker.cli import app
 from broker.context import BrokerContext
 from broker.settings import Settings
 from broker.store import crypto
+from broker.store.audit_events import AuditEvent, build_entry
 from tests.factories import issuer_token
 
 LOG_SIZE = 1000

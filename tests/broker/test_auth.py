@@ -10,9 +10,9 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
-from broker.registry import Partner
+from broker.security.registry import Partner
+from broker.security.tokens import sign
 from broker.settings import Settings
-from broker.tokens import sign
 from tests.factories import (
     auth,
     declare_relation,

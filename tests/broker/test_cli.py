@@ -57,7 +57,7 @@ def test_minted_auditor_token_carries_scope(settings: Settings) -> None:
     assert result.exit_code == 0
     from datetime import UTC, datetime
 
-    from broker.auth import IssuerKeys, verify_auditor_token
+    from broker.security.auth import IssuerKeys, verify_auditor_token
 
     issuer = IssuerKeys.from_file(
         settings.resolved_issuer or "", settings.resolved_issuer_jwks_file

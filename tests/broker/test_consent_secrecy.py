@@ -1,5 +1,5 @@
 """Secrecy canary for relations, consents, receipts, FHIR and notices (DESIGN §3, §6): a unique
-INSZ travels through every endpoint of issue 4 and appears in no response, log line, audit entry
+INSZ travels through every endpoint of DESIGN §3 and appears in no response, log line, audit entry
 or consent table — responses carry pseudonyms only."""
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from broker.audit_log import decode
 from broker.context import BrokerContext
 from broker.observability import json_formatter
 from broker.settings import Settings
+from broker.store.audit_events import decode
 from tests.broker.test_secrecy import CALLER_LOGGERS, _canary_insz
 from tests.factories import client_auth, in_days, make_desk_consent, partner_auth
 

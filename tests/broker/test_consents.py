@@ -1,4 +1,4 @@
-"""``POST /v1/consents``: consent recorded at a partner's desk (DESIGN §5; issue 4 item 2)."""
+"""``POST /v1/consents``: consent recorded at a partner's desk (DESIGN §5; DESIGN §3)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from broker.audit_log import decode
 from broker.context import BrokerContext
 from broker.settings import Settings
+from broker.store.audit_events import decode
 from tests.factories import (
     OTHER_INSZ,
     VALID_INSZ,

@@ -1,14 +1,14 @@
-"""The demo network is realistic (issue 4): relations and consents seeded through the services,
+"""The demo network is realistic (DESIGN §3): relations and consents seeded through the services,
 so they are audited, and every seeded entry is written under a valid help relation."""
 
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from broker.audit_log import decode
 from broker.context import BrokerContext
 from broker.demo import setup_demo
 from broker.settings import Settings
+from broker.store.audit_events import decode
 from tests.factories import OTHER_INSZ, VALID_INSZ, client_auth
 
 AN, BRAM = VALID_INSZ, OTHER_INSZ  # the demo citizens An Peeters and Bram Claes

@@ -9,8 +9,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from broker import dossier
 from broker.context import BrokerContext
+from broker.services import dossier
+from broker.services.erasure import erase_client
 from broker.settings import Settings
 from tests.factories import (
     VALID_INSZ,
@@ -193,7 +194,8 @@ def test_erased_client_reads_and_writes_report_erasure(
             session, keyring=ctx.keyring, network="gbo-gent", insz=VALID_INSZ
         )
         assert client is not None
-        dossier.erase_client(session=session, client_id=client.id, now=client.created_at)
+        erase_client(session=session, audit=ctx.audit, network="gbo-gent", ref=client.ref,
+                     now=client.created_at)
     read = api.get("/v1/me/dossier", headers=client_auth(settings))
     assert read.status_code == 410
     assert read.json()["code"] == "client_erased"

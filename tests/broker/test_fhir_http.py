@@ -1,5 +1,5 @@
 """``GET /v1/me/consents/{id}/fhir``: an HL7 FHIR R5 Consent that validates and round-trips
-(issue 4 item 4)."""
+(DESIGN §3)."""
 
 from __future__ import annotations
 
@@ -63,13 +63,14 @@ def test_export_round_trips_through_consent(
     assert imported.consent_id == consent["id"]
     assert imported.version == consent["version"]
     assert imported.client_ref == ctx.keyring.client_ref("gbo-gent", VALID_INSZ)
-    assert [r.model_dump() for r in imported.recipients] == consent["recipients"]
-    assert imported.purposes == consent["purposes"]
-    assert imported.sections == consent["sections"]
-    assert imported.valid_from == datetime.fromisoformat(consent["valid_from"])
-    assert imported.valid_until == datetime.fromisoformat(consent["valid_until"])
+    terms = imported.terms
+    assert [r.model_dump() for r in terms.recipients] == consent["recipients"]
+    assert list(terms.purposes) == consent["purposes"]
+    assert list(terms.sections) == consent["sections"]
+    assert terms.valid_from == datetime.fromisoformat(consent["valid_from"])
+    assert terms.valid_until == datetime.fromisoformat(consent["valid_until"])
     assert imported.evidence.model_dump() == consent["evidence"]
-    assert (imported.grantor.model_dump() if imported.grantor else None) == consent["grantor"]
+    assert (terms.grantor.model_dump() if terms.grantor else None) == consent["grantor"]
 
 
 def test_revoked_consent_exports_as_inactive_and_older_versions_stay_exportable(
@@ -83,4 +84,4 @@ def test_revoked_consent_exports_as_inactive_and_older_versions_stay_exportable(
     first = from_fhir(parse_fhir_json(_fhir(api, settings, consent_id, "?version=1").text))
     assert current.status == "inactive"
     assert current.meta is not None and current.meta.versionId == "3"
-    assert first.sections == ["inkomen", "huisvesting"]
+    assert list(first.terms.sections) == ["inkomen", "huisvesting"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from broker.insz import is_valid_insz, looks_like_insz, normalize_kbo
+from broker.security.registry import normalize_kbo
+from consent.insz import is_valid_insz, looks_like_insz
 
 INSZ_CASES = {
     # Public example from the national register's documentation: born 1993-05-18.

@@ -1,4 +1,4 @@
-"""``POST /v1/involvement`` (issue 5 item 5): which partners help the client, disclosed only as
+"""``POST /v1/involvement`` (DESIGN §4): which partners help the client, disclosed only as
 far as policy allows; an undisclosed involvement is indistinguishable from none."""
 
 from __future__ import annotations

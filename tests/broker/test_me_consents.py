@@ -1,4 +1,4 @@
-"""The client's consents over HTTP (issue 4 item 2): give, read with history, narrow, revoke;
+"""The client's consents over HTTP (DESIGN §3): give, read with history, narrow, revoke;
 only their own; bad input for every endpoint."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from broker.audit_log import decode
 from broker.context import BrokerContext
 from broker.settings import Settings
+from broker.store.audit_events import decode
 from tests.factories import (
     OTHER_INSZ,
     client_auth,

@@ -1,9 +1,9 @@
-"""Withdrawal follow-up (issue 4 item 5): partners that received data under a consent are
+"""Withdrawal follow-up (DESIGN §3): partners that received data under a consent are
 notified when it is narrowed or revoked; ``GET /v1/notifications`` is cursor-based and
 at-least-once.
 
 Access decisions are real audit-log entries (``access.decision``), appended here as the access
-flow (issue 5) appends them.
+flow (DESIGN §4) appends them.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from broker.audit_log import AuditEvent
 from broker.context import BrokerContext
 from broker.settings import Settings
+from broker.store.audit_events import AuditEvent
 from consent.rules import add_months
 from tests.factories import VALID_INSZ, client_auth, give_consent, partner_auth
 

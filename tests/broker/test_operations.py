@@ -1,4 +1,4 @@
-"""Operations: health, readiness, metrics, structured access logs (issue 2, item 9)."""
+"""Operations: health, readiness, metrics, structured access logs (DESIGN §6, item 9)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The auditor portal /audit (issue 6, second slice): demo login per scope, scope-limited
+"""The auditor portal /audit (DESIGN §2, second slice): demo login per scope, scope-limited
 entries with filters and cursor paging, CSV export, chart tables, the integrity panel with
 "verify now", CSRF, and secrecy (no INSZ, content or encrypted detail in any page). Runs on
 SQLite and PostgreSQL (``api``)."""
@@ -21,14 +21,14 @@ from sqlalchemy.exc import OperationalError
 
 from audit.schema import append_only_ddl, audit_leaf, drop_append_only_ddl
 from audit.store import AuditStore, AuditStoreError
-from broker import audit_verify
 from broker.app import create_app
-from broker.audit_log import AuditEvent
 from broker.context import BrokerContext, load_context
 from broker.portal import audit_integrity, audit_search
 from broker.portal.texts import local
+from broker.services import audit_verify
 from broker.settings import Settings
 from broker.store import crypto
+from broker.store.audit_events import AuditEvent
 from tests.factories import (
     VALID_INSZ,
     HeldVerification,

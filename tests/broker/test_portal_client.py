@@ -1,4 +1,4 @@
-"""The client portal /mijn (issue 6, first slice): demo login, pages, consent forms with CSRF,
+"""The client portal /mijn (DESIGN §2, first slice): demo login, pages, consent forms with CSRF,
 preview by the policy engine, access log, dossier. Runs on SQLite and PostgreSQL (``api``)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from broker.app import create_app
 from broker.context import load_context
 from broker.errors import ConfigurationError
-from broker.keys import session_key_file
+from broker.security.keys import session_key_file
 from broker.settings import Settings
 from tests.factories import (
     OTHER_INSZ,

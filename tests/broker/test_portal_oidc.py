@@ -1,4 +1,4 @@
-"""OpenID Connect login for both portals (issue 6): the authorization-code flow with PKCE against
+"""OpenID Connect login for both portals (DESIGN §2): the authorization-code flow with PKCE against
 a real provider on loopback (``tests.oidc_provider``), the broker in-process. Runs on SQLite and
 PostgreSQL. The provider enforces PKCE, the registered redirect URI and single-use codes; the
 tests check that the broker refuses every ID token or callback it must refuse."""
@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from broker.app import create_app
 from broker.context import BrokerContext, load_context
 from broker.errors import ConfigurationError
-from broker.oidc import LOGIN_WINDOW, check_settings
+from broker.security.oidc import LOGIN_WINDOW, check_settings
 from broker.settings import Settings
 from tests.factories import VALID_INSZ, production_settings
 from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, User, running_provider

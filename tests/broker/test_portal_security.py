@@ -1,4 +1,4 @@
-"""The portals' browser security headers and HTML error pages (issue 6 "security"). Runs on SQLite
+"""The portals' browser security headers and HTML error pages (DESIGN §2 "security"). Runs on SQLite
 and PostgreSQL (``api``).
 
 - Every response under /mijn and /audit — pages, redirects, static files, error pages — carries a

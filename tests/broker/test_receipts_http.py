@@ -1,4 +1,4 @@
-"""Signed consent receipts over HTTP (issue 4 item 3), verified with the published JWKS."""
+"""Signed consent receipts over HTTP (DESIGN §3), verified with the published JWKS."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from broker.context import BrokerContext, load_context
 from broker.demo import DEMO_REGISTRY
 from broker.errors import ConfigurationError
-from broker.keys import receipt_key_file
+from broker.security.keys import receipt_key_file
 from broker.settings import Settings
 from consent.errors import ReceiptInvalid
 from consent.receipt import sign_receipt, verify_receipt

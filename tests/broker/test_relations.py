@@ -1,4 +1,4 @@
-"""Help relations over HTTP (DESIGN §3, §5; issue 4 item 1) and the relation gate on entries."""
+"""Help relations over HTTP (DESIGN §3, §5; DESIGN §3) and the relation gate on entries."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from broker.audit_log import decode
 from broker.context import BrokerContext
 from broker.settings import Settings
+from broker.store.audit_events import decode
 from consent.rules import add_months
 from tests.factories import (
     OTHER_INSZ,

@@ -8,9 +8,9 @@ import secrets
 import pytest
 from fastapi.testclient import TestClient
 
-from broker.insz import is_valid_insz
 from broker.observability import json_formatter
 from broker.settings import Settings
+from consent.insz import is_valid_insz
 from tests.factories import auth, client_auth, declare_relation, make_entry, partner_auth
 
 

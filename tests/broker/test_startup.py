@@ -1,4 +1,4 @@
-"""The broker refuses to start when it must not serve (issue 2: settings, database, registry)."""
+"""The broker refuses to start when it must not serve (DESIGN §6: settings, database, registry)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import yaml
 from broker.context import load_context
 from broker.demo import DEMO_REGISTRY
 from broker.errors import ConfigurationError
-from broker.registry import load_registry
+from broker.security.registry import load_registry
 from broker.settings import Settings
 from broker.store.db import make_engine
 

@@ -9,13 +9,13 @@ from typing import Any
 
 from consent.catalogue import Catalogue
 from consent.models import (
-    ConsentCreate,
+    ConsentTerms,
     ConsentVersion,
     Evidence,
+    Grantor,
     HelpRelation,
     PartnerRef,
     Recipient,
-    RequesterRef,
 )
 
 CATALOGUE_PATH = Path(__file__).resolve().parents[2] / "policies" / "catalogue.json"
@@ -77,16 +77,9 @@ def make_relation(**overrides: Any) -> HelpRelation:
     return HelpRelation(**fields)
 
 
-def make_requester(**overrides: Any) -> RequesterRef:
-    fields: dict[str, Any] = {"partner": "ocmw-gent", "type": "ocmw", "network": NETWORK}
-    fields.update(overrides)
-    return RequesterRef(**fields)
-
-
-def consent_create_body(**overrides: Any) -> dict[str, Any]:
-    """The JSON body of ``POST /v1/consents``, valid at ``NOW``."""
+def terms_body(**overrides: Any) -> dict[str, Any]:
+    """The terms and desk evidence of a new consent as JSON data, valid at ``NOW``."""
     body: dict[str, Any] = {
-        "insz": INSZ,
         "recipients": [{"kind": "partner", "id": "ocmw-gent"}],
         "purposes": ["rechtenverkenning"],
         "sections": ["inkomen", "rechten"],
@@ -97,5 +90,23 @@ def consent_create_body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
-def make_consent_create(**overrides: Any) -> ConsentCreate:
-    return ConsentCreate.model_validate(consent_create_body(**overrides))
+def make_terms(**overrides: Any) -> tuple[ConsentTerms, Evidence]:
+    """``terms_body(**overrides)`` as the library's types. Raises pydantic's ValidationError
+    for a malformed recipient, grantor or evidence, as the broker's request bodies would."""
+    body = terms_body(**overrides)
+
+    def instant(value: str | None) -> datetime | None:
+        return None if value is None else datetime.fromisoformat(value)
+
+    until = instant(body["valid_until"])
+    assert until is not None
+    terms = ConsentTerms(
+        recipients=tuple(Recipient.model_validate(r) for r in body["recipients"]),
+        purposes=tuple(body["purposes"]),
+        sections=tuple(body["sections"]),
+        valid_from=instant(body.get("valid_from")),
+        valid_until=until,
+        grantor=None if body.get("grantor") is None else Grantor.model_validate(body["grantor"]),
+        help_relation_id=body.get("help_relation_id"),
+    )
+    return terms, Evidence.model_validate(body["evidence"])

@@ -15,16 +15,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from consent.errors import ReceiptInvalid
 from consent.models import Grantor
 from consent.receipt import build_receipt, public_jwk, sign_receipt, verify_receipt
-from consent.versions import build_consent
 from tests.consent.factories import (
     CATALOGUE,
     CLIENT_REF,
-    INSZ,
-    NETWORK,
-    NOW,
-    PARTNERS,
     make_consent,
-    make_consent_create,
     recipient,
 )
 
@@ -163,17 +157,3 @@ def test_non_canonical_payload_does_not_verify() -> None:
         payload, KEY, algorithm="EdDSA", headers={"kid": KID, "typ": "consent-receipt+jwt"})
     with pytest.raises(ReceiptInvalid):
         verify_receipt(jws, JWKS)
-
-
-def test_no_insz_anywhere_in_the_receipt() -> None:
-    consent_in = make_consent_create()
-    assert consent_in.insz == INSZ
-    c = build_consent(
-        consent_in, consent_id="c-9", client_ref=CLIENT_REF, network=NETWORK,
-        evidence=consent_in.evidence, catalogue=CATALOGUE, partners=PARTNERS, now=NOW,
-    )
-    receipt = build_receipt(c, catalogue=CATALOGUE)
-    jws = sign_receipt(receipt, KEY, KID)
-    decoded = b"".join(_unb64(part) for part in jws.split("."))
-    for text in (json.dumps(receipt), jws, decoded.decode("latin-1")):
-        assert INSZ not in text

@@ -1,4 +1,4 @@
-"""Help relations: validity at ``now``, default and maximum end, ending (issue 4, DESIGN §3)."""
+"""Help relations: validity at ``now``, default and maximum end, ending (DESIGN §3, DESIGN §3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Bad input for a new consent: each failure has its own stable error code (issue 4)."""
+"""Bad input for a new consent: each failure has its own stable error code (DESIGN §3)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from consent import errors
-from consent.models import ClientConsentCreate, ConsentCreate, Recipient
-from consent.rules import check_recipient, validate_consent_create
+from consent.models import Recipient
+from consent.rules import check_evidence, check_recipient, validate_consent_create
 from tests.consent.factories import (
     CATALOGUE,
     DAY,
@@ -17,17 +17,18 @@ from tests.consent.factories import (
     NETWORK,
     NOW,
     PARTNERS,
-    consent_create_body,
-    make_consent_create,
+    make_terms,
 )
 
 TWO_YEARS_AHEAD = NOW.replace(year=NOW.year + 2)
 
 
-def _validate(consent_in: ConsentCreate | ClientConsentCreate) -> None:
-    validate_consent_create(
-        consent_in, catalogue=CATALOGUE, partners=PARTNERS, network=NETWORK, now=NOW
-    )
+def _validate(*, at_desk: bool = True, **overrides: Any) -> None:
+    """Validate a new consent as recorded at the desk (or given in the portal)."""
+    terms, evidence = make_terms(**overrides)
+    validate_consent_create(terms, catalogue=CATALOGUE, partners=PARTNERS, network=NETWORK,
+                            now=NOW)
+    check_evidence(evidence, at_desk=at_desk)
 
 
 @pytest.mark.parametrize(
@@ -53,7 +54,7 @@ def _validate(consent_in: ConsentCreate | ClientConsentCreate) -> None:
     ],
 )
 def test_valid_consent_accepted(overrides: dict[str, Any]) -> None:
-    _validate(make_consent_create(**overrides))
+    _validate(**overrides)
 
 
 @pytest.mark.parametrize(
@@ -111,23 +112,21 @@ def test_invalid_consent_rejected(
     overrides: dict[str, Any], error: type[errors.ConsentError], pointer: str
 ) -> None:
     with pytest.raises(error) as caught:
-        _validate(make_consent_create(**overrides))
+        _validate(**overrides)
     assert caught.value.pointer == pointer
     assert isinstance(caught.value, errors.ConsentValidationError)
 
 
 def test_client_portal_consent_needs_no_desk_evidence() -> None:
-    body = consent_create_body()
-    del body["insz"], body["evidence"]
-    _validate(ClientConsentCreate.model_validate(body))
+    _validate(at_desk=False, evidence={"method": "portal"})
 
 
 @pytest.mark.parametrize(
     "kind", ["person", "PARTNER", ""], ids=["unknown_kind", "wrong_case", "empty_kind"]
 )
-def test_wrong_recipient_kind_rejected_by_request_model(kind: str) -> None:
+def test_wrong_recipient_kind_rejected_by_the_value_model(kind: str) -> None:
     with pytest.raises(ValidationError):
-        make_consent_create(recipients=[{"kind": kind, "id": "ocmw-gent"}])
+        make_terms(recipients=[{"kind": kind, "id": "ocmw-gent"}])
 
 
 def test_wrong_recipient_kind_rejected_by_rules_when_model_bypassed() -> None:
@@ -138,7 +137,7 @@ def test_wrong_recipient_kind_rejected_by_rules_when_model_bypassed() -> None:
 
 def test_error_message_never_echoes_the_rejected_value() -> None:
     with pytest.raises(errors.UnknownSection) as caught:
-        _validate(make_consent_create(sections=[INSZ]))
+        _validate(sections=[INSZ])
     assert INSZ not in str(caught.value)
     assert INSZ not in repr(caught.value)
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from consent import errors
-from consent.models import ConsentNarrow, ConsentVersion, Evidence, Recipient
+from consent.models import ConsentVersion, Evidence, NarrowChange, Recipient
 from consent.rules import check_narrowing, consent_status
 from consent.versions import build_consent, narrow, revoke
 from tests.consent.factories import (
@@ -20,8 +20,8 @@ from tests.consent.factories import (
     NOW,
     PARTNERS,
     make_consent,
-    make_consent_create,
     make_relation,
+    make_terms,
     recipient,
 )
 
@@ -33,11 +33,10 @@ UNTIL = NOW + 300 * DAY
 
 def _build(**overrides: Any) -> ConsentVersion:
     relation = overrides.pop("relation", None)
-    consent_in = make_consent_create(**overrides)
+    terms, evidence = make_terms(**overrides)
     return build_consent(
-        consent_in, consent_id="c-9", client_ref=CLIENT_REF, network=NETWORK,
-        evidence=consent_in.evidence, catalogue=CATALOGUE, partners=PARTNERS, now=NOW,
-        relation=relation,
+        terms, consent_id="c-9", client_ref=CLIENT_REF, network=NETWORK, evidence=evidence,
+        at_desk=True, catalogue=CATALOGUE, partners=PARTNERS, now=NOW, relation=relation,
     )
 
 
@@ -133,7 +132,7 @@ def test_widening_or_no_change_rejected(new: dict[str, Any]) -> None:
 
 def test_narrow_makes_linked_version_and_closes_old_one() -> None:
     old = make_consent(**OLD)
-    result = narrow(old, ConsentNarrow(sections=["rechten"]), new_id="c-2", evidence=PORTAL,
+    result = narrow(old, NarrowChange(sections=("rechten",)), new_id="c-2", evidence=PORTAL,
                     now=NOW)
     assert (result.new.version, result.new.previous_version_id) == (2, old.id)
     assert result.new.valid_from == NOW and result.new.created_at == NOW
@@ -149,12 +148,12 @@ def test_narrow_makes_linked_version_and_closes_old_one() -> None:
 
 def test_narrowing_to_nothing_rejected() -> None:
     with pytest.raises(errors.EmptySections):
-        narrow(make_consent(), ConsentNarrow(sections=[]), new_id="c-2", evidence=PORTAL,
+        narrow(make_consent(), NarrowChange(sections=()), new_id="c-2", evidence=PORTAL,
                now=NOW)
 
 
 def test_narrow_that_widens_rejected() -> None:
-    change = ConsentNarrow(recipients=[Recipient(kind="network", id=NETWORK)])
+    change = NarrowChange(recipients=(Recipient(kind="network", id=NETWORK),))
     with pytest.raises(errors.NotANarrowing):
         narrow(make_consent(), change, new_id="c-2", evidence=PORTAL, now=NOW)
 
@@ -169,7 +168,7 @@ def test_revoked_or_expired_consent_cannot_change(overrides: dict[str, Any]) -> 
     with pytest.raises(errors.ConsentNotActive):
         revoke(c, now=NOW)
     with pytest.raises(errors.ConsentNotActive):
-        narrow(c, ConsentNarrow(sections=["inkomen"]), new_id="c-2", evidence=PORTAL, now=NOW)
+        narrow(c, NarrowChange(sections=("inkomen",)), new_id="c-2", evidence=PORTAL, now=NOW)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Browser-test plumbing (issue 6 "Quality"): Playwright for Python driving Debian's Chromium,
+"""Browser-test plumbing (DESIGN §2 "Quality"): Playwright for Python driving Debian's Chromium,
 axe-core for WCAG 2.1 AA, and screenshots under ``test-artefacts/``.
 
 Never ``playwright install``: the browser is Debian's (``apt-get install chromium``), started
@@ -33,12 +33,12 @@ REQUIRE_BROWSER = os.environ.get("REQUIRE_BROWSER") == "1"
 ASSETS = Path(__file__).parent / "assets"
 AXE_VERSION = "4.14.1"  # tests/e2e/assets/axe-core/VERSION.md
 AXE_JS = ASSETS / "axe-core" / "axe.min.js"
-# Issue 6: WCAG 2.1 AA, zero violations.
+# DESIGN §2: WCAG 2.1 AA, zero violations.
 WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artefacts" / "screenshots"
 DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 360, "height": 740}  # issue 6: "works on a 360 px wide phone screen"
+PHONE = {"width": 360, "height": 740}  # DESIGN §2: "works on a 360 px wide phone screen"
 
 
 def browser_missing() -> str | None:

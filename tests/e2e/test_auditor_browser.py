@@ -1,4 +1,4 @@
-"""The auditor portal ``/audit`` in a real browser (issue 6 "Quality"), against a real demo broker
+"""The auditor portal ``/audit`` in a real browser (DESIGN §2 "Quality"), against a real demo broker
 with real traffic (relations, consents, entries, access requests, a break-glass) sent through
 its v1 API.
 
@@ -30,7 +30,7 @@ import httpx2 as httpx
 import pytest
 
 from broker.app import create_app
-from broker.audit_log import AuditEvent
+from broker.store.audit_events import AuditEvent
 from tests.e2e.browser import (
     DESKTOP,
     PHONE,
@@ -64,10 +64,10 @@ class Traffic:
 
 def _partner_api(demo_broker: DemoBroker) -> Callable[[str, str, str, dict[str, Any]], Any]:
     """POST to the v1 API as a partner system. Tokens are minted in-process by the function
-    ``gbo-broker token partner`` runs (``broker.tokens.partner_token``, same settings): the CLI
-    costs ~0.4 s a token, and this seeds ~70 requests."""
+    ``gbo-broker token partner`` runs (``broker.security.tokens.partner_token``, same settings):
+    the CLI costs ~0.4 s a token, and this seeds ~70 requests."""
+    from broker.security.tokens import partner_token
     from broker.settings import Settings
-    from broker.tokens import partner_token
 
     with mock.patch.dict(os.environ, demo_broker.env, clear=True):
         settings = Settings()
@@ -360,7 +360,7 @@ def test_audit_page_has_no_axe_violations_and_fits(visit: Visit, name: str, devi
 
 @pytest.mark.parametrize("name", list(PAGES))
 def test_audit_page_breaks_no_content_security_policy_rule(visit: Visit, name: str) -> None:
-    """Issue 6: no inline script or style, nothing from elsewhere; forms post to this server."""
+    """DESIGN §2: no inline script or style, nothing from elsewhere; forms post to this server."""
     violations: list[str] = []
     page = visit.open(name, DESKTOP, csp_violations=violations)
     page.close()

@@ -1,4 +1,4 @@
-"""Both portals' OpenID Connect login in a real browser (issue 6): Chromium follows the redirect
+"""Both portals' OpenID Connect login in a real browser (DESIGN §2): Chromium follows the redirect
 to a provider on loopback (``tests.oidc_provider``: PKCE required), picks a user there and comes
 back logged in; the session cookie (``SameSite=Lax``) must survive that cross-site return. The
 login pages pass axe-core with the provider's button, and in their error state."""

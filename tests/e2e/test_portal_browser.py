@@ -1,4 +1,4 @@
-"""The client portal ``/mijn`` in a real browser (issue 6 "Quality"), against a real demo broker.
+"""The client portal ``/mijn`` in a real browser (DESIGN §2 "Quality"), against a real demo broker.
 
 - The core flow, with and without JavaScript: log in, give a consent after previewing what a
   partner would see, the partner's access succeeds, the client sees it in the access log,
@@ -310,7 +310,7 @@ def test_page_fits_a_360px_phone_without_axe_violations(visit: Visit, name: str)
 
 @pytest.mark.parametrize("name", list(PAGES))
 def test_page_breaks_no_content_security_policy_rule(visit: Visit, name: str) -> None:
-    """Issue 6: no inline script or style, nothing from elsewhere; forms post to this server."""
+    """DESIGN §2: no inline script or style, nothing from elsewhere; forms post to this server."""
     violations: list[str] = []
     page = visit.open(name, DESKTOP, csp_violations=violations)
     page.close()

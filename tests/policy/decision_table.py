@@ -28,7 +28,9 @@ G = "granted"
 class Case:
     """`sections` maps each requested section to "granted" or its sorted deny reasons.
 
-    `obligations` defaults to notify_client iff a section is granted (policies/access.rego).
+    `relied` maps a granted section to the consents it relied on (default ["c-1"], the
+    factories' consent; none under break-glass). `obligations` defaults to notify_client iff a
+    section is granted (policies/access.rego).
     """
 
     id: str
@@ -37,12 +39,15 @@ class Case:
     release: list[str] = field(default_factory=list)
     obligations: list[str] | None = None
     break_glass: bool = False
+    relied: dict[str, list[str]] = field(default_factory=dict)
 
     def expected(self) -> dict[str, Any]:
+        default = [] if self.break_glass else ["c-1"]
         sections = {
-            name: {"verdict": "granted", "reasons": []}
+            name: {"verdict": "granted", "reasons": [],
+                   "consents": self.relied.get(name, default)}
             if want == G
-            else {"verdict": "denied", "reasons": want}
+            else {"verdict": "denied", "reasons": want, "consents": []}
             for name, want in self.sections.items()
         }
         obligations = self.obligations
@@ -259,13 +264,47 @@ TABLE: list[Case] = [
     Case("consent_other_section", make_input(sections=["werk"]), {"werk": NO_CONSENT}),
     Case(
         "consent_revoked",
-        make_input(consents=[make_consent(status="revoked")]),
+        make_input(consents=[make_consent(revoked_at=EXPIRED[1])]),
         {"inkomen": NO_CONSENT},
     ),
     Case(
-        "consent_status_expired",
-        make_input(consents=[make_consent(status="expired")]),
+        "consent_revoked_after_now",
+        make_input(consents=[make_consent(revoked_at=FUTURE[0])]),
+        {"inkomen": G},
+    ),
+    Case(
+        "consent_revocation_fact_missing",
+        make_input(consents=[{k: v for k, v in make_consent().items() if k != "revoked_at"}]),
         {"inkomen": NO_CONSENT},
+    ),
+    Case(
+        "consent_bound_to_requesters_relation",
+        make_input(consents=[make_consent(help_relation=f"r-{CAW}")]),
+        {"inkomen": G},
+    ),
+    Case(
+        "consent_bound_to_ended_relation",
+        make_input(
+            client={"ref": "p-1", "network": NETWORK,
+                    "help_relations": [relation(), relation("ocmw-gent", EXPIRED)]},
+            consents=[make_consent(help_relation="r-ocmw-gent")],
+        ),
+        {"inkomen": NO_CONSENT},
+    ),
+    Case(
+        "consent_bound_to_unknown_relation",
+        make_input(consents=[make_consent(help_relation="r-onbekend")]),
+        {"inkomen": NO_CONSENT},
+    ),
+    Case(
+        "several_consents_relied_on",
+        make_input(consents=[
+            make_consent(id="c-2", recipients=[recipient("network", NETWORK)]),
+            make_consent(),
+            make_consent(id="c-3", sections=["identiteit"]),
+        ]),
+        {"inkomen": G},
+        relied={"inkomen": ["c-1", "c-2"]},
     ),
     Case(
         "consent_validity_over",
@@ -280,9 +319,11 @@ TABLE: list[Case] = [
     Case(
         "consent_revoked_but_other_active",
         make_input(
-            consents=[make_consent(status="revoked"), make_consent(id="c-2", sections=["inkomen"])]
+            consents=[make_consent(revoked_at=EXPIRED[1]),
+                      make_consent(id="c-2", sections=["inkomen"])]
         ),
         {"inkomen": G},
+        relied={"inkomen": ["c-2"]},
     ),
     Case(
         "wildcard_covers_vertrouwelijk",

@@ -62,6 +62,7 @@ def requester(partner: str = CAW, **overrides: Any) -> dict[str, Any]:
 
 def relation(partner: str = CAW, period: tuple[str, str] = VALID) -> dict[str, Any]:
     return {
+        "id": f"r-{partner}",
         "partner": partner,
         "type": PARTNERS[partner]["type"],
         "network": NETWORK,
@@ -77,7 +78,8 @@ def recipient(kind: str, id_: str) -> dict[str, str]:
 def make_consent(**overrides: Any) -> dict[str, Any]:
     return {
         "id": "c-1",
-        "status": "active",
+        "revoked_at": None,
+        "help_relation": None,
         "valid_from": VALID[0],
         "valid_until": VALID[1],
         "recipients": [recipient("partner", CAW)],
@@ -153,7 +155,9 @@ def _random_consent(
     period = rng.choice((VALID, VALID, VALID, EXPIRED, FUTURE))
     return {
         "id": f"c-{n}",
-        "status": rng.choice(("active", "active", "active", "revoked", "expired")),
+        "revoked_at": rng.choice((None, None, None, EXPIRED[1], FUTURE[0])),
+        "help_relation": rng.choice((None, None, None, f"r-{req['partner']}",
+                                     f"r-{rng.choice(sorted(PARTNERS))}")),
         "valid_from": period[0],
         "valid_until": period[1],
         "recipients": recipients,

@@ -9,20 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from broker.policy.bundle import (
-    DEFAULT_BUNDLE_DIR,
-    PolicyBundleError,
-    bundle_from_files,
-    bundle_version,
-    load_bundle,
-)
+from broker.errors import PolicyBundleError
+from broker.policy.bundle import bundle_from_files, bundle_version, load_bundle
+from broker.settings import DEFAULT_POLICY_DIR
 
 POLICY = b"package p\n\nx := 1\n"
 
 
 def test_default_bundle_mounts_catalogue_and_separates_tests() -> None:
-    bundle = load_bundle()
-    catalogue = json.loads((DEFAULT_BUNDLE_DIR / "catalogue.json").read_text("utf-8"))
+    bundle = load_bundle(DEFAULT_POLICY_DIR)
+    catalogue = json.loads((DEFAULT_POLICY_DIR / "catalogue.json").read_text("utf-8"))
     assert bundle.data == {"gbo": {"catalogue": catalogue}}
     assert [path for path, _ in bundle.policies] == ["access.rego"]
     assert all(path.endswith("_test.rego") for path, _ in bundle.tests)
@@ -45,7 +41,7 @@ def test_version_known_answer() -> None:
 
 def test_version_ignores_tests_and_other_files(tmp_path: Path) -> None:
     root = tmp_path / "policies"
-    shutil.copytree(DEFAULT_BUNDLE_DIR, root)
+    shutil.copytree(DEFAULT_POLICY_DIR, root)
     before = load_bundle(root).version
     (root / "README.md").write_text("notes", encoding="utf-8")
     (root / "access_test.rego").write_text("package gbo.access_test\n", encoding="utf-8")
@@ -55,7 +51,7 @@ def test_version_ignores_tests_and_other_files(tmp_path: Path) -> None:
 @pytest.mark.parametrize("path", ["access.rego", "catalogue.json"])
 def test_version_changes_with_any_served_byte(tmp_path: Path, path: str) -> None:
     root = tmp_path / "policies"
-    shutil.copytree(DEFAULT_BUNDLE_DIR, root)
+    shutil.copytree(DEFAULT_POLICY_DIR, root)
     before = load_bundle(root).version
     with (root / path).open("ab") as f:
         f.write(b"\n")

@@ -11,6 +11,7 @@ import regorus  # type: ignore[import-untyped]
 
 from broker.policy.bundle import DECISION_RULE, INVOLVEMENT_RULE, load_bundle
 from broker.policy.rego_tests import new_engine
+from broker.settings import DEFAULT_POLICY_DIR
 from tests.policy.decision_table import TABLE, Case
 from tests.policy.factories import (
     CATALOGUE,
@@ -29,7 +30,7 @@ RANDOM = random_inputs(300)
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[regorus.Engine]:
-    yield new_engine(load_bundle())
+    yield new_engine(load_bundle(DEFAULT_POLICY_DIR))
 
 
 def evaluate(engine: regorus.Engine, rule: str, inp: dict[str, Any]) -> Any:
@@ -74,6 +75,9 @@ def test_random_decision_properties(engine: regorus.Engine, index: int) -> None:
         assert set(result["reasons"]) <= REASON_CODES
         if result["verdict"] == "granted":
             assert oracle_allows(inp, name), name
+        # DESIGN §3: a grant names exactly the consents that cover it (none under break-glass)
+        assert result["consents"] == (oracle_relied_on(inp, name)
+                                      if result["verdict"] == "granted" else [])
     assert decision["release"] == expected_release(inp, decision)
     # DESIGN §4 no existence leak: the same answer without any entries
     bare = evaluate(engine, DECISION_RULE, without_entries(inp))
@@ -88,6 +92,44 @@ def _instant(value: str) -> datetime:
 
 def _valid(now: datetime, start: str, end: str) -> bool:
     return _instant(start) <= now < _instant(end)
+
+
+def _in_force(inp: dict[str, Any], c: dict[str, Any], now: datetime) -> bool:
+    """A consent is in force: not revoked by now, in its period, its bound relation valid."""
+    revoked = c["revoked_at"] is not None and _instant(c["revoked_at"]) <= now
+    bound = c["help_relation"] is None or any(
+        r["id"] == c["help_relation"] and _valid(now, r["start"], r["end"])
+        for r in inp["client"]["help_relations"]
+    )
+    return not revoked and bound and _valid(now, c["valid_from"], c["valid_until"])
+
+
+def _covering(inp: dict[str, Any], section: str) -> list[str]:
+    """The ids of the consents in force that cover this requester, purpose and section."""
+    req, now = inp["requester"], _instant(inp["now"])
+    tier = CATALOGUE["sections"].get(section, {}).get("tier")
+    found = []
+    for c in inp["consents"]:
+        covers_requester = any(
+            (r["kind"], r["id"])
+            in {
+                ("partner", req["partner"]),
+                ("partner_type", req["type"]),
+                ("network", req["network"]),
+            }
+            for r in c["recipients"]
+        )
+        covers_section = section in c["sections"] or (
+            "*" in c["sections"] and tier in ("basis", "vertrouwelijk")
+        )
+        if (_in_force(inp, c, now) and covers_requester and inp["purpose"] in c["purposes"]
+                and covers_section):
+            found.append(c["id"])
+    return sorted(found)
+
+
+def oracle_relied_on(inp: dict[str, Any], section: str) -> list[str]:
+    return [] if inp["purpose"] == "noodsituatie" else _covering(inp, section)
 
 
 def oracle_allows(inp: dict[str, Any], section: str) -> bool:
@@ -106,28 +148,7 @@ def oracle_allows(inp: dict[str, Any], section: str) -> bool:
         return False
     if inp["purpose"] == "noodsituatie":
         return len((inp["justification"] or "").strip()) >= 30
-    for c in inp["consents"]:
-        covers_requester = any(
-            (r["kind"], r["id"])
-            in {
-                ("partner", req["partner"]),
-                ("partner_type", req["type"]),
-                ("network", req["network"]),
-            }
-            for r in c["recipients"]
-        )
-        covers_section = section in c["sections"] or (
-            "*" in c["sections"] and tier in ("basis", "vertrouwelijk")
-        )
-        if (
-            c["status"] == "active"
-            and _valid(now, c["valid_from"], c["valid_until"])
-            and covers_requester
-            and inp["purpose"] in c["purposes"]
-            and covers_section
-        ):
-            return True
-    return False
+    return bool(_covering(inp, section))
 
 
 def expected_release(inp: dict[str, Any], decision: dict[str, Any]) -> list[str]:

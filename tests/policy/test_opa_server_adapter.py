@@ -1,4 +1,4 @@
-"""The opa-server engine over real HTTP (issue 5 item 2): provisioning and the version check,
+"""The opa-server engine over real HTTP (DESIGN §4): provisioning and the version check,
 parity with the embedded engine on real OPA, failing closed, and use from many threads.
 
 Real OPA runs behind a minimal OPA REST server (opa_rest_server.py) in a child interpreter, with
@@ -23,10 +23,11 @@ import pytest
 import requests
 from opa_client.opa import OpaClient  # type: ignore[import-untyped]
 
+from broker.errors import PolicyEngineError
 from broker.policy.bundle import DECISION_RULE, PolicyBundle, load_bundle
 from broker.policy.embedded import EmbeddedEngine
-from broker.policy.engine import PolicyEngineError
 from broker.policy.opa_server import OpaAddress, OpaServerEngine, parse_opa_url
+from broker.settings import DEFAULT_POLICY_DIR
 from tests.policy import test_parity
 from tests.policy.decision_table import TABLE
 from tests.policy.factories import make_consent, make_input
@@ -52,7 +53,7 @@ def _skip_without_opa() -> None:
 
 @pytest.fixture(scope="module")
 def bundle() -> PolicyBundle:
-    return load_bundle()
+    return load_bundle(DEFAULT_POLICY_DIR)
 
 
 @pytest.fixture(scope="module")

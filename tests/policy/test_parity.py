@@ -26,6 +26,7 @@ from broker.policy.bundle import (
     load_bundle,
 )
 from broker.policy.rego_tests import discover_tests, new_engine
+from broker.settings import DEFAULT_POLICY_DIR
 from tests.policy.decision_table import TABLE
 from tests.policy.factories import make_consent, make_input, random_inputs
 
@@ -90,7 +91,7 @@ def run_opa(bundle: PolicyBundle, inputs: list[Any], tests: list[str]) -> dict[s
 
 @pytest.fixture(scope="module")
 def opa() -> dict[str, Any]:
-    bundle = load_bundle()
+    bundle = load_bundle(DEFAULT_POLICY_DIR)
     tests = discover_tests(new_engine(bundle, with_tests=True), [p for p, _ in bundle.tests])
     return run_opa(bundle, CORPUS, [f"{pkg}.{name}" for pkg, name in tests])
 
@@ -102,7 +103,7 @@ def same(regorus_result: dict[str, Any], opa_result: dict[str, Any]) -> bool:
 
 
 def test_decisions_identical_on_regorus_and_opa(opa: dict[str, Any]) -> None:
-    engine = new_engine(load_bundle())
+    engine = new_engine(load_bundle(DEFAULT_POLICY_DIR))
     mismatches = []
     for index, inp in enumerate(CORPUS):
         for rule, theirs in zip(RULES, opa["outcomes"][index], strict=True):

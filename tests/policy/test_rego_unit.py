@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from broker.policy.bundle import DEFAULT_BUNDLE_DIR, load_bundle
+from broker.policy.bundle import load_bundle
 from broker.policy.rego_tests import main, run_rego_tests
+from broker.settings import DEFAULT_POLICY_DIR
 
 
 def test_all_rego_unit_tests_pass() -> None:
-    report = run_rego_tests(load_bundle())
+    report = run_rego_tests(load_bundle(DEFAULT_POLICY_DIR))
     assert [r.rule for r in report.failed] == []
     assert len(report.results) >= 40
     assert report.ok
@@ -20,7 +21,7 @@ def test_all_rego_unit_tests_pass() -> None:
 
 def _bundle_with(tmp_path: Path, test_source: str) -> Path:
     root = tmp_path / "policies"
-    shutil.copytree(DEFAULT_BUNDLE_DIR, root)
+    shutil.copytree(DEFAULT_POLICY_DIR, root)
     (root / "broken_test.rego").write_text(test_source, encoding="utf-8")
     return root
 
@@ -53,7 +54,7 @@ test_error if 1 / 0 == 1
 
 
 def test_main_exits_zero_when_all_pass(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main() == 0
+    assert main(DEFAULT_POLICY_DIR) == 0
     assert "Rego tests passed" in capsys.readouterr().out
 
 

@@ -1,4 +1,4 @@
-// Auditor portal charts (issue 6): progressive enhancement. The tables on the page hold the
+// Auditor portal charts (DESIGN §2): progressive enhancement. The tables on the page hold the
 // same figures and work without JavaScript; this draws them with the vendored Chart.js.
 (function () {
   "use strict";

@@ -1,4 +1,4 @@
-"""Consents and help relations: relations, consent versions, withdrawal notices (issue 4).
+"""Consents and help relations: relations, consent versions, withdrawal notices (DESIGN §3).
 
 Revision ID: 0003
 Revises: 0002
@@ -29,7 +29,7 @@ def upgrade() -> None:
         sa.Column("ended_at", UTCDateTime(), nullable=True),
         sa.Column("created_at", UTCDateTime(), nullable=False),
     )
-    # The access path (issue 5) reads a client's relations; a partner lists its own.
+    # The access path (DESIGN §4) reads a client's relations; a partner lists its own.
     op.create_index("ix_help_relation_network_client", "help_relation", ["network", "client_ref"])
     op.create_index("ix_help_relation_partner", "help_relation", ["partner"])
     op.create_table(

@@ -1,0 +1,68 @@
+"""``POST /v1/access-requests`` and ``POST /v1/involvement`` (DESIGN §5): a partner asks for
+sections of a client's dossier, or which other partners help the client."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request
+
+from broker.deps import ContextDep, CurrentPartner, SessionDep
+from broker.observability import request_id_var
+from broker.schemas.access import (
+    AccessRequestIn,
+    AccessResponse,
+    InvolvedPartner,
+    InvolvementIn,
+    InvolvementResponse,
+    ReleasedEntry,
+    SectionResult,
+)
+from broker.schemas.common import AuditReceipt
+from broker.services import access
+
+router = APIRouter(prefix="/v1", tags=["partners"])
+
+
+@router.post("/access-requests", response_model=AccessResponse, response_model_exclude_none=True)
+def request_access(body: AccessRequestIn, principal: CurrentPartner, ctx: ContextDep,
+                   session: SessionDep, request: Request) -> AccessResponse:
+    """Decide by policy, append the decision to the audit log and wait until it is durable,
+    then return exactly the released entries. Denied sections carry reason codes only."""
+    result = access.request_access(
+        ctx=ctx, session=session, principal=principal, insz=body.insz, purpose=body.purpose,
+        sections=body.sections, justification=body.justification,
+        request_id=request_id_var.get() or request.scope["state"]["request_id"],
+        now=datetime.now(UTC),
+    )
+    sections = {}
+    for name, verdict in result.decision.sections.items():
+        released = result.entries.get(name)
+        sections[name] = SectionResult(
+            verdict=verdict.verdict, reasons=list(verdict.reasons),
+            entries=[ReleasedEntry(id=e.id, author=e.author, created_at=e.created_at,
+                                   content=e.content) for e in released] if released else
+            ([] if verdict.verdict == "granted" else None),
+        )
+    return AccessResponse(
+        request_id=result.request_id, policy_version=result.policy_version, sections=sections,
+        audit=AuditReceipt.of(result.appended),
+    )
+
+
+@router.post("/involvement", response_model=InvolvementResponse)
+def involvement(body: InvolvementIn, principal: CurrentPartner, ctx: ContextDep,
+                session: SessionDep, request: Request) -> InvolvementResponse:
+    """Which other partners help this client, only as far as the client's consents allow
+    (a policy rule); an undisclosed involvement looks exactly like none."""
+    request_id = request_id_var.get() or request.scope["state"]["request_id"]
+    disclosed, appended = access.involvement(
+        ctx=ctx, session=session, principal=principal, insz=body.insz, purpose=body.purpose,
+        request_id=request_id, now=datetime.now(UTC),
+    )
+    partners = [ctx.registry.partners[p] for p in disclosed]
+    return InvolvementResponse(
+        request_id=request_id,
+        partners=[InvolvedPartner(id=p.id, name=p.name, type=p.type) for p in partners],
+        audit=AuditReceipt.of(appended),
+    )

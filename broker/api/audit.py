@@ -1,0 +1,121 @@
+"""The audit log over HTTP (DESIGN §5, §7).
+
+Public: the signed checkpoint, the verifier key, inclusion and consistency proofs (they reveal
+hashes only). Auditors (scoped ``partner:<id>``, ``network:<id>`` or ``supervisor``): leaves and
+entries, pseudonymised, detail still encrypted. A leaf outside an auditor's scope answers 404,
+exactly like a leaf that does not exist (``broker.services.audit_scope``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
+
+from audit.entry import format_time
+from audit.errors import ProofRequestError
+from broker.deps import ContextDep, CurrentAuditor
+from broker.errors import ForbiddenError, InvalidProofRequest, LeafNotFound
+from broker.schemas.audit import EntryPage, LeafPage, LeafPublic, ProofPublic
+from broker.services.audit_scope import find_in_scope, in_scope
+from broker.store.audit_events import decode
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+MAX_PAGE = 1000
+
+
+@router.get("/checkpoint", response_class=PlainTextResponse)
+def checkpoint(ctx: ContextDep) -> PlainTextResponse:
+    """The newest checkpoint as a C2SP signed note (``text/plain``)."""
+    return PlainTextResponse(ctx.audit.log.latest_checkpoint().note)
+
+
+@router.get("/key", response_class=PlainTextResponse)
+def key(ctx: ContextDep) -> PlainTextResponse:
+    """The log's verifier key, ``name+hash+base64``; ``name`` is the checkpoints' origin."""
+    return PlainTextResponse(ctx.audit.log.verifier_key + "\n")
+
+
+@router.get("/proof/inclusion", response_model=ProofPublic)
+def inclusion_proof(
+    ctx: ContextDep, index: Annotated[int, Query(ge=0)], size: Annotated[int, Query(ge=1)]
+) -> ProofPublic:
+    """RFC 6962 / RFC 9162 inclusion proof of leaf ``index`` in the tree of ``size`` leaves."""
+    try:
+        hashes = ctx.audit.log.store.inclusion_proof(index, size)
+    except ProofRequestError as exc:
+        raise InvalidProofRequest() from exc
+    return ProofPublic.of(hashes)
+
+
+@router.get("/proof/consistency", response_model=ProofPublic)
+def consistency_proof(
+    ctx: ContextDep, old: Annotated[int, Query(ge=1)], new: Annotated[int, Query(ge=1)]
+) -> ProofPublic:
+    """RFC 6962 / RFC 9162 consistency proof between the trees of ``old`` and ``new`` leaves."""
+    try:
+        hashes = ctx.audit.log.store.consistency_proof(old, new)
+    except ProofRequestError as exc:
+        raise InvalidProofRequest() from exc
+    return ProofPublic.of(hashes)
+
+
+@router.get("/leaves/{index}", response_model=LeafPublic)
+def leaf(ctx: ContextDep, auditor: CurrentAuditor, index: int) -> LeafPublic:
+    """One stored leaf's exact bytes, for independent hashing (auditors, within scope)."""
+    stored = ctx.audit.log.store.leaf(index) if index >= 0 else None
+    if stored is None or not in_scope(decode(stored), auditor.scope):
+        raise LeafNotFound()
+    return LeafPublic.of(stored.index, stored.leaf)
+
+
+@router.get("/leaves", response_model=LeafPage)
+def leaves(
+    ctx: ContextDep,
+    auditor: CurrentAuditor,
+    start: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = MAX_PAGE,
+) -> LeafPage:
+    """Every leaf from ``start``, in order: what ``gbo-broker audit verify --url`` streams.
+    Only the ``supervisor`` scope sees the whole log."""
+    if auditor.scope != "supervisor":
+        raise ForbiddenError("Reading the whole log needs the supervisor scope.")
+    page = []
+    for stored in ctx.audit.log.store.iter_leaves(start, batch=limit):
+        page.append(LeafPublic.of(stored.index, stored.leaf))
+        if len(page) == limit:
+            break
+    return LeafPage(leaves=page, next=page[-1].index + 1 if len(page) == limit else None)
+
+
+@router.get("/entries", response_model=EntryPage)
+def entries(
+    ctx: ContextDep,
+    auditor: CurrentAuditor,
+    kind: Annotated[str | None, Query(max_length=40, pattern=r"^[a-z_.]+$")] = None,
+    partner: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z0-9-]+$")] = None,
+    time_from: Annotated[datetime | None, Query(alias="from")] = None,
+    time_to: Annotated[datetime | None, Query(alias="to")] = None,
+    cursor: Annotated[str | None, Query(pattern=r"^\d{1,19}$")] = None,
+    break_glass: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+) -> EntryPage:
+    """Entries in the auditor's scope, pseudonymised, oldest first; ``kind`` matches a prefix
+    (``access`` or ``access.decision``); ``break_glass=true`` lists the emergency accesses the
+    partners' data protection officers review (obligation ``notify_dpo``). Pass the returned
+    ``cursor`` for the next page."""
+    found = find_in_scope(
+        ctx.audit.log.store,
+        auditor.scope,
+        partner=partner,
+        kind_prefix=kind,
+        time_from=format_time(time_from) if time_from else None,
+        time_to=format_time(time_to) if time_to else None,
+        after=int(cursor) if cursor else None,
+        break_glass=break_glass,
+        limit=limit,
+    )
+    page = [{**decode(s), "leaf_hash": LeafPublic.of(s.index, s.leaf).leaf_hash} for s in found]
+    return EntryPage(entries=page, cursor=str(found[-1].index) if len(found) == limit else None)

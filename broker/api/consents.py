@@ -1,0 +1,32 @@
+"""``POST /v1/consents``: a partner records consent given at its desk (DESIGN §5)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, status
+
+from broker.deps import ContextDep, CurrentPartner, SessionDep
+from broker.schemas.consents import ConsentChanged, ConsentCreate
+from broker.services import consents
+
+router = APIRouter(prefix="/v1", tags=["partners"])
+
+
+@router.post("/consents", status_code=status.HTTP_201_CREATED, response_model=ConsentChanged)
+def record_consent(
+    body: ConsentCreate, principal: CurrentPartner, ctx: ContextDep, session: SessionDep
+) -> ConsentChanged:
+    """Record consent given at the desk. The partner must help the client now (a valid help
+    relation); the response is the consent's first version and its signed receipt."""
+    now = datetime.now(UTC)
+    own = consents.record_at_desk(
+        session=session,
+        ctx=ctx,
+        partner=principal.partner,
+        worker=principal.worker,
+        consent_in=body,
+        now=now,
+    )
+    receipt, jws = consents.signed_receipt(ctx, own.head)
+    return ConsentChanged(consent=own.public(own.head, now), receipt=receipt, jws=jws)

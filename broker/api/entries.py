@@ -1,0 +1,34 @@
+"""``POST /v1/entries``: a partner writes one entry to a client's dossier (DESIGN §5)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, status
+
+from broker.deps import ContextDep, CurrentPartner, SessionDep
+from broker.schemas.dossier import EntryCreate, EntryCreated
+from broker.services import dossier
+
+router = APIRouter(prefix="/v1", tags=["partners"])
+
+
+@router.post("/entries", status_code=status.HTTP_201_CREATED, response_model=EntryCreated)
+def create_entry(
+    body: EntryCreate, principal: CurrentPartner, ctx: ContextDep, session: SessionDep
+) -> EntryCreated:
+    """Store an entry, encrypted with the client's data key. The section must be in the
+    catalogue; ``werkaantekeningen`` may be written but is never shared."""
+    entry = dossier.add_entry(
+        session=session,
+        keyring=ctx.keyring,
+        catalogue=ctx.catalogue,
+        network=principal.partner.network,
+        author=principal.partner.id,
+        worker=principal.worker,
+        entry_in=dossier.NewEntry(
+            insz=body.insz, section=body.section, content=body.content, restricted=body.restricted
+        ),
+        now=datetime.now(UTC),
+    )
+    return EntryCreated(id=entry.id)

@@ -1,0 +1,30 @@
+"""The client's own view (DESIGN §5): ``GET /v1/me/dossier`` and ``GET /v1/me/access-log``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from broker.deps import ContextDep, CurrentClient, SessionDep
+from broker.schemas.dossier import DossierPublic
+from broker.schemas.me import AccessLogPublic
+from broker.services import client_view
+
+router = APIRouter(prefix="/v1/me", tags=["clients"])
+
+
+@router.get("/dossier", response_model=DossierPublic)
+def my_dossier(principal: CurrentClient, ctx: ContextDep, session: SessionDep) -> DossierPublic:
+    """Everything recorded about the client in any network, except working notes (DESIGN §4)."""
+    entries = client_view.own_dossier(ctx=ctx, session=session, insz=principal.insz)
+    return DossierPublic(entries=entries)
+
+
+@router.get("/access-log", response_model=AccessLogPublic)
+def my_access_log(
+    principal: CurrentClient, ctx: ContextDep, session: SessionDep
+) -> AccessLogPublic:
+    """Every access to the client's data: who, when, for which purpose, per-section verdicts,
+    break-glass flagged, the detail (released entries, justification) decrypted with the
+    client's own data key. 410 after erasure."""
+    items = client_view.access_log(ctx=ctx, session=session, insz=principal.insz)
+    return AccessLogPublic(entries=items)

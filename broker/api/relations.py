@@ -1,0 +1,51 @@
+"""Help relations, partner side (DESIGN §5): ``POST /v1/relations`` and
+``POST /v1/relations/{id}/end``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, status
+
+from broker.deps import ContextDep, CurrentPartner, SessionDep
+from broker.schemas.relations import HelpRelationCreate, HelpRelationPublic
+from broker.services import relations
+from consent.rules import relation_is_valid
+
+router = APIRouter(prefix="/v1/relations", tags=["partners"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=HelpRelationPublic)
+def declare_relation(
+    body: HelpRelationCreate, principal: CurrentPartner, ctx: ContextDep, session: SessionDep
+) -> HelpRelationPublic:
+    """The partner declares it helps the client, from now until ``end`` (default 12 months,
+    at most 24). The response names no client."""
+    now = datetime.now(UTC)
+    relation = relations.declare(
+        session=session,
+        ctx=ctx,
+        partner=principal.partner,
+        worker=principal.worker,
+        insz=body.insz,
+        end=body.end,
+        now=now,
+    )
+    return HelpRelationPublic.of(relation, valid=relation_is_valid(relation, now))
+
+
+@router.post("/{relation_id}/end", response_model=HelpRelationPublic)
+def end_relation(
+    relation_id: str, principal: CurrentPartner, ctx: ContextDep, session: SessionDep
+) -> HelpRelationPublic:
+    """End one of the partner's own relations now; consents bound to it end with it."""
+    now = datetime.now(UTC)
+    relation = relations.end(
+        session=session,
+        ctx=ctx,
+        partner=principal.partner,
+        worker=principal.worker,
+        relation_id=relation_id,
+        now=now,
+    )
+    return HelpRelationPublic.of(relation, valid=relation_is_valid(relation, now))

@@ -1,0 +1,62 @@
+"""Bodies of ``POST /v1/access-requests`` and ``POST /v1/involvement`` (DESIGN §4, §5)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field, StrictStr
+
+from broker.schemas.common import AuditReceipt, RequestBody
+from consent.insz import Insz
+
+
+class AccessRequestIn(RequestBody):
+    insz: Insz
+    purpose: StrictStr = Field(min_length=1, max_length=64)
+    sections: list[StrictStr] | None = Field(
+        default=None, min_length=1, max_length=32,
+        description="Sections wanted; default: every section the purpose needs.")
+    justification: StrictStr | None = Field(
+        default=None, min_length=1, max_length=2000,
+        description="Break-glass (purpose noodsituatie): why, at least 30 characters.")
+
+
+class ReleasedEntry(BaseModel):
+    id: str
+    author: str
+    created_at: datetime
+    content: dict[str, Any]
+
+
+class SectionResult(BaseModel):
+    """A section's verdict with its reason codes; a granted section lists the entries released
+    (possibly none), a denied one none at all."""
+
+    verdict: str
+    reasons: list[str]
+    entries: list[ReleasedEntry] | None = None
+
+
+class AccessResponse(BaseModel):
+    request_id: str
+    policy_version: str
+    sections: dict[str, SectionResult]
+    audit: AuditReceipt
+
+
+class InvolvementIn(RequestBody):
+    insz: Insz
+    purpose: StrictStr = Field(min_length=1, max_length=64)
+
+
+class InvolvedPartner(BaseModel):
+    id: str
+    name: str
+    type: str
+
+
+class InvolvementResponse(BaseModel):
+    request_id: str
+    partners: list[InvolvedPartner]
+    audit: AuditReceipt

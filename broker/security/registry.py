@@ -1,0 +1,183 @@
+"""The partner registry (DESIGN §3): networks and partners with their public keys, from YAML.
+
+A partner's keys come inline (``jwks: {keys: [...]}``) or from a file (``jwks_file``; a relative
+path is relative to the registry file, and ``{data_dir}`` expands to the data directory, which is
+how the demo registry finds keys generated at first run).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jwt import PyJWK
+from jwt.exceptions import PyJWKError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from broker.errors import ConfigurationError
+from consent.models import PartnerType
+
+SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+_KBO_FORMATTED = re.compile(r"[01]\d{3}\.?\d{3}\.?\d{3}")
+
+
+def normalize_kbo(value: str) -> str | None:
+    """The 10-digit KBO enterprise number if ``value`` is a valid one (dots allowed), else
+    ``None``. DESIGN §3: 10 digits starting with 0 or 1; the last two are
+    ``97 - (first eight mod 97)``."""
+    if not isinstance(value, str) or not _KBO_FORMATTED.fullmatch(value):
+        return None
+    digits = value.replace(".", "")
+    if int(digits[8:]) != 97 - int(digits[:8]) % 97:
+        return None
+    return digits
+
+
+class _NetworkSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=SLUG, max_length=64)
+    name: str
+
+
+class _PartnerSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=SLUG, max_length=64)
+    kbo: str
+    type: PartnerType
+    name: str
+    network: str
+    bound_by_secrecy: bool
+    active: bool = True
+    jwks: dict[str, Any] | None = None
+    jwks_file: str | None = None
+
+    @field_validator("kbo")
+    @classmethod
+    def _kbo(cls, value: str) -> str:
+        normalized = normalize_kbo(value)
+        if normalized is None:
+            raise ValueError("not a valid KBO enterprise number (10 digits, mod-97 check)")
+        return normalized
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> _PartnerSpec:
+        if (self.jwks is None) == (self.jwks_file is None):
+            raise ValueError("give exactly one of jwks or jwks_file")
+        return self
+
+
+class _RegistrySpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    demo: bool = False
+    networks: list[_NetworkSpec]
+    partners: list[_PartnerSpec]
+
+
+@dataclass(frozen=True)
+class Network:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Partner:
+    id: str
+    kbo: str
+    type: PartnerType
+    name: str
+    network: str
+    bound_by_secrecy: bool
+    active: bool
+    keys: dict[str, PyJWK] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Registry:
+    networks: dict[str, Network]
+    partners: dict[str, Partner]
+    demo: bool = False
+
+    def partner(self, partner_id: str) -> Partner | None:
+        return self.partners.get(partner_id)
+
+    def partners_in(self, network: str) -> list[Partner]:
+        return [p for p in self.partners.values() if p.network == network]
+
+
+def _load_keys(spec: _PartnerSpec, base: Path, data_dir: Path) -> dict[str, PyJWK]:
+    if spec.jwks is not None:
+        jwks = spec.jwks
+    else:
+        assert spec.jwks_file is not None
+        path = Path(spec.jwks_file.replace("{data_dir}", str(data_dir)))
+        path = path if path.is_absolute() else base / path
+        try:
+            jwks = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigurationError(
+                f"keys of partner {spec.id!r} not found at {path}"
+                + (
+                    " (run `gbo-broker demo` to create the demo keys)"
+                    if "demo" in str(path)
+                    else ""
+                )
+            ) from exc
+        except (OSError, ValueError) as exc:
+            raise ConfigurationError(f"keys of partner {spec.id!r} at {path} are not JSON") from exc
+    keys: dict[str, PyJWK] = {}
+    for raw in jwks.get("keys", []) if isinstance(jwks, dict) else []:
+        if "d" in raw:
+            raise ConfigurationError(f"partner {spec.id!r}: the registry holds a PRIVATE key")
+        kid = raw.get("kid")
+        if not kid:
+            raise ConfigurationError(f"partner {spec.id!r}: every key needs a kid")
+        try:
+            keys[kid] = PyJWK(raw)
+        except PyJWKError as exc:
+            raise ConfigurationError(f"partner {spec.id!r}: key {kid!r} is unusable") from exc
+    if not keys:
+        raise ConfigurationError(f"partner {spec.id!r} has no keys")
+    return keys
+
+
+def parse_registry(raw: Any, *, base: Path, data_dir: Path) -> Registry:
+    """Validate a registry document. Raises ``ConfigurationError`` naming what is wrong."""
+    try:
+        spec = _RegistrySpec.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigurationError(f"invalid partner registry: {problems}") from exc
+    networks = {n.id: Network(id=n.id, name=n.name) for n in spec.networks}
+    partners: dict[str, Partner] = {}
+    for p in spec.partners:
+        if p.id in partners:
+            raise ConfigurationError(f"partner {p.id!r} is listed twice")
+        if p.network not in networks:
+            raise ConfigurationError(f"partner {p.id!r} names unknown network {p.network!r}")
+        partners[p.id] = Partner(
+            id=p.id,
+            kbo=p.kbo,
+            type=p.type,
+            name=p.name,
+            network=p.network,
+            bound_by_secrecy=p.bound_by_secrecy,
+            active=p.active,
+            keys=_load_keys(p, base, data_dir),
+        )
+    return Registry(networks=networks, partners=partners, demo=spec.demo)
+
+
+def load_registry(path: Path, *, data_dir: Path) -> Registry:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigurationError(f"partner registry not found at {path}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigurationError(f"partner registry at {path} is not valid YAML") from exc
+    return parse_registry(raw, base=path.parent, data_dir=data_dir)

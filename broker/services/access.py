@@ -1,0 +1,162 @@
+"""The access flow (DESIGN §4–§7): gather, decide, audit durably, then release.
+
+1. Resolve the client's pseudonym; gather help relations, open consent versions and the metadata
+   of the client's entries in the requested sections (never content).
+2. Ask the policy (fail closed: any failure denies every section with ``policy_error``). The
+   decision names, per granted section, the consents it relied on (DESIGN §3).
+3. Append the decision to the audit log and wait until it is durable (audit-before-release,
+   DESIGN §6). If that fails the request fails with 503 and nothing is released.
+4. Only then decrypt exactly the entries the decision's ``release`` names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from audit.store import Appended
+from broker.context import BrokerContext
+from broker.errors import ClientErased
+from broker.policy.decision import Decision, EntryMeta
+from broker.policy.inputs import build_input
+from broker.schemas.dossier import EntryPublic
+from broker.security.auth import PartnerPrincipal
+from broker.services import dossier
+from broker.store.audit_events import AuditEvent
+from broker.store.models import Client, Entry
+from consent import store as consent_store
+from consent.errors import UnknownPurpose
+
+
+@dataclass(frozen=True)
+class AccessResult:
+    request_id: str
+    policy_version: str
+    decision: Decision
+    entries: dict[str, list[EntryPublic]]  # released entries by section
+    appended: Appended
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """What the policy is asked about: never any entry content."""
+
+    client_ref: str
+    client: Client | None
+    entries: list[EntryMeta]
+    policy_input: dict[str, Any]
+
+
+def _entry_metas(session: Session, client: Client | None,
+                 sections: Sequence[str]) -> list[EntryMeta]:
+    if client is None:
+        return []
+    rows = session.exec(
+        select(Entry.id, Entry.section, Entry.author, Entry.restricted)
+        .where(Entry.client_id == client.id, col(Entry.section).in_(list(sections)))
+        .order_by(col(Entry.created_at), col(Entry.id))
+    ).all()
+    return [EntryMeta(id=r[0], section=r[1], author=r[2], restricted=r[3]) for r in rows]
+
+
+def gather(*, ctx: BrokerContext, session: Session, principal: PartnerPrincipal, insz: str,
+           purpose: str, justification: str | None, sections: Sequence[str],
+           now: datetime) -> Gathered:
+    """Relations, open consent versions and entry metadata of the client in the requester's
+    network, and the policy input built from them (reads only: indexed, no N+1)."""
+    network = principal.partner.network
+    client_ref = ctx.keyring.client_ref(network, insz)
+    client = dossier.find_client(session, keyring=ctx.keyring, network=network, insz=insz)
+    relations = consent_store.relations_of_client(session=session, network=network,
+                                                  client_ref=client_ref)
+    consents = consent_store.open_consents(session=session, network=network, client_ref=client_ref)
+    metas = _entry_metas(session, client, sections)
+    policy_input = build_input(
+        requester=principal.partner, worker=principal.worker, client_ref=client_ref,
+        relations=relations, consents=consents, purpose=purpose, justification=justification,
+        sections=sections, entries=metas, registry=ctx.registry, now=now,
+    )
+    return Gathered(client_ref, client, metas, policy_input)
+
+
+def request_access(*, ctx: BrokerContext, session: Session, principal: PartnerPrincipal,
+                   insz: str, purpose: str, sections: Sequence[str] | None,
+                   justification: str | None, request_id: str, now: datetime) -> AccessResult:
+    """Raises ``UnknownPurpose`` (no sections given for an unknown purpose) and
+    ``AuditUnavailable`` (503: the decision could not be made durable; nothing released)."""
+    partner = principal.partner
+    if sections is None:
+        info = ctx.catalogue.purposes.get(purpose)
+        if info is None:
+            raise UnknownPurpose(pointer="/purpose")
+        sections = sorted(info.sections)
+    requested = list(dict.fromkeys(sections))
+    facts_in = gather(ctx=ctx, session=session, principal=principal, insz=insz, purpose=purpose,
+                      justification=justification, sections=requested, now=now)
+    client = facts_in.client
+    decision, failure = ctx.policy.decide(facts_in.policy_input, requested=requested,
+                                          requester=partner.id, entries=facts_in.entries)
+    data_key = None
+    if client is not None and client.data_key_wrapped is not None:
+        data_key = ctx.keyring.data_key(client)
+    detail: dict[str, Any] | None = None
+    if data_key is not None:
+        detail = {"released": list(decision.release)}
+        if justification is not None:
+            detail["justification"] = justification  # DESIGN §4: encrypted, never in clear
+    facts: dict[str, Any] = {"obligations": list(decision.obligations)}
+    if failure is not None:
+        facts["policy_error"] = failure
+    appended = ctx.audit.append(
+        AuditEvent(
+            kind="access.decision", network=partner.network, client=facts_in.client_ref,
+            partner=partner.id, worker=principal.worker, purpose=purpose,
+            sections={s: {"verdict": v.verdict, "reasons": list(v.reasons)}
+                      for s, v in decision.sections.items()},
+            policy_version=ctx.policy.version, consent_ids=decision.relied_on,
+            request_id=request_id, break_glass=decision.break_glass, facts=facts, detail=detail,
+        ),
+        data_key=data_key, never_contains=[insz], now=now,
+    )
+    # Audit-before-release: the entry above is durable; only now is anything decrypted.
+    released: dict[str, list[EntryPublic]] = {}
+    if decision.release and client is not None:
+        rows = session.exec(select(Entry).where(Entry.client_id == client.id,
+                                                col(Entry.id).in_(list(decision.release)))).all()
+        try:
+            clear = dossier.decrypt_entries(keyring=ctx.keyring, client=client, entries=list(rows))
+        except ClientErased:
+            clear = []
+        for entry in sorted(clear, key=lambda e: (e.created_at, e.id)):
+            released.setdefault(entry.section, []).append(entry)
+    return AccessResult(request_id=request_id, policy_version=ctx.policy.version,
+                        decision=decision, entries=released, appended=appended)
+
+
+def involvement(*, ctx: BrokerContext, session: Session, principal: PartnerPrincipal, insz: str,
+                purpose: str, request_id: str, now: datetime) -> tuple[list[str], Appended]:
+    """Which partners help this client, as far as policy discloses it (DESIGN §5).
+
+    An undisclosed involvement is indistinguishable from none; a policy failure discloses
+    nothing (it is logged and counted like any failed decision). The question itself is audited
+    (kind ``access.involvement``).
+    """
+    gathered = gather(ctx=ctx, session=session, principal=principal, insz=insz, purpose=purpose,
+                      justification=None, sections=[], now=now)
+    disclosed, failure = ctx.policy.involvement(gathered.policy_input,
+                                                known=ctx.registry.partners.keys())
+    facts: dict[str, Any] = {"disclosed": len(disclosed)}
+    if failure:
+        facts["policy_error"] = failure
+    appended = ctx.audit.append(
+        AuditEvent(kind="access.involvement", network=principal.partner.network,
+                   client=gathered.client_ref, partner=principal.partner.id,
+                   worker=principal.worker, purpose=purpose, policy_version=ctx.policy.version,
+                   request_id=request_id, facts=facts),
+        never_contains=[insz], now=now,
+    )
+    return disclosed, appended

@@ -1,0 +1,56 @@
+"""The client's own view of what the broker holds and did (DESIGN §2, §5): their dossier and
+their access log. Both are keyed by pseudonym per network; a client with consents or relations
+but no dossier entry (so no client record yet) still has an access log."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from broker.context import BrokerContext
+from broker.errors import ClientNotFound
+from broker.schemas.dossier import EntryPublic
+from broker.schemas.me import AccessLogEntry
+from broker.services import dossier
+from broker.store.audit_events import decode, decrypt_detail
+
+MAX_LOG_ENTRIES = 10_000
+
+
+def access_log(*, ctx: BrokerContext, session: Session, insz: str) -> list[AccessLogEntry]:
+    """Every access to the client's data, oldest first, with the encrypted detail (released
+    entries, a break-glass justification) decrypted with the client's own data key (DESIGN §7).
+    Raises ``ClientErased`` after erasure."""
+    refs = {(network, ctx.keyring.client_ref(network, insz)) for network in ctx.registry.networks}
+    keys: dict[tuple[str, str], bytes] = {}
+    for network, _ in refs:
+        client = dossier.find_client(session, keyring=ctx.keyring, network=network, insz=insz)
+        if client is not None:
+            keys[(client.network, client.ref)] = ctx.keyring.data_key(client)
+    found = ctx.audit.log.store.find_leaves(clients=sorted(refs), kind_prefix="access.",
+                                            limit=MAX_LOG_ENTRIES)
+    items = []
+    for stored in found:
+        entry = decode(stored)
+        key = keys.get((entry["network"], entry["client"]))
+        items.append(AccessLogEntry(
+            index=stored.index, time=entry["time"], kind=entry["kind"], partner=entry["partner"],
+            worker=entry["worker"], purpose=entry["purpose"], sections=entry["sections"],
+            break_glass=entry["break_glass"],
+            notice="notify_client" in entry.get("facts", {}).get("obligations", []),
+            detail=decrypt_detail(entry, key) if key is not None else None,
+        ))
+    return items
+
+
+def own_dossier(*, ctx: BrokerContext, session: Session, insz: str) -> list[EntryPublic]:
+    """Everything recorded about the client in any network that the policy's client view
+    releases (DESIGN §4: all but working notes). Raises ``ClientErased`` after erasure and
+    ``PolicyUnavailable`` when the policy failed closed."""
+    entries: list[EntryPublic] = []
+    for network in ctx.registry.networks:
+        try:
+            entries += dossier.read_own_dossier(session=session, keyring=ctx.keyring,
+                                                policy=ctx.policy, network=network, insz=insz)
+        except ClientNotFound:
+            continue
+    return entries

@@ -1,0 +1,271 @@
+"""Consents (DESIGN §3): recorded at the desk or given, narrowed and revoked by the client;
+signed receipts. The rules are ``consent``'s; this module adds identity, storage, audit and
+withdrawal notices, and owns the transaction (STYLE).
+
+Every change inserts one new version and closes the previous one (see ``consent.store``). A
+revocation is a version of its own (``change = "revoked"``, same terms, ``revoked_at`` = its
+creation), so the history the client reads lists every change with its own signed receipt.
+Order of work: validate, append the audit entry (durable), then write and commit; so no change
+exists without its entry (DESIGN §7: every consent change is an audit entry).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from broker.context import BrokerContext
+from broker.errors import ConsentNotFound, NetworkRequired
+from broker.observability import request_id_var
+from broker.schemas.consents import ConsentCreate, ConsentVersionPublic, MeConsentCreate
+from broker.security.registry import Partner
+from broker.services import notifications
+from broker.services.relations import client_refs, require_valid_relation
+from broker.store.audit_events import AuditEvent
+from consent import errors, notices, store, versions
+from consent.models import (
+    ConsentStatus,
+    ConsentTerms,
+    ConsentVersion,
+    Evidence,
+    HelpRelation,
+    NarrowChange,
+    PartnerRef,
+)
+from consent.receipt import build_receipt, sign_receipt
+from consent.rules import NarrowingDiff, consent_status
+from consent.store import ConsentChange, StoredConsent
+
+PORTAL = Evidence(method="portal")
+
+
+@dataclass(frozen=True)
+class OwnConsent:
+    """One consent of the client: every version, oldest first, and the client's relations."""
+
+    versions: list[StoredConsent]
+    relations: Mapping[str, HelpRelation]
+
+    @property
+    def head(self) -> StoredConsent:
+        return self.versions[-1]
+
+    def status(self, stored: StoredConsent, now: datetime) -> ConsentStatus:
+        return consent_status(stored.record, now, self.relations)
+
+    def public(self, stored: StoredConsent, now: datetime) -> ConsentVersionPublic:
+        return ConsentVersionPublic.of(
+            stored.record, status=self.status(stored, now), change=stored.change,
+            recorded_by_partner=stored.recorded_by_partner,
+            superseded=stored.record.version < self.head.record.version,
+        )
+
+
+def _relations(session: Session, network: str, client_ref: str) -> dict[str, HelpRelation]:
+    found = store.relations_of_client(session=session, network=network, client_ref=client_ref)
+    return {rel.id: rel for rel in found}
+
+
+def _event(c: ConsentVersion, change: ConsentChange, partner: str | None,
+           worker: str | None) -> AuditEvent:
+    # DESIGN §7: consent id and version, the client's pseudonym; never the INSZ or the terms.
+    return AuditEvent(
+        kind=f"consent.{change}",
+        network=c.network,
+        client=c.client_ref,
+        partner=partner,
+        worker=worker,
+        consent_ids=[c.id],
+        request_id=request_id_var.get(),
+        facts={"consent_id": c.id, "version": c.version, "evidence": c.evidence.method},
+    )
+
+
+def _create(
+    session: Session, ctx: BrokerContext, terms: ConsentTerms, *, insz: str, network: str,
+    evidence: Evidence, partner: str | None, worker: str | None, now: datetime,
+) -> StoredConsent:
+    client_ref = ctx.keyring.client_ref(network, insz)
+    relation = None
+    if terms.help_relation_id is not None:
+        found = store.get_relation(session=session, relation_id=terms.help_relation_id)
+        relation = found[0] if found is not None and found[1] == network else None
+    partners = {
+        p.id: PartnerRef(type=p.type, network=p.network) for p in ctx.registry.partners.values()
+    }
+    record = versions.build_consent(
+        terms, consent_id=f"cs-{uuid.uuid4().hex}", client_ref=client_ref, network=network,
+        evidence=evidence, at_desk=partner is not None, catalogue=ctx.catalogue,
+        partners=partners, now=now, relation=relation,
+    )
+    ctx.audit.append(_event(record, "created", partner, worker), never_contains=(insz,), now=now)
+    store.add_consent_version(
+        session=session, version=record, change="created", recorded_by_partner=partner
+    )
+    session.commit()
+    return StoredConsent(record=record, change="created", recorded_by_partner=partner)
+
+
+def record_at_desk(
+    *, session: Session, ctx: BrokerContext, partner: Partner, worker: str,
+    consent_in: ConsentCreate, now: datetime,
+) -> OwnConsent:
+    """``POST /v1/consents``: consent given at ``partner``'s desk (DESIGN §5).
+
+    The recorded-by worker defaults to the authenticated one. Raises ``NoValidHelpRelation``
+    (the partner does not help this client now), ``ConsentValidationError``,
+    ``RelationNotValid``, ``AuditUnavailable``.
+    """
+    client_ref = ctx.keyring.client_ref(partner.network, consent_in.insz)
+    # DESIGN §5: the recording partner must have a valid help relation with the client.
+    require_valid_relation(
+        session=session, network=partner.network, client_ref=client_ref, partner=partner.id,
+        now=now,
+    )
+    evidence = consent_in.evidence
+    if evidence.recorded_by is None:
+        evidence = evidence.model_copy(update={"recorded_by": worker})
+    stored = _create(
+        session, ctx, consent_in.terms(), insz=consent_in.insz, network=partner.network,
+        evidence=evidence, partner=partner.id, worker=worker, now=now,
+    )
+    return OwnConsent([stored], _relations(session, partner.network, client_ref))
+
+
+def give(
+    *, session: Session, ctx: BrokerContext, insz: str, consent_in: MeConsentCreate,
+    now: datetime,
+) -> OwnConsent:
+    """``POST /v1/me/consents``: the client gives consent in the portal.
+
+    Raises ``NetworkRequired``, ``UnknownNetwork``, ``ConsentValidationError``,
+    ``RelationNotValid``, ``AuditUnavailable``.
+    """
+    network = consent_in.network
+    if network is None:
+        if len(ctx.registry.networks) != 1:
+            raise NetworkRequired()
+        [network] = ctx.registry.networks
+    elif network not in ctx.registry.networks:
+        raise errors.UnknownNetwork(pointer="/network")
+    stored = _create(
+        session, ctx, consent_in.terms(), insz=insz, network=network, evidence=PORTAL,
+        partner=None,
+        worker=None, now=now,
+    )
+    return OwnConsent([stored], _relations(session, network, stored.record.client_ref))
+
+
+def own_consents(*, session: Session, ctx: BrokerContext, insz: str) -> list[OwnConsent]:
+    """``GET /v1/me/consents``: every consent of the client in every network."""
+    out = []
+    for network, ref in client_refs(ctx, insz).items():
+        rows = store.consents_of_client(session=session, network=network, client_ref=ref)
+        if not rows:
+            continue
+        relations = _relations(session, network, ref)
+        by_id: dict[str, list[StoredConsent]] = {}
+        for row in rows:
+            by_id.setdefault(row.record.id, []).append(row)
+        out += [OwnConsent(history, relations) for history in by_id.values()]
+    return sorted(out, key=lambda c: (c.versions[0].record.created_at, c.head.record.id))
+
+
+def own_consent(*, session: Session, ctx: BrokerContext, insz: str, consent_id: str) -> OwnConsent:
+    """One consent of the client. Raises ``ConsentNotFound`` for another client's id too."""
+    history = store.consent_versions(session=session, consent_id=consent_id)
+    if not history:
+        raise ConsentNotFound()
+    first = history[0].record
+    if client_refs(ctx, insz).get(first.network) != first.client_ref:
+        raise ConsentNotFound()
+    return OwnConsent(history, _relations(session, first.network, first.client_ref))
+
+
+def _check_names(ctx: BrokerContext, head: ConsentVersion, change: NarrowChange) -> None:
+    """Name unknown purposes and sections as such rather than as ``not_a_narrowing`` (a name the
+    consent already holds is known to it, whatever the catalogue says)."""
+    for i, purpose in enumerate(change.purposes or ()):
+        if purpose not in ctx.catalogue.purposes and purpose not in head.purposes:
+            raise errors.UnknownPurpose(pointer=f"/purposes/{i}")
+    for i, section in enumerate(change.sections or ()):
+        if section not in ctx.catalogue.sections and section not in head.sections:
+            raise errors.UnknownSection(pointer=f"/sections/{i}")
+
+
+def _replace_head(
+    session: Session, ctx: BrokerContext, own: OwnConsent, *, closed: ConsentVersion,
+    new: ConsentVersion, change: ConsentChange, withdrawn: NarrowingDiff, insz: str,
+    now: datetime,
+) -> OwnConsent:
+    """Audit, close the head, insert ``new`` and queue withdrawal notices, in one transaction."""
+    partners = notifications.received_under(
+        ctx.audit.log.store, network=new.network, client_ref=new.client_ref, consent_id=new.id,
+        now=now,
+    )
+    ctx.audit.append(_event(new, change, None, None), never_contains=(insz,), now=now)
+    store.close_consent_version(session=session, closed=closed)
+    store.add_consent_version(session=session, version=new, change=change, recorded_by_partner=None)
+    notices.add_notifications(
+        session=session, partners=partners, network=new.network, consent_id=new.id,
+        version=new.version, change=change, no_longer_covers=withdrawn.as_dict(), now=now,
+    )
+    session.commit()
+    stored = StoredConsent(record=new, change=change, recorded_by_partner=None)
+    return OwnConsent([*own.versions[:-1], StoredConsent(closed, own.head.change,
+                       own.head.recorded_by_partner), stored], own.relations)
+
+
+def narrow_own(
+    *, session: Session, ctx: BrokerContext, insz: str, consent_id: str, change: NarrowChange,
+    now: datetime,
+) -> OwnConsent:
+    """A new version with fewer recipients, purposes or sections, or an earlier end.
+
+    Raises ``ConsentNotFound``, ``ConsentNotActive``, ``NotANarrowing`` and the other
+    ``ConsentValidationError``s, ``AuditUnavailable``.
+    """
+    own = own_consent(session=session, ctx=ctx, insz=insz, consent_id=consent_id)
+    _check_names(ctx, own.head.record, change)
+    result = versions.narrow(
+        own.head.record, change, new_id=consent_id, evidence=PORTAL, now=now,
+        relations=own.relations,
+    )
+    return _replace_head(
+        session, ctx, own, closed=result.closed, new=result.new, change="narrowed",
+        withdrawn=result.diff, insz=insz, now=now,
+    )
+
+
+def revoke_own(
+    *, session: Session, ctx: BrokerContext, insz: str, consent_id: str, now: datetime
+) -> OwnConsent:
+    """Revoke: a last version, same terms, revoked from its creation. Raises
+    ``ConsentNotFound``, ``ConsentNotActive``, ``AuditUnavailable``."""
+    own = own_consent(session=session, ctx=ctx, insz=insz, consent_id=consent_id)
+    head = own.head.record
+    closed = versions.revoke(head, now=now, relations=own.relations)
+    new = replace(
+        closed, version=head.version + 1, previous_version_id=head.id, evidence=PORTAL,
+        created_at=now,
+    )
+    withdrawn = NarrowingDiff(  # a revocation withdraws everything, from now on
+        removed_recipients=head.recipients, removed_purposes=head.purposes,
+        removed_sections=head.sections, old_valid_until=head.valid_until, new_valid_until=now,
+    )
+    return _replace_head(
+        session, ctx, own, closed=closed, new=new, change="revoked", withdrawn=withdrawn,
+        insz=insz, now=now,
+    )
+
+
+def signed_receipt(ctx: BrokerContext, stored: StoredConsent) -> tuple[dict[str, Any], str]:
+    """The version's receipt, with which change produced it, and its JWS (DESIGN §3)."""
+    receipt = build_receipt(stored.record, catalogue=ctx.catalogue)
+    receipt["change"] = stored.change
+    return receipt, sign_receipt(receipt, ctx.receipt_key.private_key, ctx.receipt_key.kid)

@@ -1,0 +1,183 @@
+"""The dossier service: clients and their entries, encrypted at rest (DESIGN §3, §6).
+
+Service functions own their transaction (STYLE.md); routes and the CLI only call them.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from broker.errors import ClientNotFound
+from broker.policy.decision import EntryMeta
+from broker.policy.evaluator import PolicyEvaluator
+from broker.schemas.dossier import EntryPublic
+from broker.services.relations import require_valid_relation
+from broker.store import crypto
+from broker.store.keyring import Keyring
+from broker.store.models import Client, Entry
+from consent.catalogue import Catalogue
+from consent.errors import UnknownSection
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    insz: str
+    section: str
+    content: dict[str, Any]
+    restricted: bool = False
+
+    def __repr__(self) -> str:  # never print the INSZ or the content
+        return f"NewEntry(section={self.section!r}, restricted={self.restricted})"
+
+
+def _entry_aad(entry_id: str) -> bytes:
+    return b"gbo-broker/entry/" + entry_id.encode()
+
+
+def _client_aad(client_id: str) -> bytes:
+    return b"gbo-broker/client-insz/" + client_id.encode()
+
+
+def find_client(session: Session, *, keyring: Keyring, network: str, insz: str) -> Client | None:
+    ref = keyring.client_ref(network, insz)
+    return session.exec(select(Client).where(Client.network == network, Client.ref == ref)).first()
+
+
+def get_or_create_client(
+    session: Session, *, keyring: Keyring, network: str, insz: str, now: datetime
+) -> Client:
+    """The client with this INSZ in ``network``, created with a fresh data key if new.
+
+    Two concurrent first writes race on the unique (network, ref) key; the loser re-reads.
+    """
+    existing = find_client(session, keyring=keyring, network=network, insz=insz)
+    if existing is not None:
+        return existing
+    client_id = f"c-{uuid.uuid4().hex}"
+    key, wrapped = keyring.new_data_key(client_id)
+    client = Client(
+        id=client_id,
+        network=network,
+        ref=keyring.client_ref(network, insz),
+        insz_ct=crypto.encrypt(key, insz.encode(), _client_aad(client_id)),
+        kek_id=keyring.kek.kid,
+        data_key_wrapped=wrapped,
+        created_at=now,
+    )
+    session.add(client)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        found = find_client(session, keyring=keyring, network=network, insz=insz)
+        if found is None:
+            raise
+        return found
+    return client
+
+
+def add_entry(
+    *,
+    session: Session,
+    keyring: Keyring,
+    catalogue: Catalogue,
+    network: str,
+    author: str,
+    worker: str,
+    entry_in: NewEntry,
+    now: datetime,
+) -> Entry:
+    """Store one entry, its content encrypted with the client's data key (entry id as AAD).
+
+    Raises ``UnknownSection`` (not in the catalogue), ``NoValidHelpRelation`` (the author does
+    not help the client now) and ``ClientErased``. Working notes (``werkaantekeningen``) may be
+    written; the policy never shares them (DESIGN §4).
+    """
+    if entry_in.section not in catalogue.sections:
+        # The submitted name is not echoed: errors never quote input (DESIGN §6 canaries).
+        raise UnknownSection(pointer="/section")
+    # DESIGN §5: only a partner with a valid help relation may write to the client's dossier.
+    require_valid_relation(
+        session=session,
+        network=network,
+        client_ref=keyring.client_ref(network, entry_in.insz),
+        partner=author,
+        now=now,
+    )
+    return store_entry(session=session, keyring=keyring, network=network, author=author,
+                       worker=worker, entry_in=entry_in, now=now)
+
+
+def store_entry(
+    *, session: Session, keyring: Keyring, network: str, author: str, worker: str,
+    entry_in: NewEntry, now: datetime,
+) -> Entry:
+    """Encrypt and store one entry of a known section. The caller has checked that ``author``
+    may write (``add_entry`` does). Raises ``ClientErased``."""
+    client = get_or_create_client(
+        session, keyring=keyring, network=network, insz=entry_in.insz, now=now
+    )
+    key = keyring.data_key(client)
+    entry_id = f"e-{uuid.uuid4().hex}"
+    plaintext = json.dumps(entry_in.content, ensure_ascii=False, separators=(",", ":")).encode()
+    entry = Entry(
+        id=entry_id,
+        client_id=client.id,
+        section=entry_in.section,
+        author=author,
+        worker=worker,
+        restricted=entry_in.restricted,
+        created_at=now,
+        content_ct=crypto.encrypt(key, plaintext, _entry_aad(entry_id)),
+    )
+    session.add(entry)
+    session.commit()
+    return entry
+
+
+def decrypt_entries(
+    *, keyring: Keyring, client: Client, entries: list[Entry]
+) -> list[EntryPublic]:
+    """Decrypt ``entries`` of ``client``. Raises ``ClientErased`` or ``DecryptionError``."""
+    key = keyring.data_key(client)
+    return [
+        EntryPublic(
+            id=e.id,
+            section=e.section,
+            author=e.author,
+            restricted=e.restricted,
+            created_at=e.created_at,
+            content=json.loads(crypto.decrypt(key, e.content_ct, _entry_aad(e.id))),
+        )
+        for e in entries
+    ]
+
+
+def read_own_dossier(
+    *, session: Session, keyring: Keyring, policy: PolicyEvaluator, network: str, insz: str
+) -> list[EntryPublic]:
+    """What a client reads of their own dossier in ``network``: the entries the policy's
+    ``client_view`` releases (DESIGN §4: everything but working notes), oldest first.
+
+    Raises ``ClientNotFound`` when nothing was ever recorded, ``ClientErased`` after erasure and
+    ``PolicyUnavailable`` when the policy failed closed.
+    """
+    client = find_client(session, keyring=keyring, network=network, insz=insz)
+    if client is None:
+        raise ClientNotFound()
+    entries = session.exec(
+        select(Entry).where(Entry.client_id == client.id)
+        .order_by(col(Entry.created_at), col(Entry.id))
+    ).all()
+    metas = [EntryMeta(id=e.id, section=e.section, author=e.author, restricted=e.restricted)
+             for e in entries]
+    released = set(policy.client_view(metas))
+    return decrypt_entries(keyring=keyring, client=client,
+                           entries=[e for e in entries if e.id in released])
