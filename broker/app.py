@@ -7,18 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from broker.api import (
-    access,
-    audit,
-    consents,
-    entries,
-    health,
-    me,
-    me_consents,
-    notifications,
-    relations,
-    well_known,
-)
+from broker.api import include_routes
 from broker.context import BrokerContext, load_context
 from broker.middleware import BrokerMiddleware, SecurityHeadersMiddleware
 from broker.portal import install as install_portal
@@ -47,16 +36,7 @@ def create_app(
     )
     app.state.context = ctx
     install_problem_handlers(app)
-    app.include_router(health.router)
-    app.include_router(entries.router)
-    app.include_router(me.router)
-    app.include_router(audit.router)
-    app.include_router(access.router)  # DESIGN §4: the access flow
-    app.include_router(relations.router)  # DESIGN §3: help relations, consents, receipts
-    app.include_router(consents.router)
-    app.include_router(me_consents.router)
-    app.include_router(notifications.router)
-    app.include_router(well_known.router)
+    include_routes(app)
     install_portal(app)  # DESIGN §2: the client portal /mijn (routes, static, error pages)
     app.add_middleware(BrokerMiddleware, max_body=ctx.settings.max_body_bytes, metrics=ctx.metrics)
     # Outermost, so the 413 above gets the headers too. (Starlette's last-resort 500 answer

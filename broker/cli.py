@@ -26,6 +26,8 @@ policy_app = typer.Typer(help="The Rego policy bundle.", no_args_is_help=True)
 audit_app = typer.Typer(
     help="The audit log: verify it, print its checkpoint.", no_args_is_help=True
 )
+demo_app = typer.Typer(help="The demo network, and a demo eID card.")
+app.add_typer(demo_app, name="demo")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(token_app, name="token")
@@ -104,9 +106,11 @@ Mint a partner token (single use, valid 2 minutes) and post an entry:
     )  # stdout: the JSON log stream (stderr) never carries an INSZ, not even the demo's
 
 
-@app.command()
-def demo() -> None:
+@demo_app.callback(invoke_without_command=True)
+def demo(context: typer.Context) -> None:
     """Set up the demo network in GBO_DATA_DIR: keys, migrations, demo dossiers (once)."""
+    if context.invoked_subcommand is not None:
+        return
     from broker.demo import setup_demo
 
     settings = _settings()
@@ -121,6 +125,32 @@ def demo() -> None:
         + (" (seeded demo dossiers)" if seeded else " (already set up)"),
         err=True,
     )
+
+
+@demo_app.command("eid")
+def demo_eid(
+    insz: Annotated[str, typer.Option(help="The citizen's INSZ (11 digits).")],
+    challenge: Annotated[str, typer.Option(help="The challenge from /v1/presence/challenges.")],
+    rsa: Annotated[bool, typer.Option("--rsa", help="An older card's RSA key (default: "
+                                                    "ECDSA P-384).")] = False,
+) -> None:
+    """Play a demo eID card at the desk (DESIGN §9): print the ``presence`` object, one line of
+    JSON: a citizen certificate under the demo root for INSZ and its signature over CHALLENGE.
+    """
+    import json
+
+    from broker.demo.eid import play_card, root_file
+    from consent.insz import is_valid_insz
+
+    settings = _settings()
+    if not settings.demo:
+        raise _fail("demo cards exist only in demo mode: set GBO_DEMO=1")
+    if not is_valid_insz(insz):
+        raise _fail("not a valid INSZ (11 digits with a valid mod-97 check)")
+    if not root_file(settings.demo_keys_dir).exists():
+        raise _fail("no demo eID root yet: run `gbo-broker demo` first")
+    typer.echo(json.dumps(play_card(settings.demo_keys_dir, insz=insz, challenge=challenge,
+                                    now=_now(), rsa_card=rsa), separators=(",", ":")))
 
 
 @db_app.command("upgrade")

@@ -7,7 +7,7 @@ demo keys used outside demo mode.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 
@@ -17,6 +17,7 @@ from broker.observability import Metrics
 from broker.policy.evaluator import PolicyEvaluator
 from broker.policy.factory import catalogue_of, load_policy_bundle, make_evaluator
 from broker.security.auth import IssuerKeys
+from broker.security.eid import TrustAnchors, load_trust_anchors
 from broker.security.keys import (
     ReceiptKey,
     SessionKey,
@@ -52,6 +53,7 @@ class BrokerContext:
     policy: PolicyEvaluator
     session_key: SessionKey  # DESIGN §2: seals the portal's session cookies
     oidc: OidcClient | None = None  # DESIGN §2: the portals' OpenID Connect login, if configured
+    eid_anchors: TrustAnchors = field(default_factory=TrustAnchors.none)  # DESIGN §9
     owns_engine: bool = False
 
     def close(self) -> None:
@@ -96,6 +98,9 @@ def _refuse_demo_material(
     jwks = settings.resolved_issuer_jwks_file
     if jwks is not None and settings.demo_keys_dir in jwks.resolve().parents:
         found.append("the issuer keys")
+    anchors = settings.resolved_eid_trust_anchors
+    if anchors is not None and settings.demo_keys_dir in anchors.resolve().parents:
+        found.append("the eID trust anchors")
     if found:
         raise ConfigurationError(
             "refusing to start outside demo mode with demo keys: "
@@ -117,6 +122,7 @@ def load_context(settings: Settings, *, engine: Engine | None = None) -> BrokerC
     session_key = load_session_key(settings)
     _refuse_demo_material(settings, registry, keyring, demo_audit_key, receipt_key, session_key)
     oidc = OidcClient.from_settings(settings)  # refuses a half-configured login
+    eid_anchors = load_trust_anchors(settings.resolved_eid_trust_anchors)
     issuer = None
     if settings.resolved_issuer and settings.resolved_issuer_jwks_file:
         issuer = IssuerKeys.from_file(settings.resolved_issuer, settings.resolved_issuer_jwks_file)
@@ -153,5 +159,6 @@ def load_context(settings: Settings, *, engine: Engine | None = None) -> BrokerC
         policy=policy,
         session_key=session_key,
         oidc=oidc,
+        eid_anchors=eid_anchors,
         owns_engine=owns_engine,
     )

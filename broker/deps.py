@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
@@ -20,6 +20,7 @@ from broker.security.auth import (
     verify_client_token,
     verify_partner_token,
 )
+from broker.services.client_scope import ClientScope, scope_for
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -97,3 +98,21 @@ def current_auditor(ctx: ContextDep, credentials: BearerDep) -> AuditorPrincipal
 CurrentPartner = Annotated[PartnerPrincipal, Depends(current_partner)]
 CurrentClient = Annotated[ClientPrincipal, Depends(current_client)]
 CurrentAuditor = Annotated[AuditorPrincipal, Depends(current_auditor)]
+
+MANDATE_ID = r"^m-[0-9a-f]{32}$"
+
+
+def client_scope(
+    principal: CurrentClient, ctx: ContextDep, session: SessionDep,
+    on_behalf_of: Annotated[str | None, Header(
+        alias="X-On-Behalf-Of", pattern=MANDATE_ID,
+        description="A mandate you hold (DESIGN §9): manage that client's consents instead of "
+        "your own.")] = None,
+) -> ClientScope:
+    """Whose consents this request manages. Raises ``MandateNotFound`` for a mandate that is
+    not this person's or not valid now."""
+    return scope_for(ctx, session, insz=principal.insz, mandate_id=on_behalf_of,
+                     now=datetime.now(UTC))
+
+
+ActingScope = Annotated[ClientScope, Depends(client_scope)]

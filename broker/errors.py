@@ -63,6 +63,20 @@ class ForbiddenError(BrokerError):
     title = "This credential may not perform this action"
 
 
+class PresenceNotProven(BrokerError):
+    """DESIGN §9: the eID proof of the client's presence does not hold. Deliberately opaque, like
+    an authentication failure: whatever failed (challenge, chain, person, signature), one error.
+    ``reason`` is for server-side tests only and is never sent to the caller."""
+
+    code = "presence_not_proven"
+    status = 403
+    title = "The eID proof of presence is not valid"
+
+    def __init__(self, reason: str = "invalid presence") -> None:
+        super().__init__(self.title)
+        self.reason = reason
+
+
 class OidcError(Exception):
     """A portal login through OpenID Connect cannot go on. ``code``: ``unavailable`` (the
     provider did not answer, or not usefully) or ``rejected`` (it answered, but the code or the
@@ -119,6 +133,42 @@ class NetworkRequired(BrokerError):
     code = "network_required"
     status = 422
     title = "This broker serves several networks: name the network of the consent"
+
+
+class MandateNotFound(BrokerError):
+    """Unknown, another person's, revoked or expired: indistinguishable on purpose."""
+
+    code = "mandate_not_found"
+    status = 404
+    title = "No such mandate"
+
+
+class ConsentRequestNotFound(BrokerError):
+    """Unknown, or another client's or partner's: indistinguishable on purpose."""
+
+    code = "consent_request_not_found"
+    status = 404
+    title = "No such consent request"
+
+
+class ExclusionNotFound(BrokerError):
+    code = "exclusion_not_found"
+    status = 404
+    title = "No such exclusion"
+
+
+class UnknownPartnerId(BrokerError):
+    """A partner id that is not in the registry (or not in the client's networks)."""
+
+    code = "unknown_partner"
+    status = 422
+    title = "The partner is not registered"
+
+
+class ReviewRecordNotFound(BrokerError):
+    code = "review_record_not_found"
+    status = 404
+    title = "No attested record waits for review under this id"
 
 
 class InvalidCursor(BrokerError):

@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     oidc_timeout: float = Field(
         default=5.0, gt=0, description="Seconds to wait for the OIDC provider."
     )
+    eid_trust_anchors: Path | None = Field(
+        default=None,
+        description="PEM file of the eID roots a presence proof must chain to (the Belgian eID "
+        "roots in production; the demo root in demo mode). Unset outside demo mode: no eID proof "
+        "is accepted and desk records stay attested.",
+    )
     log_origin: str = Field(
         default="gbo-broker/audit-log", description="Name of the audit log and of its key."
     )
@@ -120,6 +126,14 @@ class Settings(BaseSettings):
             return self.registry_file
         if self.demo:
             return Path(__file__).parent / "demo" / "registry.yaml"
+        return None
+
+    @cached_property
+    def resolved_eid_trust_anchors(self) -> Path | None:
+        if self.eid_trust_anchors is not None:
+            return self.eid_trust_anchors
+        if self.demo:
+            return self.demo_keys_dir / "eid" / "root.pem"
         return None
 
     @cached_property

@@ -132,6 +132,16 @@ class RelationEndTooFar(ConsentValidationError):
     message = "The end of the help relation lies more than 24 months after its start."
 
 
+class ApprovalWidensRequest(ConsentValidationError):
+    code = "approval_widens_request"
+    message = "An approval may only drop purposes or sections or end earlier than the request."
+
+
+class SelfMandate(ConsentValidationError):
+    code = "self_mandate"
+    message = "A client cannot name themselves as their own trusted person."
+
+
 class InvalidFhirConsent(ConsentValidationError):
     code = "invalid_fhir_consent"
     message = "The FHIR Consent resource cannot be read as a GBO consent."
@@ -148,6 +158,21 @@ class ConsentStateError(ConsentError):
 class ConsentNotActive(ConsentStateError):
     code = "consent_not_active"
     message = "The consent is revoked or expired."
+
+
+class RequestNotPending(ConsentStateError):
+    code = "consent_request_not_pending"
+    message = "The consent request was decided already, withdrawn, or expired."
+
+
+class AlreadyExcluded(ConsentStateError):
+    code = "already_excluded"
+    message = "This partner is excluded already."
+
+
+class MandateNotValid(ConsentStateError):
+    code = "mandate_not_valid"
+    message = "The mandate is revoked or expired."
 
 
 class RelationNotValid(ConsentStateError):

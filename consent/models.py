@@ -22,6 +22,11 @@ RecipientKind = Literal["partner", "partner_type", "network"]
 EvidenceMethod = Literal["portal", "signed_paper", "verbal_at_desk"]
 ConsentStatus = Literal["active", "expired", "revoked", "not_yet_valid"]
 PartnerType = Literal["ocmw", "caw", "dmw", "other"]
+# DESIGN §9: how the client's will (consent) or presence (relation) was proven: by the client
+# themselves logged in (``client``), by their eID card at the desk (``eid``), by the worker's word
+# only (``attested``), or by an accepted referral (``referral``, relations only).
+Proof = Literal["client", "eid", "attested", "referral"]
+PROOFS: frozenset[str] = frozenset(("client", "eid", "attested", "referral"))
 
 # DESIGN §3: the partner types are domain vocabulary (not catalogue data).
 PARTNER_TYPES: frozenset[str] = frozenset(("ocmw", "caw", "dmw", "other"))
@@ -94,10 +99,23 @@ class NarrowChange:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class OnBehalfOf:
+    """DESIGN §9 mandates: a version made by a trusted person for the client: which mandate, and
+    the trusted person's pseudonym in the client's network."""
+
+    mandate_id: str
+    mandatary: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ConsentVersion:
     """One immutable version of a consent. A change creates a new version linked by
     ``previous_version_id``; the only stamp ever added to a stored version is ``revoked_at``
-    (by revocation, or when a narrowing replaces it)."""
+    (by revocation, or when a narrowing replaces it).
+
+    ``proof`` (DESIGN §9) and ``recorded_at`` (when the consent was first recorded) are those of
+    the consent's first version: a narrowing never changes what the consent may open or for how
+    long. ``on_behalf_of`` names the mandate when a trusted person made this version."""
 
     id: str
     version: int
@@ -114,11 +132,15 @@ class ConsentVersion:
     help_relation_id: str | None
     revoked_at: datetime | None
     created_at: datetime
+    proof: Proof
+    recorded_at: datetime
+    on_behalf_of: OnBehalfOf | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HelpRelation:
-    """A partner's declaration that it actively helps a client, valid ``start <= now < end``."""
+    """A partner's declaration that it actively helps a client, valid ``start <= now < end``,
+    with how the client's presence was proven when it was declared (DESIGN §9)."""
 
     id: str
     partner: str
@@ -126,6 +148,7 @@ class HelpRelation:
     start: datetime
     end: datetime
     ended_at: datetime | None = None
+    proof: Proof = "attested"
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,6 +80,10 @@ def build_receipt(c: ConsentVersion, *, catalogue: Catalogue) -> dict[str, Any]:
         "valid_until": _instant(c.valid_until),
         "help_relation_id": c.help_relation_id,
         "grantor": None if c.grantor is None else {"name": c.grantor.name, "role": c.grantor.role},
+        # DESIGN §9: how the client's will was proven, and who acted under a mandate.
+        "proof": c.proof,
+        "on_behalf_of": None if c.on_behalf_of is None else {
+            "mandate_id": c.on_behalf_of.mandate_id, "mandatary": c.on_behalf_of.mandatary},
     }
 
 

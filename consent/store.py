@@ -16,16 +16,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, cast
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from consent.errors import ConsentNotActive, RelationNotValid
-from consent.models import ConsentVersion, Evidence, Grantor, HelpRelation, Recipient
+from consent.models import (
+    PROOFS,
+    ConsentVersion,
+    Evidence,
+    Grantor,
+    HelpRelation,
+    OnBehalfOf,
+    Proof,
+    Recipient,
+)
 from consent.tables import ConsentVersionRow, HelpRelationRow
 
 ConsentChange = Literal["created", "narrowed", "revoked"]
+
+
+def proof_of(value: str) -> Proof:
+    """A stored proof level; anything unknown reads as ``attested``, the weakest (fail closed)."""
+    return cast(Proof, value) if value in PROOFS else "attested"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +62,7 @@ def _relation(row: HelpRelationRow) -> HelpRelation:
         start=row.starts_at,
         end=row.ends_at,
         ended_at=row.ended_at,
+        proof=proof_of(row.proof),
     )
 
 
@@ -65,6 +80,7 @@ def add_relation(
             ends_at=relation.end,
             ended_at=relation.ended_at,
             created_at=now,
+            proof=relation.proof,
         )
     )
 
@@ -133,6 +149,11 @@ def _stored(row: ConsentVersionRow) -> StoredConsent:
         help_relation_id=row.help_relation_id,
         revoked_at=row.revoked_at,
         created_at=row.created_at,
+        proof=proof_of(row.proof),
+        recorded_at=row.recorded_at,
+        on_behalf_of=None if row.on_behalf_of is None else OnBehalfOf(
+            mandate_id=str(row.on_behalf_of["mandate_id"]),
+            mandatary=str(row.on_behalf_of["mandatary"])),
     )
     change: ConsentChange = (
         "created" if row.change == "created" else "narrowed" if row.change == "narrowed" else
@@ -167,6 +188,11 @@ def add_consent_version(
             help_relation_id=version.help_relation_id,
             revoked_at=version.revoked_at,
             created_at=version.created_at,
+            proof=version.proof,
+            recorded_at=version.recorded_at,
+            on_behalf_of=None if version.on_behalf_of is None else {
+                "mandate_id": version.on_behalf_of.mandate_id,
+                "mandatary": version.on_behalf_of.mandatary},
         )
     )
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index, Integer, TypeDecorator
+from sqlalchemy import JSON, DateTime, Index, Integer, LargeBinary, TypeDecorator
 from sqlmodel import Column, Field, SQLModel
 
 
@@ -69,6 +69,7 @@ class HelpRelationRow(SQLModel, table=True):
     ends_at: datetime = _moment()
     ended_at: datetime | None = _moment(nullable=True)
     created_at: datetime = _moment()
+    proof: str = Field(default="attested", max_length=16)  # DESIGN §9
 
 
 class ConsentVersionRow(SQLModel, table=True):
@@ -95,6 +96,11 @@ class ConsentVersionRow(SQLModel, table=True):
     )
     revoked_at: datetime | None = _moment(nullable=True)
     created_at: datetime = _moment()
+    proof: str = Field(default="attested", max_length=16)  # DESIGN §9, of the first version
+    recorded_at: datetime = _moment()  # when the consent was first recorded
+    on_behalf_of: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )  # DESIGN §9: {"mandate_id", "mandatary"} when a trusted person made this version
 
 
 class NotificationRow(SQLModel, table=True):
@@ -123,3 +129,82 @@ class NotificationAckRow(SQLModel, table=True):
 
     partner: str = Field(primary_key=True, max_length=64)
     acknowledged: int = 0
+
+
+# --- client controls (DESIGN §9) -----------------------------------------------------------------
+
+
+class ConsentRequestRow(SQLModel, table=True):
+    """A partner's request that the client give a consent; the client decides in their portal.
+
+    ``message_ct`` is the partner's message to the client, encrypted by the broker with the
+    client's data key (this package stores bytes). ``status`` is the last decision (``pending``,
+    ``approved``, ``refused``, ``withdrawn``); ``expired`` is derived from ``expires_at``.
+    """
+
+    __tablename__ = "consent_request"
+    __table_args__ = (
+        Index("ix_consent_request_network_client", "network", "client_ref"),
+        Index("ix_consent_request_partner", "partner"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    network: str = Field(max_length=64)
+    client_ref: str = Field(max_length=64)
+    partner: str = Field(max_length=64)
+    worker: str = Field(max_length=64)
+    recipients: list[dict[str, str]] = _json()
+    purposes: list[str] = _json()
+    sections: list[str] = _json()
+    valid_until: datetime = _moment()
+    message_ct: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    status: str = Field(max_length=16)
+    created_at: datetime = _moment()
+    expires_at: datetime = _moment()
+    decided_at: datetime | None = _moment(nullable=True)
+    consent_id: str | None = Field(default=None, max_length=40)
+    on_behalf_of: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
+
+
+class ExclusionRow(SQLModel, table=True):
+    """The client excludes a partner: it gets nothing of the client's dossier (DESIGN §9)."""
+
+    __tablename__ = "client_exclusion"
+    __table_args__ = (Index("ix_client_exclusion_network_client", "network", "client_ref"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    network: str = Field(max_length=64)
+    client_ref: str = Field(max_length=64)
+    partner: str = Field(max_length=64)
+    created_at: datetime = _moment()
+    ended_at: datetime | None = _moment(nullable=True)
+    on_behalf_of: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
+
+
+class MandateRow(SQLModel, table=True):
+    """A trusted person (``mandatary_ref``) may manage, never read, the client's consents
+    (DESIGN §9). ``labels_ct``: the names the two go by in the portal, encrypted by the broker
+    with the client's data key."""
+
+    __tablename__ = "mandate"
+    __table_args__ = (
+        Index("ix_mandate_network_client", "network", "client_ref"),
+        Index("ix_mandate_network_mandatary", "network", "mandatary_ref"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    network: str = Field(max_length=64)
+    client_ref: str = Field(max_length=64)
+    mandatary_ref: str = Field(max_length=64)
+    role: str = Field(max_length=32)  # trusted_person | legal_representative
+    proof: str = Field(max_length=16)  # client | eid
+    recorded_by_partner: str | None = Field(default=None, max_length=64)
+    valid_from: datetime = _moment()
+    valid_until: datetime = _moment()
+    revoked_at: datetime | None = _moment(nullable=True)
+    created_at: datetime = _moment()
+    labels_ct: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))

@@ -26,7 +26,9 @@ from consent.models import (
     Evidence,
     HelpRelation,
     NarrowChange,
+    OnBehalfOf,
     PartnerRef,
+    Proof,
 )
 from consent.rules import (
     NO_RELATIONS,
@@ -52,17 +54,18 @@ def build_consent(
     client_ref: str,
     network: str,
     evidence: Evidence,
-    at_desk: bool,
+    proof: Proof,
     catalogue: Catalogue,
     partners: Mapping[str, PartnerRef],
     now: datetime,
     relation: HelpRelation | None = None,
+    on_behalf_of: OnBehalfOf | None = None,
 ) -> ConsentVersion:
     """Validate a new consent and return its first version.
 
-    ``evidence`` is the request's own evidence for a desk recording (``at_desk``), or
-    ``Evidence(method="portal")`` for the client's portal. ``relation`` is the relation named
-    by ``help_relation_id``.
+    ``evidence`` is the request's own evidence for a desk recording (``proof`` ``eid`` or
+    ``attested``), or ``Evidence(method="portal")`` for the client (``proof`` ``client``).
+    ``relation`` is the relation named by ``help_relation_id``.
 
     Raises:
         ConsentValidationError: any failure of ``validate_consent_create`` or ``check_evidence``.
@@ -72,7 +75,7 @@ def build_consent(
     validate_consent_create(
         terms, catalogue=catalogue, partners=partners, network=network, now=now
     )
-    check_evidence(evidence, at_desk=at_desk)
+    check_evidence(evidence, at_desk=proof != "client")
     if terms.help_relation_id is not None and not (
         relation is not None
         and relation.id == terms.help_relation_id
@@ -96,6 +99,9 @@ def build_consent(
         help_relation_id=terms.help_relation_id,
         revoked_at=None,
         created_at=now,
+        proof=proof,
+        recorded_at=now,
+        on_behalf_of=on_behalf_of,
     )
 
 
@@ -116,12 +122,14 @@ def narrow(
     evidence: Evidence,
     now: datetime,
     relations: Mapping[str, HelpRelation] = NO_RELATIONS,
+    on_behalf_of: OnBehalfOf | None = None,
 ) -> Narrowing:
     """Return the next version of ``old`` with the narrowed terms, and ``old`` closed at ``now``.
 
     The new version starts at ``now`` (or at the old start if that is later): a narrowing applies
     from the moment it is made. The old version is stamped ``revoked_at = now`` so that it never
-    covers anything afterwards.
+    covers anything afterwards. It keeps ``old``'s proof and recording time (DESIGN §9: narrowing
+    an attested consent does not make it a client-proven one, nor extend its 30 days).
 
     Raises:
         ConsentNotActive: ``old`` is revoked or expired.
@@ -159,6 +167,7 @@ def narrow(
         evidence=evidence,
         revoked_at=None,
         created_at=now,
+        on_behalf_of=on_behalf_of,
     )
     diff = check_narrowing(old, new)
     return Narrowing(closed=replace(old, revoked_at=now), new=new, diff=diff)

@@ -16,6 +16,11 @@
 #   consents[].revoked_at              RFC 3339 instant or null; a consent's status is derived
 #   consents[].help_relation           here from these facts and its validity period, never
 #                                      taken from the broker (no `status` field is read)
+#   consents[].proof, .recorded_at     DESIGN §9: how the client's will was proven (client, eid,
+#                                      attested) and when the consent was first recorded
+#   client.help_relations[].proof      how the client's presence was proven (client, eid,
+#                                      attested, referral)
+#   client.exclusions                  partner ids the client excluded: they get nothing
 #
 # Output beyond DESIGN §4's example: every section carries `consents`, the ids of the consents
 # the grant relied on (sorted; empty for a denied section and for a break-glass grant). DESIGN
@@ -99,6 +104,44 @@ has_valid_help_relation if {
 	valid_now(r.start, r.end)
 }
 
+# DESIGN §9 client controls: a partner the client excluded gets nothing, break-glass included.
+# A missing or malformed list excludes nobody: the other rules still need positive facts.
+excluded if requester_partner in list_of(input.client.exclusions)
+
+# --- proof of the client's will (DESIGN §9) -------------------------------------------------
+# The client's own act (`client`) or their eID card at the desk (`eid`) give a consent its full
+# power. A worker's word alone (`attested`) opens only the tiers catalogue.attested.tiers
+# (basis), and only for catalogue.attested.max_days (30) after the consent was first recorded;
+# never a bijzonder section. Any other or missing proof opens nothing.
+proven_proofs := {"client", "eid"}
+
+attested_tiers := {t | some t in catalogue.attested.tiers}
+
+attested_window_ns := catalogue.attested.max_days * 86400000000000
+
+within_attested_window(recorded_at) if now_ns < instant(recorded_at) + attested_window_ns
+
+attested_may_open(s, recorded_at) if {
+	catalogue.sections[s].tier in attested_tiers
+	within_attested_window(recorded_at)
+}
+
+# A help relation proven by the client, their eID card or an accepted referral, valid now.
+relation_proven if {
+	some r in list_of(input.client.help_relations)
+	r.partner == requester_partner
+	valid_now(r.start, r.end)
+	r.proof in {"client", "eid", "referral"}
+}
+
+# The requester's valid relations that rest on the worker's word only.
+attested_relation_starts contains r.start if {
+	some r in list_of(input.client.help_relations)
+	r.partner == requester_partner
+	valid_now(r.start, r.end)
+	r.proof == "attested"
+}
+
 # DESIGN §4: the purpose is known and the section is needed for it.
 purpose_known if {
 	is_string(input.purpose)
@@ -173,9 +216,31 @@ covers_section(c, s) if {
 	catalogue.sections[s].tier in wildcard_tiers
 }
 
+# The consent's terms cover the section and its proof has the power to open it.
+opens(c, s) if {
+	covers_section(c, s)
+	c.proof in proven_proofs
+}
+
+opens(c, s) if {
+	covers_section(c, s)
+	c.proof == "attested"
+	attested_may_open(s, c.recorded_at)
+}
+
 has_consent(s) if {
 	some c in usable_consents
+	opens(c, s)
+}
+
+# A usable consent's terms name the section, but it rests on the worker's word, which cannot
+# open it (a vertrouwelijk or bijzonder section, or after 30 days): the client's own approval or
+# eID is what is missing.
+only_attested_for(s) if {
+	not has_consent(s)
+	some c in usable_consents
 	covers_section(c, s)
+	c.proof == "attested"
 }
 
 # A usable consent names "*" but the section is bijzonder: a distinct reason, so the client and
@@ -202,9 +267,20 @@ consent_rule_passes(s) if {
 	has_consent(s)
 }
 
-consent_rule_passes(_) if {
+consent_rule_passes(s) if {
 	break_glass_request
 	justification_ok
+	break_glass_proof_holds(s)
+}
+
+# DESIGN §9: break-glass replaces consent, not proof. On a relation proven by the client (or
+# their eID, or a referral) it reaches every section of the purpose; on a relation that rests on
+# the worker's word only the attested tiers (basis), within 30 days of that relation's start.
+break_glass_proof_holds(_) if relation_proven
+
+break_glass_proof_holds(s) if {
+	some start in attested_relation_starts
+	attested_may_open(s, start)
 }
 
 # --- verdicts -----------------------------------------------------------------------------
@@ -220,6 +296,7 @@ granted_sections contains s if {
 	purpose_known
 	section_needed(s)
 	consent_rule_passes(s)
+	not excluded
 }
 
 # One stable code per failed rule; a denied section lists all of them.
@@ -270,6 +347,7 @@ denials contains [s, "no_consent_for_section"] if {
 	not break_glass_request
 	not has_consent(s)
 	not only_wildcard_for_bijzonder(s)
+	not only_attested_for(s)
 }
 
 denials contains [s, "bijzonder_needs_explicit_consent"] if {
@@ -277,6 +355,26 @@ denials contains [s, "bijzonder_needs_explicit_consent"] if {
 	not break_glass_request
 	not has_consent(s)
 	only_wildcard_for_bijzonder(s)
+	not only_attested_for(s)
+}
+
+denials contains [s, "needs_client_proof"] if {
+	some s in requested
+	not break_glass_request
+	only_attested_for(s)
+}
+
+denials contains [s, "needs_client_proof"] if {
+	some s in requested
+	break_glass_request
+	justification_ok
+	has_valid_help_relation
+	not break_glass_proof_holds(s)
+}
+
+denials contains [s, "excluded_by_client"] if {
+	some s in requested
+	excluded
 }
 
 denials contains [s, "break_glass_justification_too_short"] if {
@@ -292,7 +390,7 @@ relied_on(_) := [] if break_glass_request
 
 relied_on(s) := sort([c.id |
 	some c in usable_consents
-	covers_section(c, s)
+	opens(c, s)
 	is_string(c.id)
 ]) if not break_glass_request
 
@@ -312,6 +410,7 @@ released contains e.id if {
 	is_string(e.id)
 	e.section in requested
 	requester_active
+	not excluded
 	e.author == requester_partner
 }
 
@@ -363,6 +462,7 @@ decision := {
 # is not listed. Anything not disclosed is simply absent: the answer for an undisclosed partner is
 # the same as for a partner that is not involved at all.
 may_see_involvement if {
+	not excluded
 	requester_active
 	requester_in_network
 	requester_bound_by_secrecy

@@ -14,13 +14,14 @@ caw := {
 	"bound_by_secrecy": true, "worker": "w-7f3a", "active": true,
 }
 
-relation(partner) := {"id": concat("-", ["r", partner]), "partner": partner, "start": "2026-01-01T00:00:00Z", "end": "2027-01-01T00:00:00Z"}
+relation(partner) := {"id": concat("-", ["r", partner]), "partner": partner, "proof": "eid", "start": "2026-01-01T00:00:00Z", "end": "2027-01-01T00:00:00Z"}
 
-expired_relation(partner) := {"id": concat("-", ["r", partner]), "partner": partner, "start": "2025-01-01T00:00:00Z", "end": "2026-01-01T00:00:00Z"}
+expired_relation(partner) := {"id": concat("-", ["r", partner]), "partner": partner, "proof": "eid", "start": "2025-01-01T00:00:00Z", "end": "2026-01-01T00:00:00Z"}
 
 consent(over) := object.union(
 	{
 		"id": "c-1", "revoked_at": null, "help_relation": null,
+		"proof": "client", "recorded_at": "2026-06-01T00:00:00Z",
 		"valid_from": "2026-06-01T00:00:00Z", "valid_until": "2027-06-01T00:00:00Z",
 		"recipients": [{"kind": "partner", "id": "caw-oost-vlaanderen"}],
 		"purposes": ["rechtenverkenning"], "sections": ["identiteit", "inkomen"],
@@ -494,4 +495,110 @@ test_malformed_consent_validity_denied if {
 test_timestamp_without_zone_denied if {
 	d := access.decision with input as req({"now": "2026-11-28T10:00:00"})
 	d.sections.inkomen.reasons == ["no_consent_for_section", "no_valid_help_relation"]
+}
+
+# --- proof of the client's will (DESIGN §9) -------------------------------------------------
+
+attested(over) := consent(object.union({"proof": "attested", "recorded_at": "2026-11-20T10:00:00Z",
+	"sections": ["identiteit", "contact", "inkomen", "gezondheid"],
+	"purposes": ["gezamenlijke_begeleiding"]}, over))
+
+joint(over) := req(object.union({"purpose": "gezamenlijke_begeleiding"}, over))
+
+test_attested_consent_opens_basis_sections_only if {
+	d := access.decision with input as joint({"consents": [attested({})], "sections": ["identiteit", "contact", "inkomen"]})
+	granted(d, "identiteit")
+	granted(d, "contact")
+	d.sections.inkomen.reasons == ["needs_client_proof"]
+}
+
+test_attested_consent_never_opens_bijzonder if {
+	d := access.decision with input as joint({"consents": [attested({})], "sections": ["gezondheid"]})
+	d.sections.gezondheid.reasons == ["needs_client_proof"]
+}
+
+test_attested_consent_opens_nothing_after_30_days if {
+	c := attested({"recorded_at": "2026-10-29T09:59:59Z"})
+	d := access.decision with input as joint({"consents": [c], "sections": ["identiteit"]})
+	d.sections.identiteit.reasons == ["needs_client_proof"]
+}
+
+test_attested_consent_opens_basis_until_the_30th_day if {
+	c := attested({"recorded_at": "2026-10-29T10:00:01Z"})
+	d := access.decision with input as joint({"consents": [c], "sections": ["identiteit"]})
+	granted(d, "identiteit")
+}
+
+test_eid_consent_keeps_full_power if {
+	c := attested({"proof": "eid", "recorded_at": "2026-01-01T00:00:00Z"})
+	d := access.decision with input as joint({"consents": [c], "sections": ["inkomen", "gezondheid"]})
+	granted(d, "inkomen")
+	granted(d, "gezondheid")
+}
+
+test_unknown_or_missing_proof_opens_nothing if {
+	unknown := attested({"proof": "gezworen"})
+	missing := object.remove(attested({}), ["proof"])
+	d1 := access.decision with input as joint({"consents": [unknown], "sections": ["identiteit"]})
+	d2 := access.decision with input as joint({"consents": [missing], "sections": ["identiteit"]})
+	d1.sections.identiteit.reasons == ["no_consent_for_section"]
+	d2.sections.identiteit.reasons == ["no_consent_for_section"]
+}
+
+test_proven_consent_beside_attested_one_is_relied_on_alone if {
+	proven := attested({"id": "c-2", "proof": "client"})
+	d := access.decision with input as joint({"consents": [attested({}), proven], "sections": ["inkomen", "identiteit"]})
+	d.sections.inkomen.consents == ["c-2"]
+	d.sections.identiteit.consents == ["c-1", "c-2"]
+}
+
+attested_relation(start) := object.union(relation("caw-oost-vlaanderen"), {"proof": "attested", "start": start})
+
+test_break_glass_on_attested_relation_reaches_basis_only if {
+	rels := [attested_relation("2026-11-20T00:00:00Z")]
+	d := access.decision with input as emergency({"client": {"help_relations": rels}})
+	granted(d, "identiteit")
+	granted(d, "contact")
+	d.sections.gezondheid.reasons == ["needs_client_proof"]
+	d.break_glass == true
+}
+
+test_break_glass_on_old_attested_relation_reaches_nothing if {
+	rels := [attested_relation("2026-09-01T00:00:00Z")]
+	d := access.decision with input as emergency({"client": {"help_relations": rels}})
+	d.sections.identiteit.reasons == ["needs_client_proof"]
+	d.break_glass == false
+	d.obligations == []
+}
+
+test_break_glass_on_referral_relation_keeps_full_reach if {
+	rels := [object.union(relation("caw-oost-vlaanderen"), {"proof": "referral"})]
+	d := access.decision with input as emergency({"client": {"help_relations": rels}})
+	granted(d, "gezondheid")
+}
+
+# --- exclusions (DESIGN §9) -----------------------------------------------------------------
+
+test_excluded_partner_gets_nothing if {
+	inp := req({"client": {"exclusions": ["caw-oost-vlaanderen"]}, "sections": ["inkomen", "justitie"], "entries": entries})
+	d := access.decision with input as inp
+	d.sections.inkomen.reasons == ["excluded_by_client"]
+	"excluded_by_client" in d.sections.justitie.reasons
+	d.release == []
+	d.obligations == []
+}
+
+test_excluded_partner_gets_no_break_glass if {
+	d := access.decision with input as emergency({"client": {"exclusions": ["caw-oost-vlaanderen"]}})
+	d.sections.gezondheid.reasons == ["excluded_by_client"]
+	d.break_glass == false
+}
+
+test_exclusion_of_another_partner_changes_nothing if {
+	d := access.decision with input as req({"client": {"exclusions": ["ocmw-gent"]}})
+	granted(d, "inkomen")
+}
+
+test_excluded_partner_sees_no_involvement if {
+	access.involvement == [] with input as involvement_input({"client": {"exclusions": ["caw-oost-vlaanderen"]}})
 }

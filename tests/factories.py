@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from audit.entry import StoredLeaf
 from audit.store import AuditStore
+from broker.demo.eid import play_card
 from broker.portal import audit_integrity
 from broker.security.tokens import load_private_jwk, sign
 from broker.services import audit_verify
@@ -92,15 +93,31 @@ def in_days(days: float) -> str:
     return (datetime.now(UTC) + timedelta(days=days)).isoformat()
 
 
+def eid_presence(api: TestClient, settings: Settings, partner: str, insz: str,
+                 *, rsa_card: bool = False) -> dict[str, Any]:
+    """DESIGN §9 at the desk: the partner asks a challenge over HTTP and a demo eID card for
+    ``insz`` signs it (what ``gbo-broker demo eid`` prints)."""
+    response = api.post("/v1/presence/challenges", json={"insz": insz},
+                        headers=partner_auth(settings, partner))
+    assert response.status_code == 201, response.text
+    return play_card(settings.demo_keys_dir, insz=insz, challenge=response.json()["challenge"],
+                     now=datetime.now(UTC), rsa_card=rsa_card)
+
+
 def declare_relation(
     api: TestClient,
     settings: Settings,
     partner: str = "ocmw-gent",
     insz: str = VALID_INSZ,
+    *,
+    eid: bool = True,
     **body: Any,
 ) -> dict[str, Any]:
     """DESIGN §5: a partner declares a help relation (a precondition for writing or recording
-    consent); returns the created relation."""
+    consent); returns the created relation. ``eid``: with the client's card read at the desk
+    (proof ``eid``); otherwise on the worker's word (``attested``, DESIGN §9)."""
+    if eid:
+        body = {"presence": eid_presence(api, settings, partner, insz), **body}
     response = api.post(
         "/v1/relations", json={"insz": insz, **body}, headers=partner_auth(settings, partner)
     )
@@ -132,14 +149,17 @@ def make_desk_consent(**overrides: Any) -> dict[str, Any]:
 
 
 def record_consent(
-    api: TestClient, settings: Settings, partner: str = "ocmw-gent", **overrides: Any
+    api: TestClient, settings: Settings, partner: str = "ocmw-gent", *, eid: bool = True,
+    **overrides: Any,
 ) -> dict[str, Any]:
-    """Declare the partner's relation and record a desk consent; returns the response body."""
+    """Declare the partner's relation and record a desk consent; returns the response body.
+    ``eid``: the client's card proves the consent (``eid``); otherwise ``attested``."""
     insz = overrides.get("insz", VALID_INSZ)
-    declare_relation(api, settings, partner, insz)
-    response = api.post(
-        "/v1/consents", json=make_desk_consent(**overrides), headers=partner_auth(settings, partner)
-    )
+    declare_relation(api, settings, partner, insz, eid=eid)
+    body = make_desk_consent(**overrides)
+    if eid:
+        body["presence"] = eid_presence(api, settings, partner, insz)
+    response = api.post("/v1/consents", json=body, headers=partner_auth(settings, partner))
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created

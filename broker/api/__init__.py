@@ -1,0 +1,49 @@
+"""The v1 HTTP API (DESIGN §5, §9): one router module per resource. Each route parses its body
+(``broker.schemas``), calls one service (``broker.services``) and returns a schema."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from broker.api import (
+    access,
+    audit,
+    consent_requests,
+    consents,
+    entries,
+    exclusions,
+    health,
+    mandates,
+    me,
+    me_consents,
+    notifications,
+    presence,
+    relations,
+    review,
+    well_known,
+)
+
+ROUTERS: tuple[APIRouter, ...] = (
+    health.router,
+    entries.router,
+    me.router,
+    audit.router,
+    review.router,
+    access.router,  # DESIGN §4: the access flow
+    relations.router,  # DESIGN §3: help relations, consents, receipts
+    consents.router,
+    me_consents.router,
+    presence.router,  # DESIGN §9: proof of the client's will
+    consent_requests.router,
+    consent_requests.me_router,
+    exclusions.router,
+    mandates.router,
+    mandates.me_router,
+    notifications.router,
+    well_known.router,
+)
+
+
+def include_routes(app: FastAPI) -> None:
+    for router in ROUTERS:
+        app.include_router(router)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fastapi import APIRouter
 
-from broker.deps import ContextDep, CurrentClient, SessionDep
+from broker.deps import ActingScope, ContextDep, CurrentClient, SessionDep
 from broker.schemas.dossier import DossierPublic
 from broker.schemas.me import AccessLogPublic
+from broker.schemas.notices import DeskRecords
 from broker.services import client_view
 
 router = APIRouter(prefix="/v1/me", tags=["clients"])
@@ -28,3 +31,12 @@ def my_access_log(
     client's own data key. 410 after erasure."""
     items = client_view.access_log(ctx=ctx, session=session, insz=principal.insz)
     return AccessLogPublic(entries=items)
+
+
+@router.get("/notices", response_model=DeskRecords)
+def my_notices(scope: ActingScope, session: SessionDep) -> DeskRecords:
+    """What partners recorded for the client at their desk (DESIGN §9), newest first, with the
+    proof: a consent that rests on the worker's word only (``attested``) can be revoked at
+    once with ``POST /v1/me/consents/{id}/revoke``."""
+    return DeskRecords(records=client_view.desk_records(session=session, scope=scope,
+                                                        now=datetime.now(UTC)))

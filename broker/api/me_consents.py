@@ -1,6 +1,7 @@
 """The client's relations and consents (DESIGN §5): read, give, narrow, revoke; receipts
 and FHIR export. A client reaches only their own: another client's consent id answers 404,
-exactly like an unknown one. The INSZ comes from the token, never from the path.
+exactly like an unknown one. The INSZ comes from the token, never from the path. A trusted
+person manages a client's consents with ``X-On-Behalf-Of: <mandate id>`` (DESIGN §9).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from broker.deps import ContextDep, CurrentClient, SessionDep
+from broker.deps import ActingScope, ContextDep, CurrentClient, SessionDep
 from broker.errors import ConsentNotFound
 from broker.schemas.consents import (
     ConsentChanged,
@@ -68,30 +69,28 @@ def my_relations(principal: CurrentClient, ctx: ContextDep, session: SessionDep)
 
 
 @router.get("/consents", response_model=ConsentsPublic)
-def my_consents(principal: CurrentClient, ctx: ContextDep, session: SessionDep) -> ConsentsPublic:
+def my_consents(scope: ActingScope, ctx: ContextDep, session: SessionDep) -> ConsentsPublic:
     """Every consent with its current status and every version (the history stays readable)."""
     now = datetime.now(UTC)
-    found = consents.own_consents(session=session, ctx=ctx, insz=principal.insz)
+    found = consents.own_consents(session=session, scope=scope)
     return ConsentsPublic(consents=[_history(own, now) for own in found])
 
 
 @router.post("/consents", status_code=status.HTTP_201_CREATED, response_model=ConsentChanged)
 def give_consent(
-    body: MeConsentCreate, principal: CurrentClient, ctx: ContextDep, session: SessionDep
+    body: MeConsentCreate, scope: ActingScope, ctx: ContextDep, session: SessionDep
 ) -> ConsentChanged:
     """Give consent in the portal; the response carries the signed receipt."""
     now = datetime.now(UTC)
-    own = consents.give(session=session, ctx=ctx, insz=principal.insz, consent_in=body, now=now)
+    own = consents.give(session=session, ctx=ctx, scope=scope, consent_in=body, now=now)
     return _changed(ctx, own, now)
 
 
 @router.get("/consents/{consent_id}", response_model=ConsentHistory)
 def my_consent(
-    consent_id: str, principal: CurrentClient, ctx: ContextDep, session: SessionDep
+    consent_id: str, scope: ActingScope, ctx: ContextDep, session: SessionDep
 ) -> ConsentHistory:
-    own = consents.own_consent(
-        session=session, ctx=ctx, insz=principal.insz, consent_id=consent_id
-    )
+    own = consents.own_consent(session=session, scope=scope, consent_id=consent_id)
     return _history(own, datetime.now(UTC))
 
 
@@ -99,7 +98,7 @@ def my_consent(
 def narrow_consent(
     consent_id: str,
     body: ConsentNarrow,
-    principal: CurrentClient,
+    scope: ActingScope,
     ctx: ContextDep,
     session: SessionDep,
 ) -> ConsentChanged:
@@ -107,7 +106,7 @@ def narrow_consent(
     that received data under it are notified."""
     now = datetime.now(UTC)
     own = consents.narrow_own(
-        session=session, ctx=ctx, insz=principal.insz, consent_id=consent_id,
+        session=session, ctx=ctx, scope=scope, consent_id=consent_id,
         change=body.change(), now=now,
     )
     return _changed(ctx, own, now)
@@ -115,12 +114,12 @@ def narrow_consent(
 
 @router.post("/consents/{consent_id}/revoke", response_model=ConsentChanged)
 def revoke_consent(
-    consent_id: str, principal: CurrentClient, ctx: ContextDep, session: SessionDep
+    consent_id: str, scope: ActingScope, ctx: ContextDep, session: SessionDep
 ) -> ConsentChanged:
     """Revoke from now on (a last version); partners that received data under it are notified."""
     now = datetime.now(UTC)
     own = consents.revoke_own(
-        session=session, ctx=ctx, insz=principal.insz, consent_id=consent_id, now=now
+        session=session, ctx=ctx, scope=scope, consent_id=consent_id, now=now
     )
     return _changed(ctx, own, now)
 
@@ -128,16 +127,14 @@ def revoke_consent(
 @router.get("/consents/{consent_id}/receipt", response_model=SignedReceipt)
 def consent_receipt(
     consent_id: str,
-    principal: CurrentClient,
+    scope: ActingScope,
     ctx: ContextDep,
     session: SessionDep,
     version: VersionQuery = None,
 ) -> SignedReceipt:
     """The signed receipt of the current version (or of ``version``), verifiable with
     ``/.well-known/jwks.json``."""
-    own = consents.own_consent(
-        session=session, ctx=ctx, insz=principal.insz, consent_id=consent_id
-    )
+    own = consents.own_consent(session=session, scope=scope, consent_id=consent_id)
     receipt, jws = consents.signed_receipt(ctx, _version(own, version))
     return SignedReceipt(receipt=receipt, jws=jws)
 
@@ -149,16 +146,14 @@ def consent_receipt(
 )
 def consent_fhir(
     consent_id: str,
-    principal: CurrentClient,
+    scope: ActingScope,
     ctx: ContextDep,
     session: SessionDep,
     version: VersionQuery = None,
 ) -> Response:
     """The current version (or ``version``) as an HL7 FHIR R5 ``Consent`` resource; the subject
     is the client's pseudonym."""
-    own = consents.own_consent(
-        session=session, ctx=ctx, insz=principal.insz, consent_id=consent_id
-    )
+    own = consents.own_consent(session=session, scope=scope, consent_id=consent_id)
     stored = _version(own, version)
     status_now = own.status(stored, datetime.now(UTC))
     resource = to_fhir(stored.record, status_now, catalogue=ctx.catalogue)

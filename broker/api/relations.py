@@ -20,7 +20,10 @@ def declare_relation(
     body: HelpRelationCreate, principal: CurrentPartner, ctx: ContextDep, session: SessionDep
 ) -> HelpRelationPublic:
     """The partner declares it helps the client, from now until ``end`` (default 12 months,
-    at most 24). The response names no client."""
+    at most 24). With ``presence`` (the client's eID card signed a challenge from
+    ``/v1/presence/challenges``) the relation is proven (``eid``); without, it rests on the
+    worker's word (``attested``), the client is told and a supervisor reviews it. The response
+    names no client."""
     now = datetime.now(UTC)
     relation = relations.declare(
         session=session,
@@ -30,6 +33,7 @@ def declare_relation(
         insz=body.insz,
         end=body.end,
         now=now,
+        presence=body.presence,
     )
     return HelpRelationPublic.of(relation, valid=relation_is_valid(relation, now))
 

@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from sqlmodel import Session, select
 
+from broker.demo.eid import create_demo_eid, play_card
+from broker.schemas.presence import PresenceIn
 from broker.security.keys import init_keys, new_signing_jwk, public_jwk, write_secret_json
-from broker.services import dossier
+from broker.services import dossier, presence
 from broker.settings import Settings
 from broker.store.db import make_engine, session_scope, upgrade
 
@@ -47,6 +49,7 @@ def create_demo_keys(settings: Settings) -> None:
             f"{partner['id']}-demo-1",
         )
     _write_keypair(settings.demo_keys_dir / "issuer.jwk.json", "issuer-demo-1")
+    create_demo_eid(settings.demo_keys_dir, datetime.now(UTC))  # DESIGN §9: demo root and CA
     init_keys(settings, [n["id"] for n in raw["networks"]], demo=True)
 
 
@@ -79,15 +82,29 @@ def setup_demo(settings: Settings) -> bool:
 def _seed_relations_and_consents(
     session: Session, ctx: BrokerContext, citizen: dict[str, Any], now: datetime
 ) -> None:
-    """DESIGN §3: relations first (DESIGN §5: a precondition for writing), then consents."""
+    """DESIGN §3: relations first (DESIGN §5: a precondition for writing), then consents. A
+    record marked ``eid`` is proven by a demo card at the desk (DESIGN §9), through the same
+    challenge and checks as a partner's; the others rest on the worker's word (``attested``)."""
     from broker.schemas.consents import ConsentCreate, MeConsentCreate
     from broker.services import consents, relations
+    from broker.services.client_scope import own_scope
     from consent.rules import add_months
+
+    def card(partner: str, spec: dict[str, Any]) -> PresenceIn | None:
+        if not spec.get("eid"):
+            return None
+        issued = presence.issue_challenge(
+            session=session, keyring=ctx.keyring, partner=partner,
+            network=ctx.registry.partners[partner].network, insz=citizen["insz"], now=now)
+        return PresenceIn.model_validate(play_card(
+            ctx.settings.demo_keys_dir, insz=citizen["insz"], challenge=issued.challenge,
+            now=now))
 
     for rel in citizen.get("relations", []):
         relations.declare(
             session=session, ctx=ctx, partner=ctx.registry.partners[rel["partner"]],
             worker=rel["worker"], insz=citizen["insz"], end=None, now=now,
+            presence=card(rel["partner"], rel),
         )
     for spec in citizen.get("consents", []):
         terms = {
@@ -96,7 +113,7 @@ def _seed_relations_and_consents(
         }
         if "recorded_by" not in spec:  # given by the client in the portal
             consents.give(
-                session=session, ctx=ctx, insz=citizen["insz"],
+                session=session, ctx=ctx, scope=own_scope(ctx, citizen["insz"]),
                 consent_in=MeConsentCreate.model_validate(terms), now=now,
             )
             continue

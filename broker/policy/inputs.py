@@ -1,8 +1,10 @@
 """Building the policy input (DESIGN §4): pure, ``now`` passed in, never any entry content.
 
-Field names are the contract with ``policies/access.rego``. Beyond DESIGN §4's example the policy
-needs ``client.network`` (the requester must be in the client's network) and each relation's
-partner ``type`` and ``network`` (for involvement by partner type or network).
+Field names are the contract with ``policies/access.rego`` (its header lists them). Beyond DESIGN
+§4's example the policy needs ``client.network`` (the requester must be in the client's
+network), each relation's id, partner ``type``, ``network`` and ``proof``, the client's
+``exclusions``, and each consent's revocation, bound relation, ``proof`` and ``recorded_at``
+(DESIGN §9).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ def relation_input(rel: HelpRelation, registry: Registry) -> dict[str, Any]:
     end = min(rel.end, rel.ended_at) if rel.ended_at is not None else rel.end
     return {"id": rel.id, "partner": rel.partner, "type": partner.type if partner else None,
             "network": partner.network if partner else None,
-            "start": format_time(rel.start), "end": format_time(end)}
+            "start": format_time(rel.start), "end": format_time(end), "proof": rel.proof}
 
 
 def consent_input(c: ConsentVersion) -> dict[str, Any]:
@@ -34,6 +36,8 @@ def consent_input(c: ConsentVersion) -> dict[str, Any]:
         "valid_until": format_time(c.valid_until),
         "revoked_at": None if c.revoked_at is None else format_time(c.revoked_at),
         "help_relation": c.help_relation_id,
+        "proof": c.proof,
+        "recorded_at": format_time(c.recorded_at),
         "recipients": [{"kind": r.kind, "id": r.id} for r in c.recipients],
         "purposes": list(c.purposes),
         "sections": list(c.sections),
@@ -44,13 +48,15 @@ def build_input(
     *, requester: Partner, worker: str, client_ref: str, relations: Sequence[HelpRelation],
     consents: Sequence[ConsentVersion], purpose: str, justification: str | None,
     sections: Sequence[str], entries: Sequence[EntryMeta], registry: Registry, now: datetime,
+    exclusions: Sequence[str] = (),
 ) -> dict[str, Any]:
     return {
         "requester": {"partner": requester.id, "type": requester.type,
                       "network": requester.network, "bound_by_secrecy": requester.bound_by_secrecy,
                       "worker": worker, "active": requester.active},
         "client": {"ref": client_ref, "network": requester.network,
-                   "help_relations": [relation_input(r, registry) for r in relations]},
+                   "help_relations": [relation_input(r, registry) for r in relations],
+                   "exclusions": sorted(set(exclusions))},
         "purpose": purpose,
         "justification": justification,
         "sections": list(sections),

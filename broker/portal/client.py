@@ -170,7 +170,7 @@ def preview_page(request: Request, portal: CurrentPortal, session: SessionDep,
     status = 200
     if partner or doel:
         try:
-            values["result"] = preview(session=session, ctx=ctx, insz=portal.principal.insz,
+            values["result"] = preview(session=session, ctx=ctx, scope=portal.scope,
                                        partner_id=partner, purpose=doel, proposed=None,
                                        now=datetime.now(UTC))
         except FormError as exc:

@@ -29,8 +29,7 @@ router = APIRouter(prefix="/mijn/toestemmingen", include_in_schema=False)
 
 def _own(portal: Portal, session: Session, consent_id: str) -> consents.OwnConsent:
     try:
-        return consents.own_consent(session=session, ctx=portal.ctx,
-                                    insz=portal.principal.insz, consent_id=consent_id)
+        return consents.own_consent(session=session, scope=portal.scope, consent_id=consent_id)
     except ConsentNotFound as exc:
         raise PortalNotFound() from exc
 
@@ -59,7 +58,7 @@ def _view(own: consents.OwnConsent, now: datetime) -> dict[str, Any]:
 @router.get("", response_class=HTMLResponse)
 def consent_list(request: Request, portal: CurrentPortal, session: SessionDep) -> Response:
     now = datetime.now(UTC)
-    found = consents.own_consents(session=session, ctx=portal.ctx, insz=portal.principal.insz)
+    found = consents.own_consents(session=session, scope=portal.scope)
     return render(request, portal.ctx, "consents.html", session=portal.session,
                   consents=[_view(own, now) for own in reversed(found)])
 
@@ -89,11 +88,11 @@ def give(request: Request, portal: CurrentPortal, form: CheckedForm,
     try:
         terms = forms.consent_terms(form)
         if first(form, "actie") == "voorbeeld":
-            result = preview(session=session, ctx=portal.ctx, insz=portal.principal.insz,
+            result = preview(session=session, ctx=portal.ctx, scope=portal.scope,
                              partner_id=chosen.preview_partner, purpose=chosen.preview_purpose,
                              proposed=terms.terms(), now=now)
             return _give_form(request, portal, chosen, result=result)
-        own = consents.give(session=session, ctx=portal.ctx, insz=portal.principal.insz,
+        own = consents.give(session=session, ctx=portal.ctx, scope=portal.scope,
                             consent_in=terms, now=now)
     except _CHANGE_ERRORS as exc:
         session.rollback()
@@ -143,7 +142,7 @@ def narrow(request: Request, consent_id: str, portal: CurrentPortal, form: Check
             result = versions.narrow(own.head.record, change, new_id=consent_id,
                                      evidence=PORTAL, now=now, relations=own.relations)
             return _narrow_form(request, portal, own, chosen, diff=result.diff)
-        consents.narrow_own(session=session, ctx=portal.ctx, insz=portal.principal.insz,
+        consents.narrow_own(session=session, ctx=portal.ctx, scope=portal.scope,
                             consent_id=consent_id, change=change, now=now)
     except _CHANGE_ERRORS as exc:
         session.rollback()
@@ -165,7 +164,7 @@ def revoke(request: Request, consent_id: str, portal: CurrentPortal, form: Check
            session: SessionDep) -> Response:
     own = _own(portal, session, consent_id)
     try:
-        consents.revoke_own(session=session, ctx=portal.ctx, insz=portal.principal.insz,
+        consents.revoke_own(session=session, ctx=portal.ctx, scope=portal.scope,
                             consent_id=consent_id, now=datetime.now(UTC))
     except _CHANGE_ERRORS as exc:
         session.rollback()

@@ -17,11 +17,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from broker import problems
 from broker.context import BrokerContext
-from broker.deps import ContextDep
+from broker.deps import ContextDep, SessionDep
+from broker.errors import MandateNotFound
 from broker.portal import is_portal_path, texts
 from broker.portal.csrf import CsrfFailed, check_csrf
 from broker.portal.session import CLIENT, Cookie, PortalSession, read_session, store_session
 from broker.security.auth import ClientPrincipal
+from broker.services.client_scope import ClientScope, own_scope, scope_for
 
 TEMPLATES = Path(__file__).parent / "templates"
 LOGIN_URL = "/mijn/login"
@@ -52,11 +54,13 @@ class PortalNotFound(Exception):
 
 @dataclass(frozen=True)
 class Portal:
-    """One logged-in request: the broker, the session and the client it authenticates."""
+    """One logged-in request: the broker, the session, the person it authenticates, and whose
+    consents the consent pages manage (their own, or a client's under a mandate, DESIGN §9)."""
 
     ctx: BrokerContext
     session: PortalSession
     principal: ClientPrincipal
+    scope: ClientScope
 
 
 def render(request: Request, ctx: BrokerContext, name: str, *, status: int = 200,
@@ -86,11 +90,18 @@ def portal_session(request: Request, ctx: ContextDep) -> PortalSession | None:
 SessionOrNone = Annotated[PortalSession | None, Depends(portal_session)]
 
 
-def current_portal(ctx: ContextDep, session: SessionOrNone) -> Portal:
-    """Raises ``LoginRequired`` without a logged-in session."""
+def current_portal(ctx: ContextDep, session: SessionOrNone, db: SessionDep) -> Portal:
+    """Raises ``LoginRequired`` without a logged-in session. A session acting under a mandate
+    that is no longer valid falls back to the person's own consents."""
     if session is None or session.insz is None:
         raise LoginRequired()
-    return Portal(ctx=ctx, session=session, principal=ClientPrincipal(insz=session.insz))
+    try:
+        scope = scope_for(ctx, db, insz=session.insz, mandate_id=session.acting,
+                          now=datetime.now(UTC))
+    except MandateNotFound:
+        scope = own_scope(ctx, session.insz)
+    return Portal(ctx=ctx, session=session, principal=ClientPrincipal(insz=session.insz),
+                  scope=scope)
 
 
 async def form_data(request: Request) -> FormData:

@@ -21,8 +21,10 @@ from broker.policy.decision import Decision
 from broker.policy.inputs import build_input
 from broker.portal.forms import FormError
 from broker.security.registry import Partner
+from broker.services.access import client_facts
+from broker.services.client_scope import ClientScope
 from broker.services.consents import PORTAL
-from consent import store, versions
+from consent import versions
 from consent.models import ConsentTerms, PartnerRef
 
 PREVIEW_WORKER = "portal-preview"
@@ -36,30 +38,32 @@ class Preview:
     with_proposal: bool
 
 
-def preview(*, session: Session, ctx: BrokerContext, insz: str, partner_id: str, purpose: str,
-            proposed: ConsentTerms | None, now: datetime) -> Preview:
-    """Raises ``FormError`` (unknown partner or purpose) and the ``ConsentValidationError`` of
-    an invalid proposal."""
+def preview(*, session: Session, ctx: BrokerContext, scope: ClientScope, partner_id: str,
+            purpose: str, proposed: ConsentTerms | None, now: datetime) -> Preview:
+    """What ``partner_id`` would see of the client in ``scope`` for ``purpose``. Raises
+    ``FormError`` (unknown partner or purpose, or a partner outside the scope's networks) and
+    the ``ConsentValidationError`` of an invalid proposal."""
     partner = ctx.registry.partners.get(partner_id)
-    if partner is None:
+    if partner is None or scope.ref(partner.network) is None:
         raise FormError("unknown_preview_partner")
     if purpose not in ctx.catalogue.purposes:
         raise FormError("unknown_purpose")
     network = partner.network
-    client_ref = ctx.keyring.client_ref(network, insz)
-    relations = store.relations_of_client(session=session, network=network, client_ref=client_ref)
-    consents = store.open_consents(session=session, network=network, client_ref=client_ref)
+    client_ref = scope.refs[network]
+    facts = client_facts(session, network=network, client_ref=client_ref, now=now)
+    consents = facts.consents
     if proposed is not None:
         partners = {p.id: PartnerRef(type=p.type, network=p.network)
                     for p in ctx.registry.partners.values()}
         consents = [*consents, versions.build_consent(
             proposed, consent_id="cs-preview", client_ref=client_ref, network=network,
-            evidence=PORTAL, at_desk=False, catalogue=ctx.catalogue, partners=partners, now=now,
+            evidence=PORTAL, proof="client", catalogue=ctx.catalogue, partners=partners, now=now,
         )]
     sections = list(ctx.catalogue.sections)
     policy_input = build_input(
-        requester=partner, worker=PREVIEW_WORKER, client_ref=client_ref, relations=relations,
-        consents=consents, purpose=purpose, justification=None, sections=sections, entries=[],
+        requester=partner, worker=PREVIEW_WORKER, client_ref=client_ref,
+        relations=facts.relations, consents=consents, exclusions=facts.exclusions,
+        purpose=purpose, justification=None, sections=sections, entries=[],
         registry=ctx.registry, now=now,
     )
     decision, _ = ctx.policy.decide(policy_input, requested=sections, requester=partner.id,

@@ -56,6 +56,7 @@ class PortalSession:
     scope: str | None = None  # auditor scope: partner:<id> | network:<id> | supervisor
     login: PendingLogin | None = field(default=None, repr=False)  # an OIDC login under way
     via_oidc: bool = False  # logged in at the OIDC provider: logging out ends that session too
+    acting: str | None = None  # DESIGN §9: the mandate under which the consent pages act
 
     @property
     def logged_in(self) -> bool:
@@ -87,7 +88,7 @@ def seal(session: PortalSession, key: bytes, cookie: Cookie = CLIENT) -> str:
                           "n": session.name, "s": session.scope,
                           "l": None if login is None else [login.state, login.nonce,
                                                            login.verifier, login.started],
-                          "o": session.via_oidc},
+                          "o": session.via_oidc, "a": session.acting},
                          separators=(",", ":")).encode()
     nonce = os.urandom(12)
     sealed = AESGCM(key).encrypt(nonce, payload, cookie.aad)
@@ -110,6 +111,7 @@ def unseal(value: str, key: bytes, now: datetime,
                 state=str(login[0]), nonce=str(login[1]), verifier=str(login[2]),
                 started=int(login[3])),
             via_oidc=data.get("o") is True,
+            acting=data["a"] if isinstance(data.get("a"), str) else None,
         )
     except (binascii.Error, ValueError, InvalidTag, KeyError, IndexError, TypeError,
             UnicodeEncodeError, AttributeError):

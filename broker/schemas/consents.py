@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, Field
 
 from broker.schemas.common import RequestBody
+from broker.schemas.presence import PresenceIn
 from consent.insz import Insz
 from consent.models import (
     ConsentStatus,
@@ -18,6 +19,7 @@ from consent.models import (
     Grantor,
     Name,
     NarrowChange,
+    Proof,
     Recipient,
 )
 from consent.store import ConsentChange
@@ -44,10 +46,14 @@ class ConsentTermsIn(RequestBody):
 
 
 class ConsentCreate(ConsentTermsIn):
-    """``POST /v1/consents``: a partner records consent given at its desk (DESIGN §5)."""
+    """``POST /v1/consents``: a partner records consent given at its desk (DESIGN §5). With
+    ``presence`` (the client's eID card signed a broker challenge) the consent's proof is
+    ``eid``; without, it rests on the worker's word (``attested``: basis sections only, for 30
+    days; DESIGN §9)."""
 
     insz: Insz
     evidence: Evidence
+    presence: PresenceIn | None = None
 
 
 class MeConsentCreate(ConsentTermsIn):
@@ -70,6 +76,14 @@ class ConsentNarrow(RequestBody):
 
         return NarrowChange(recipients=kept(self.recipients), purposes=kept(self.purposes),
                             sections=kept(self.sections), valid_until=self.valid_until)
+
+
+class OnBehalfOfPublic(BaseModel):
+    """DESIGN §9: this version was made by a trusted person under ``mandate_id``; ``mandatary``
+    is that person's pseudonym in the client's network."""
+
+    mandate_id: str
+    mandatary: str
 
 
 class ConsentVersionPublic(BaseModel):
@@ -95,6 +109,9 @@ class ConsentVersionPublic(BaseModel):
     change: ConsentChange
     recorded_by_partner: str | None
     superseded: bool
+    proof: Proof
+    recorded_at: datetime
+    on_behalf_of: OnBehalfOfPublic | None = None
 
     @classmethod
     def of(cls, c: ConsentVersion, *, status: ConsentStatus, change: ConsentChange,
@@ -105,7 +122,10 @@ class ConsentVersionPublic(BaseModel):
             valid_from=c.valid_from, valid_until=c.valid_until, evidence=c.evidence,
             grantor=c.grantor, help_relation_id=c.help_relation_id, status=status,
             revoked_at=c.revoked_at, created_at=c.created_at, network=c.network, change=change,
-            recorded_by_partner=recorded_by_partner, superseded=superseded,
+            recorded_by_partner=recorded_by_partner, superseded=superseded, proof=c.proof,
+            recorded_at=c.recorded_at,
+            on_behalf_of=None if c.on_behalf_of is None else OnBehalfOfPublic(
+                mandate_id=c.on_behalf_of.mandate_id, mandatary=c.on_behalf_of.mandatary),
         )
 
 

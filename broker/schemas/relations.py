@@ -8,15 +8,19 @@ from datetime import datetime
 from pydantic import AwareDatetime, BaseModel
 
 from broker.schemas.common import RequestBody
+from broker.schemas.presence import PresenceIn
 from consent.insz import Insz
-from consent.models import HelpRelation
+from consent.models import HelpRelation, Proof
 
 
 class HelpRelationCreate(RequestBody):
-    """``POST /v1/relations``: the partner declares it helps the client (default end: 12 months)."""
+    """``POST /v1/relations``: the partner declares it helps the client (default end: 12 months).
+    With ``presence`` (the client's eID at the desk) the relation's proof is ``eid``, otherwise
+    ``attested`` (DESIGN §9)."""
 
     insz: Insz
     end: AwareDatetime | None = None
+    presence: PresenceIn | None = None
 
 
 class HelpRelationPublic(BaseModel):
@@ -26,11 +30,12 @@ class HelpRelationPublic(BaseModel):
     end: datetime
     ended_at: datetime | None
     valid: bool
+    proof: Proof
 
     @classmethod
     def of(cls, rel: HelpRelation, *, valid: bool) -> HelpRelationPublic:
         return cls(id=rel.id, partner=rel.partner, start=rel.start, end=rel.end,
-                   ended_at=rel.ended_at, valid=valid)
+                   ended_at=rel.ended_at, valid=valid, proof=rel.proof)
 
 
 class RelationsPublic(BaseModel):

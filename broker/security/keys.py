@@ -38,6 +38,14 @@ def write_secret_json(path: Path, content: dict[str, Any]) -> None:
         fh.write("\n")
 
 
+def write_secret_bytes(path: Path, content: bytes) -> None:
+    """Create ``path`` with mode 0600 holding ``content``; refuses to overwrite."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(content)
+
+
 def read_json(path: Path, what: str) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

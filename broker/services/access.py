@@ -28,8 +28,10 @@ from broker.security.auth import PartnerPrincipal
 from broker.services import dossier
 from broker.store.audit_events import AuditEvent
 from broker.store.models import Client, Entry
+from consent import control_store
 from consent import store as consent_store
 from consent.errors import UnknownPurpose
+from consent.models import ConsentVersion, HelpRelation
 
 
 @dataclass(frozen=True)
@@ -63,22 +65,43 @@ def _entry_metas(session: Session, client: Client | None,
     return [EntryMeta(id=r[0], section=r[1], author=r[2], restricted=r[3]) for r in rows]
 
 
+@dataclass(frozen=True)
+class ClientFacts:
+    """The client's side of every decision in one network: help relations, open consent
+    versions and the partners the client excluded (DESIGN §4, §9)."""
+
+    relations: list[HelpRelation]
+    consents: list[ConsentVersion]
+    exclusions: list[str]
+
+
+def client_facts(session: Session, *, network: str, client_ref: str,
+                 now: datetime) -> ClientFacts:
+    return ClientFacts(
+        relations=consent_store.relations_of_client(session=session, network=network,
+                                                    client_ref=client_ref),
+        consents=consent_store.open_consents(session=session, network=network,
+                                             client_ref=client_ref),
+        exclusions=control_store.excluded_partners(session=session, network=network,
+                                                   client_ref=client_ref, now=now),
+    )
+
+
 def gather(*, ctx: BrokerContext, session: Session, principal: PartnerPrincipal, insz: str,
            purpose: str, justification: str | None, sections: Sequence[str],
            now: datetime) -> Gathered:
-    """Relations, open consent versions and entry metadata of the client in the requester's
-    network, and the policy input built from them (reads only: indexed, no N+1)."""
+    """Relations, open consent versions, exclusions and entry metadata of the client in the
+    requester's network, and the policy input built from them (reads only: indexed, no N+1)."""
     network = principal.partner.network
     client_ref = ctx.keyring.client_ref(network, insz)
     client = dossier.find_client(session, keyring=ctx.keyring, network=network, insz=insz)
-    relations = consent_store.relations_of_client(session=session, network=network,
-                                                  client_ref=client_ref)
-    consents = consent_store.open_consents(session=session, network=network, client_ref=client_ref)
+    facts = client_facts(session, network=network, client_ref=client_ref, now=now)
     metas = _entry_metas(session, client, sections)
     policy_input = build_input(
         requester=principal.partner, worker=principal.worker, client_ref=client_ref,
-        relations=relations, consents=consents, purpose=purpose, justification=justification,
-        sections=sections, entries=metas, registry=ctx.registry, now=now,
+        relations=facts.relations, consents=facts.consents, exclusions=facts.exclusions,
+        purpose=purpose, justification=justification, sections=sections, entries=metas,
+        registry=ctx.registry, now=now,
     )
     return Gathered(client_ref, client, metas, policy_input)
 

@@ -4,14 +4,21 @@ but no dossier entry (so no client record yet) still has an access log."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlmodel import Session
 
 from broker.context import BrokerContext
 from broker.errors import ClientNotFound
 from broker.schemas.dossier import EntryPublic
 from broker.schemas.me import AccessLogEntry
+from broker.schemas.notices import DeskRecord
 from broker.services import dossier
+from broker.services.client_scope import ClientScope
 from broker.store.audit_events import decode, decrypt_detail
+from consent import store
+from consent.rules import consent_status, relation_is_valid
+from consent.store import StoredConsent
 
 MAX_LOG_ENTRIES = 10_000
 
@@ -54,3 +61,33 @@ def own_dossier(*, ctx: BrokerContext, session: Session, insz: str) -> list[Entr
         except ClientNotFound:
             continue
     return entries
+
+
+def desk_records(*, session: Session, scope: ClientScope, now: datetime) -> list[DeskRecord]:
+    """DESIGN §9 "the client is told": every consent and help relation a partner recorded for
+    the client at its desk, newest first, with its proof; an ``attested`` consent in force can be
+    revoked in one click."""
+    out: list[DeskRecord] = []
+    for network, ref in scope.refs.items():
+        relations = store.relations_of_client(session=session, network=network, client_ref=ref)
+        by_id = {r.id: r for r in relations}
+        for rel in relations:
+            out.append(DeskRecord(kind="relation", id=rel.id, network=network,
+                                  partner=rel.partner, proof=rel.proof, recorded_at=rel.start,
+                                  in_force=relation_is_valid(rel, now), revocable=False))
+        heads: dict[str, StoredConsent] = {}
+        firsts: dict[str, StoredConsent] = {}
+        for stored in store.consents_of_client(session=session, network=network, client_ref=ref):
+            heads[stored.record.id] = stored
+            firsts.setdefault(stored.record.id, stored)
+        for consent_id, first in firsts.items():
+            if first.recorded_by_partner is None:
+                continue  # the client's own
+            head = heads[consent_id].record
+            in_force = consent_status(head, now, by_id) in ("active", "not_yet_valid")
+            out.append(DeskRecord(kind="consent", id=consent_id, network=network,
+                                  partner=first.recorded_by_partner, proof=head.proof,
+                                  recorded_at=head.recorded_at, in_force=in_force,
+                                  revocable=in_force and head.proof == "attested"))
+    out.sort(key=lambda r: (r.recorded_at, r.id), reverse=True)
+    return out

@@ -1,12 +1,17 @@
-"""Consents (DESIGN §3): recorded at the desk or given, narrowed and revoked by the client;
-signed receipts. The rules are ``consent``'s; this module adds identity, storage, audit and
-withdrawal notices, and owns the transaction (STYLE).
+"""Consents (DESIGN §3, §9): recorded at the desk or given, narrowed and revoked by the client (or
+a trusted person under a mandate); signed receipts. The rules are ``consent``'s; this module adds
+identity, proof, storage, audit and withdrawal notices, and owns the transaction (STYLE).
 
 Every change inserts one new version and closes the previous one (see ``consent.store``). A
 revocation is a version of its own (``change = "revoked"``, same terms, ``revoked_at`` = its
 creation), so the history the client reads lists every change with its own signed receipt.
-Order of work: validate, append the audit entry (durable), then write and commit; so no change
-exists without its entry (DESIGN §7: every consent change is an audit entry).
+Order of work: validate (and prove), append the audit entry (durable), then write and commit; so
+no change exists without its entry (DESIGN §7: every consent change is an audit entry).
+
+Proof (DESIGN §9): a consent recorded at the desk is ``eid`` with a valid ``presence`` (the
+client's card signed a broker challenge) and ``attested`` without; a consent the client gives
+themselves (or a trusted person for them, or the client's approval of a consent request) is
+``client``. Later versions keep the first version's proof and recording time.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ from broker.observability import request_id_var
 from broker.schemas.consents import ConsentCreate, ConsentVersionPublic, MeConsentCreate
 from broker.security.registry import Partner
 from broker.services import notifications
-from broker.services.relations import client_refs, require_valid_relation
+from broker.services.client_scope import ClientScope
+from broker.services.presence import prove_presence
+from broker.services.relations import require_valid_relation
 from broker.store.audit_events import AuditEvent
 from consent import errors, notices, store, versions
 from consent.models import (
@@ -35,7 +42,9 @@ from consent.models import (
     Evidence,
     HelpRelation,
     NarrowChange,
+    OnBehalfOf,
     PartnerRef,
+    Proof,
 )
 from consent.receipt import build_receipt, sign_receipt
 from consent.rules import NarrowingDiff, consent_status
@@ -74,6 +83,11 @@ def _relations(session: Session, network: str, client_ref: str) -> dict[str, Hel
 def _event(c: ConsentVersion, change: ConsentChange, partner: str | None,
            worker: str | None) -> AuditEvent:
     # DESIGN §7: consent id and version, the client's pseudonym; never the INSZ or the terms.
+    facts: dict[str, Any] = {"consent_id": c.id, "version": c.version,
+                             "evidence": c.evidence.method, "proof": c.proof}
+    if c.on_behalf_of is not None:  # DESIGN §9: who acted for the client
+        facts["on_behalf_of"] = {"mandate_id": c.on_behalf_of.mandate_id,
+                                 "mandatary": c.on_behalf_of.mandatary}
     return AuditEvent(
         kind=f"consent.{change}",
         network=c.network,
@@ -82,15 +96,18 @@ def _event(c: ConsentVersion, change: ConsentChange, partner: str | None,
         worker=worker,
         consent_ids=[c.id],
         request_id=request_id_var.get(),
-        facts={"consent_id": c.id, "version": c.version, "evidence": c.evidence.method},
+        facts=facts,
     )
 
 
-def _create(
-    session: Session, ctx: BrokerContext, terms: ConsentTerms, *, insz: str, network: str,
-    evidence: Evidence, partner: str | None, worker: str | None, now: datetime,
+def create(
+    session: Session, ctx: BrokerContext, terms: ConsentTerms, *, client_ref: str, network: str,
+    evidence: Evidence, proof: Proof, partner: str | None, worker: str | None, now: datetime,
+    never_contains: tuple[str, ...], on_behalf_of: OnBehalfOf | None = None,
+    commit: bool = True,
 ) -> StoredConsent:
-    client_ref = ctx.keyring.client_ref(network, insz)
+    """Validate, audit and store a consent's first version (committed unless ``commit`` is
+    False: the caller then commits it with its own change)."""
     relation = None
     if terms.help_relation_id is not None:
         found = store.get_relation(session=session, relation_id=terms.help_relation_id)
@@ -100,14 +117,16 @@ def _create(
     }
     record = versions.build_consent(
         terms, consent_id=f"cs-{uuid.uuid4().hex}", client_ref=client_ref, network=network,
-        evidence=evidence, at_desk=partner is not None, catalogue=ctx.catalogue,
-        partners=partners, now=now, relation=relation,
+        evidence=evidence, proof=proof, catalogue=ctx.catalogue, partners=partners, now=now,
+        relation=relation, on_behalf_of=on_behalf_of,
     )
-    ctx.audit.append(_event(record, "created", partner, worker), never_contains=(insz,), now=now)
+    ctx.audit.append(_event(record, "created", partner, worker), never_contains=never_contains,
+                     now=now)
     store.add_consent_version(
         session=session, version=record, change="created", recorded_by_partner=partner
     )
-    session.commit()
+    if commit:
+        session.commit()
     return StoredConsent(record=record, change="created", recorded_by_partner=partner)
 
 
@@ -115,11 +134,13 @@ def record_at_desk(
     *, session: Session, ctx: BrokerContext, partner: Partner, worker: str,
     consent_in: ConsentCreate, now: datetime,
 ) -> OwnConsent:
-    """``POST /v1/consents``: consent given at ``partner``'s desk (DESIGN §5).
+    """``POST /v1/consents``: consent given at ``partner``'s desk (DESIGN §5, §9).
 
-    The recorded-by worker defaults to the authenticated one. Raises ``NoValidHelpRelation``
-    (the partner does not help this client now), ``ConsentValidationError``,
-    ``RelationNotValid``, ``AuditUnavailable``.
+    The recorded-by worker defaults to the authenticated one. With ``presence`` the consent is
+    proven by the client's eID (``eid``), otherwise it rests on the worker's word
+    (``attested``). Raises ``NoValidHelpRelation`` (the partner does not help this client now),
+    ``ConsentValidationError``, ``RelationNotValid``, ``PresenceNotProven``,
+    ``AuditUnavailable``.
     """
     client_ref = ctx.keyring.client_ref(partner.network, consent_in.insz)
     # DESIGN §5: the recording partner must have a valid help relation with the client.
@@ -130,41 +151,55 @@ def record_at_desk(
     evidence = consent_in.evidence
     if evidence.recorded_by is None:
         evidence = evidence.model_copy(update={"recorded_by": worker})
-    stored = _create(
-        session, ctx, consent_in.terms(), insz=consent_in.insz, network=partner.network,
-        evidence=evidence, partner=partner.id, worker=worker, now=now,
+    proof: Proof = "attested"
+    if consent_in.presence is not None:
+        prove_presence(session=session, keyring=ctx.keyring, anchors=ctx.eid_anchors,
+                       presence=consent_in.presence, partner=partner.id,
+                       network=partner.network, insz=consent_in.insz, now=now)
+        proof = "eid"
+    stored = create(
+        session, ctx, consent_in.terms(), client_ref=client_ref, network=partner.network,
+        evidence=evidence, proof=proof, partner=partner.id, worker=worker, now=now,
+        never_contains=(consent_in.insz,),
     )
     return OwnConsent([stored], _relations(session, partner.network, client_ref))
 
 
+def network_of(ctx: BrokerContext, scope: ClientScope, network: str | None) -> str:
+    """The network a client-side change is about: the named one, or the only one in scope.
+    Raises ``NetworkRequired`` and ``UnknownNetwork``."""
+    if network is None:
+        if len(scope.refs) != 1:
+            raise NetworkRequired()
+        [network] = scope.refs
+    elif network not in scope.refs:
+        raise errors.UnknownNetwork(pointer="/network")
+    return network
+
+
 def give(
-    *, session: Session, ctx: BrokerContext, insz: str, consent_in: MeConsentCreate,
+    *, session: Session, ctx: BrokerContext, scope: ClientScope, consent_in: MeConsentCreate,
     now: datetime,
 ) -> OwnConsent:
-    """``POST /v1/me/consents``: the client gives consent in the portal.
+    """``POST /v1/me/consents``: the client (or a trusted person for them) gives consent.
 
     Raises ``NetworkRequired``, ``UnknownNetwork``, ``ConsentValidationError``,
     ``RelationNotValid``, ``AuditUnavailable``.
     """
-    network = consent_in.network
-    if network is None:
-        if len(ctx.registry.networks) != 1:
-            raise NetworkRequired()
-        [network] = ctx.registry.networks
-    elif network not in ctx.registry.networks:
-        raise errors.UnknownNetwork(pointer="/network")
-    stored = _create(
-        session, ctx, consent_in.terms(), insz=insz, network=network, evidence=PORTAL,
-        partner=None,
-        worker=None, now=now,
+    network = network_of(ctx, scope, consent_in.network)
+    client_ref = scope.refs[network]
+    stored = create(
+        session, ctx, consent_in.terms(), client_ref=client_ref, network=network,
+        evidence=PORTAL, proof="client", partner=None, worker=None, now=now,
+        never_contains=(scope.actor_insz,), on_behalf_of=scope.on_behalf_of,
     )
-    return OwnConsent([stored], _relations(session, network, stored.record.client_ref))
+    return OwnConsent([stored], _relations(session, network, client_ref))
 
 
-def own_consents(*, session: Session, ctx: BrokerContext, insz: str) -> list[OwnConsent]:
-    """``GET /v1/me/consents``: every consent of the client in every network."""
+def own_consents(*, session: Session, scope: ClientScope) -> list[OwnConsent]:
+    """``GET /v1/me/consents``: every consent of the client in every network in scope."""
     out = []
-    for network, ref in client_refs(ctx, insz).items():
+    for network, ref in scope.refs.items():
         rows = store.consents_of_client(session=session, network=network, client_ref=ref)
         if not rows:
             continue
@@ -176,13 +211,13 @@ def own_consents(*, session: Session, ctx: BrokerContext, insz: str) -> list[Own
     return sorted(out, key=lambda c: (c.versions[0].record.created_at, c.head.record.id))
 
 
-def own_consent(*, session: Session, ctx: BrokerContext, insz: str, consent_id: str) -> OwnConsent:
+def own_consent(*, session: Session, scope: ClientScope, consent_id: str) -> OwnConsent:
     """One consent of the client. Raises ``ConsentNotFound`` for another client's id too."""
     history = store.consent_versions(session=session, consent_id=consent_id)
     if not history:
         raise ConsentNotFound()
     first = history[0].record
-    if client_refs(ctx, insz).get(first.network) != first.client_ref:
+    if scope.ref(first.network) != first.client_ref:
         raise ConsentNotFound()
     return OwnConsent(history, _relations(session, first.network, first.client_ref))
 
@@ -200,7 +235,7 @@ def _check_names(ctx: BrokerContext, head: ConsentVersion, change: NarrowChange)
 
 def _replace_head(
     session: Session, ctx: BrokerContext, own: OwnConsent, *, closed: ConsentVersion,
-    new: ConsentVersion, change: ConsentChange, withdrawn: NarrowingDiff, insz: str,
+    new: ConsentVersion, change: ConsentChange, withdrawn: NarrowingDiff, scope: ClientScope,
     now: datetime,
 ) -> OwnConsent:
     """Audit, close the head, insert ``new`` and queue withdrawal notices, in one transaction."""
@@ -208,7 +243,8 @@ def _replace_head(
         ctx.audit.log.store, network=new.network, client_ref=new.client_ref, consent_id=new.id,
         now=now,
     )
-    ctx.audit.append(_event(new, change, None, None), never_contains=(insz,), now=now)
+    ctx.audit.append(_event(new, change, None, None), never_contains=(scope.actor_insz,),
+                     now=now)
     store.close_consent_version(session=session, closed=closed)
     store.add_consent_version(session=session, version=new, change=change, recorded_by_partner=None)
     notices.add_notifications(
@@ -222,37 +258,37 @@ def _replace_head(
 
 
 def narrow_own(
-    *, session: Session, ctx: BrokerContext, insz: str, consent_id: str, change: NarrowChange,
-    now: datetime,
+    *, session: Session, ctx: BrokerContext, scope: ClientScope, consent_id: str,
+    change: NarrowChange, now: datetime,
 ) -> OwnConsent:
     """A new version with fewer recipients, purposes or sections, or an earlier end.
 
     Raises ``ConsentNotFound``, ``ConsentNotActive``, ``NotANarrowing`` and the other
     ``ConsentValidationError``s, ``AuditUnavailable``.
     """
-    own = own_consent(session=session, ctx=ctx, insz=insz, consent_id=consent_id)
+    own = own_consent(session=session, scope=scope, consent_id=consent_id)
     _check_names(ctx, own.head.record, change)
     result = versions.narrow(
         own.head.record, change, new_id=consent_id, evidence=PORTAL, now=now,
-        relations=own.relations,
+        relations=own.relations, on_behalf_of=scope.on_behalf_of,
     )
     return _replace_head(
         session, ctx, own, closed=result.closed, new=result.new, change="narrowed",
-        withdrawn=result.diff, insz=insz, now=now,
+        withdrawn=result.diff, scope=scope, now=now,
     )
 
 
 def revoke_own(
-    *, session: Session, ctx: BrokerContext, insz: str, consent_id: str, now: datetime
+    *, session: Session, ctx: BrokerContext, scope: ClientScope, consent_id: str, now: datetime
 ) -> OwnConsent:
     """Revoke: a last version, same terms, revoked from its creation. Raises
     ``ConsentNotFound``, ``ConsentNotActive``, ``AuditUnavailable``."""
-    own = own_consent(session=session, ctx=ctx, insz=insz, consent_id=consent_id)
+    own = own_consent(session=session, scope=scope, consent_id=consent_id)
     head = own.head.record
     closed = versions.revoke(head, now=now, relations=own.relations)
     new = replace(
         closed, version=head.version + 1, previous_version_id=head.id, evidence=PORTAL,
-        created_at=now,
+        created_at=now, on_behalf_of=scope.on_behalf_of,
     )
     withdrawn = NarrowingDiff(  # a revocation withdraws everything, from now on
         removed_recipients=head.recipients, removed_purposes=head.purposes,
@@ -260,7 +296,7 @@ def revoke_own(
     )
     return _replace_head(
         session, ctx, own, closed=closed, new=new, change="revoked", withdrawn=withdrawn,
-        insz=insz, now=now,
+        scope=scope, now=now,
     )
 
 

@@ -50,6 +50,12 @@ def find_client(session: Session, *, keyring: Keyring, network: str, insz: str) 
     return session.exec(select(Client).where(Client.network == network, Client.ref == ref)).first()
 
 
+def find_client_by_ref(session: Session, *, network: str, client_ref: str) -> Client | None:
+    return session.exec(
+        select(Client).where(Client.network == network, Client.ref == client_ref)
+    ).first()
+
+
 def get_or_create_client(
     session: Session, *, keyring: Keyring, network: str, insz: str, now: datetime
 ) -> Client:

@@ -16,17 +16,15 @@ from audit.entry import format_time
 from broker.context import BrokerContext
 from broker.errors import NoValidHelpRelation, RelationNotFound
 from broker.observability import request_id_var
+from broker.schemas.presence import PresenceIn
 from broker.security.registry import Partner
+from broker.services.client_scope import client_refs
+from broker.services.presence import prove_presence
 from broker.store.audit_events import AuditEvent
 from consent import store
 from consent.models import HelpRelation
 from consent.rules import relation_end
 from consent.versions import end_relation
-
-
-def client_refs(ctx: BrokerContext, insz: str) -> dict[str, str]:
-    """The client's pseudonym in every network (a client may be known in several)."""
-    return {network: ctx.keyring.client_ref(network, insz) for network in ctx.registry.networks}
 
 
 def require_valid_relation(
@@ -53,6 +51,7 @@ def _event(kind: str, rel: HelpRelation, network: str, worker: str) -> AuditEven
             "start": format_time(rel.start),
             "end": format_time(rel.end),
             "ended_at": None if rel.ended_at is None else format_time(rel.ended_at),
+            "proof": rel.proof,
         },
     )
 
@@ -66,16 +65,25 @@ def declare(
     insz: str,
     end: datetime | None,
     now: datetime,
+    presence: PresenceIn | None = None,
 ) -> HelpRelation:
     """``POST /v1/relations``: ``partner`` helps the client from now until ``end`` (default 12
-    months, at most 24). Raises ``RelationEndInPast``, ``RelationEndTooFar``, ``AuditUnavailable``.
+    months, at most 24). With ``presence`` (the client's eID at the desk) the relation's proof is
+    ``eid``, otherwise ``attested`` (DESIGN §9). Raises ``RelationEndInPast``,
+    ``RelationEndTooFar``, ``PresenceNotProven``, ``AuditUnavailable``.
     """
+    relation_end_at = relation_end(now, end, now)
+    if presence is not None:
+        prove_presence(session=session, keyring=ctx.keyring, anchors=ctx.eid_anchors,
+                       presence=presence, partner=partner.id, network=partner.network,
+                       insz=insz, now=now)
     relation = HelpRelation(
         id=f"r-{uuid.uuid4().hex}",
         partner=partner.id,
         client_ref=ctx.keyring.client_ref(partner.network, insz),
         start=now,
-        end=relation_end(now, end, now),
+        end=relation_end_at,
+        proof="eid" if presence is not None else "attested",
     )
     ctx.audit.append(
         _event("relation.created", relation, partner.network, worker),

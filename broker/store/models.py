@@ -62,3 +62,31 @@ class UsedToken(SQLModel, table=True):
     issuer: str = Field(primary_key=True, max_length=64)
     jti: str = Field(sa_column=Column(String(128), primary_key=True))
     expires_at: datetime = _utc(nullable=False)
+
+
+class PresenceChallenge(SQLModel, table=True):
+    """DESIGN §9: a challenge for the client's eID card, single use, bound to the partner that
+    asked and to the client (pseudonym). Only its SHA-256 is stored."""
+
+    __tablename__ = "presence_challenge"
+
+    challenge_hash: str = Field(primary_key=True, max_length=64)
+    partner: str = Field(max_length=64)
+    network: str = Field(max_length=64)
+    client_ref: str = Field(max_length=64)
+    created_at: datetime = _utc(nullable=False)
+    expires_at: datetime = _utc(nullable=False)
+    used_at: datetime | None = _utc(nullable=True)
+
+
+class AttestationReview(SQLModel, table=True):
+    """DESIGN §9: the supervisor's review of a consent or relation recorded on a worker's word
+    (proof ``attested``): when, by whom, and a note (never dossier content)."""
+
+    __tablename__ = "attestation_review"
+
+    record_kind: str = Field(primary_key=True, max_length=16)  # consent | relation
+    record_id: str = Field(primary_key=True, max_length=40)
+    reviewed_at: datetime = _utc(nullable=False)
+    reviewer: str = Field(max_length=64)
+    note: str = Field(max_length=500)

@@ -11,7 +11,9 @@ from typing import Any
 from broker.context import BrokerContext
 from broker.services import dossier
 from broker.store.db import session_scope
+from consent import control_store
 from consent import store as consent_store
+from consent.controls import Exclusion
 from consent.models import ConsentVersion, Evidence, HelpRelation, Recipient
 
 INSZ = "85073003328"
@@ -41,6 +43,8 @@ class C:
     sections: tuple[str, ...] = ("inkomen",)
     state: str = "active"
     bound_to: str | None = None  # a relation label: the consent ends with that relation
+    proof: str = "client"  # DESIGN §9: client | eid | attested
+    age: timedelta | None = None  # recorded this long ago (default: when it became valid)
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class R:
     partner: str
     state: str = "valid"
     label: str = ""
+    proof: str = "eid"  # DESIGN §9: client | eid | attested | referral
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,7 @@ class Case:
     consents: tuple[C, ...] = (C(),)
     entries: tuple[E, ...] = (E("ocmw-inkomen", "ocmw-gent", "inkomen"),)
     break_glass: bool = False
+    excluded: tuple[str, ...] = ()  # partners the client excluded (DESIGN §9)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -88,11 +94,13 @@ def write_scenario(ctx: BrokerContext, case: Case, now: datetime, *, insz: str =
                 session=session, network=NETWORK, declared_by=rel.partner, now=now,
                 relation=HelpRelation(id=rid, partner=rel.partner, client_ref=ref,
                                       start=now + start, end=now + end,
-                                      ended_at=now + ended if ended is not None else None),
+                                      ended_at=now + ended if ended is not None else None,
+                                      proof=rel.proof),  # type: ignore[arg-type]
             )
         session.flush()  # relations first: a consent may be bound to one
         for c in case.consents if consents else ():
             valid_from, valid_until, revoked = CONSENT_STATES[c.state]
+            recorded = now - c.age if c.age is not None else now + valid_from
             consent_store.add_consent_version(
                 session=session, change="created", recorded_by_partner=None,
                 version=ConsentVersion(
@@ -103,9 +111,13 @@ def write_scenario(ctx: BrokerContext, case: Case, now: datetime, *, insz: str =
                     valid_until=now + valid_until, evidence=Evidence(method="portal"),
                     grantor=None, help_relation_id=relation_ids.get(c.bound_to or ""),
                     revoked_at=now + revoked if revoked is not None else None,
-                    created_at=now + valid_from,
+                    created_at=recorded, proof=c.proof, recorded_at=recorded,  # type: ignore[arg-type]
                 ),
             )
+        for partner in case.excluded if consents else ():
+            control_store.add_exclusion(session=session, exclusion=Exclusion(
+                id=f"x-{uuid.uuid4().hex[:12]}", network=NETWORK, client_ref=ref,
+                partner=partner, created_at=now - timedelta(minutes=1)))
         session.commit()
         ids = {}
         for entry in case.entries:

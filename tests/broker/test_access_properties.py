@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -62,6 +62,9 @@ NEEDS = {  # DESIGN §3's purpose -> needed sections, for the generator's bias o
 }
 
 
+ATTESTED_DAYS = timedelta(days=30)  # DESIGN §9
+
+
 def _fresh_insz() -> str:
     body = 100_000_000 + next(_counter) * 7919 % 800_000_000
     return f"{body:09d}{97 - body % 97:02d}"
@@ -76,6 +79,8 @@ consents_st = st.builds(
     sections=st.lists(st.sampled_from([*SECTIONS[:-1], "*"]), min_size=1, max_size=4,
                       unique=True).map(tuple),
     state=st.sampled_from(sorted(CONSENT_STATES)),
+    proof=st.sampled_from(["client", "eid", "attested", "attested"]),
+    age=st.sampled_from([None, None, timedelta(days=40)]),
 )
 @st.composite
 def cases_st(draw: st.DrawFn) -> Case:
@@ -96,17 +101,22 @@ def cases_st(draw: st.DrawFn) -> Case:
         sections = draw(st.lists(st.sampled_from([*asked, "*"]), min_size=1, unique=True))
         state = draw(st.sampled_from(["active"] * 3 + sorted(CONSENT_STATES)))
         consents.append(C(recipients=(recipient,), purposes=(purpose,),
-                          sections=tuple(sections), state=state))
+                          sections=tuple(sections), state=state,
+                          proof=draw(st.sampled_from(["client", "eid", "attested"]))))
     entries = draw(st.lists(st.tuples(st.sampled_from(sorted(PARTNERS)),
                                       st.sampled_from(asked * 3 + SECTIONS[:2]), st.booleans()),
                             max_size=6))
     long_reason = draw(st.booleans())
+    proofs = {p: draw(st.sampled_from(["eid", "client", "referral", "attested", "attested"]))
+              for p in rels}
+    excluded = tuple(p for p in sorted(PARTNERS) if draw(st.sampled_from([False] * 5 + [True])))
     return Case(
         "property", {}, requester=requester, purpose=purpose, sections=tuple(asked),
         justification=(JUSTIFICATION if long_reason else "te kort")
         if purpose == "noodsituatie" else None,
-        relations=tuple(R(p, state) for p, state in rels.items() if state != "none"),
-        consents=tuple(consents),
+        relations=tuple(R(p, state, proof=proofs[p]) for p, state in rels.items()
+                        if state != "none"),
+        consents=tuple(consents), excluded=excluded,
         entries=tuple(E(f"e{i}", a, sec, r) for i, (a, sec, r) in enumerate(entries)),
     )
 
@@ -114,8 +124,12 @@ def cases_st(draw: st.DrawFn) -> Case:
 def _covers(c: ConsentVersion, partner: Partner, purpose: str, section: str, ctx: BrokerContext,
             now: datetime) -> bool:
     """DESIGN §4's consent rule restated: in force now, naming the requester (by partner, type or
-    network), the purpose, and the section (a wildcard only for basis and vertrouwelijk)."""
+    network), the purpose, and the section (a wildcard only for basis and vertrouwelijk); and
+    DESIGN §9: a consent on the worker's word only opens basis sections, for 30 days."""
     in_force = c.valid_from <= now < c.valid_until and (c.revoked_at is None or now < c.revoked_at)
+    tier = ctx.catalogue.sections[section].tier
+    if c.proof == "attested" and not (tier == "basis" and now < c.recorded_at + ATTESTED_DAYS):
+        return False
     own = {("partner", partner.id), ("partner_type", partner.type), ("network", partner.network)}
     names_requester = any((r.kind, r.id) in own for r in c.recipients)
     tier = ctx.catalogue.sections[section].tier
@@ -143,8 +157,20 @@ def _oracle(case: Case, ctx: BrokerContext, now: datetime) -> tuple[dict[str, bo
         evidence=Evidence(method="portal"), grantor=None, help_relation_id=None,
         revoked_at=(now + CONSENT_STATES[c.state][2]
                     if CONSENT_STATES[c.state][2] is not None else None),
-        created_at=now) for i, c in enumerate(case.consents)]
-    has_relation = any(r.partner == partner.id and relation_is_valid(r, now) for r in relations)
+        created_at=now, proof=c.proof,  # type: ignore[arg-type]
+        recorded_at=now - c.age if c.age is not None else now + CONSENT_STATES[c.state][0],
+    ) for i, c in enumerate(case.consents)]
+    valid_own = [(r, rel) for r, rel in zip(case.relations, relations, strict=True)
+                 if rel.partner == partner.id and relation_is_valid(rel, now)]
+    has_relation = bool(valid_own)
+    proven_relation = any(r.proof in ("client", "eid", "referral") for r, _ in valid_own)
+    attested_starts = [rel.start for r, rel in valid_own if r.proof == "attested"]
+
+    def break_glass_reaches(section: str) -> bool:
+        """DESIGN §9: break-glass on a relation on the worker's word only: basis, 30 days."""
+        basis = catalogue.sections[section].tier == "basis"
+        return proven_relation or (basis and any(now < s + ATTESTED_DAYS
+                                                 for s in attested_starts))
     purpose = catalogue.purposes.get(case.purpose)
     break_glass = (purpose is not None and purpose.break_glass and case.justification is not None
                    and len(case.justification.strip()) >= 30)
@@ -154,13 +180,17 @@ def _oracle(case: Case, ctx: BrokerContext, now: datetime) -> tuple[dict[str, bo
         granted[section] = bool(
             partner.bound_by_secrecy and has_relation and info.is_shareable
             and purpose is not None and section in purpose.sections
-            and (break_glass or (not purpose.break_glass and any(
-                _covers(c, partner, case.purpose, section, ctx, now) for c in consents)))
+            and (break_glass and break_glass_reaches(section) or (
+                not purpose.break_glass and any(
+                    _covers(c, partner, case.purpose, section, ctx, now) for c in consents)))
+            and partner.id not in case.excluded
         )
     released = set()
     for entry in case.entries:
         if entry.section not in granted:
             continue
+        if partner.id in case.excluded:
+            continue  # DESIGN §9: an excluded partner gets nothing, its own entries included
         if entry.author == partner.id:
             released.add(entry.label)  # DESIGN §4: a partner always sees its own entries
         elif granted[entry.section] and not entry.restricted:

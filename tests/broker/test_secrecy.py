@@ -130,7 +130,7 @@ def test_canaries_never_reach_the_audit_log_or_denied_answers(
     access requests, a break-glass and an involvement question, carrying canaries in content,
     INSZ and the break-glass justification, no canary is in any stored leaf, audit response,
     log line, metric or denied answer — while the authorised answer does carry the content."""
-    from tests.factories import declare_relation, issuer_token, make_desk_consent
+    from tests.factories import declare_relation, eid_presence, issuer_token, make_desk_consent
 
     marker = f"canary-{secrets.token_hex(8)}"
     reason = f"Levensgevaar, geen toestemming mogelijk: {secrets.token_hex(8)}-justif"
@@ -138,7 +138,8 @@ def test_canaries_never_reach_the_audit_log_or_denied_answers(
     for partner in ("ocmw-gent", "caw-oost-vlaanderen"):
         declare_relation(api, settings, partner, insz)
     consent = make_desk_consent(insz=insz, recipients=[{"kind": "partner_type", "id": "caw"}],
-                                purposes=["rechtenverkenning"], sections=["inkomen"])
+                                purposes=["rechtenverkenning"], sections=["inkomen"],
+                                presence=eid_presence(api, settings, "ocmw-gent", insz))
     assert api.post("/v1/consents", json=consent,
                     headers=partner_auth(settings, "ocmw-gent")).status_code == 201
     for section in ("inkomen", "justitie", "gezondheid"):

@@ -58,6 +58,8 @@ def make_consent(**overrides: Any) -> ConsentVersion:
         "help_relation_id": None,
         "revoked_at": None,
         "created_at": NOW - 30 * DAY,
+        "proof": "client",
+        "recorded_at": NOW - 30 * DAY,
     }
     fields.update(overrides)
     return ConsentVersion(**fields)

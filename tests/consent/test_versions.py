@@ -36,7 +36,7 @@ def _build(**overrides: Any) -> ConsentVersion:
     terms, evidence = make_terms(**overrides)
     return build_consent(
         terms, consent_id="c-9", client_ref=CLIENT_REF, network=NETWORK, evidence=evidence,
-        at_desk=True, catalogue=CATALOGUE, partners=PARTNERS, now=NOW, relation=relation,
+        proof="attested", catalogue=CATALOGUE, partners=PARTNERS, now=NOW, relation=relation,
     )
 
 

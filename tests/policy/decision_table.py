@@ -10,6 +10,9 @@ from tests.policy.factories import (
     EXPIRED,
     FUTURE,
     NETWORK,
+    RECENT,
+    RECENT_PERIOD,
+    VALID,
     emergency,
     entry,
     make_consent,
@@ -81,6 +84,7 @@ MIXED_ENTRIES = [
 NO_CONSENT = ["no_consent_for_section"]
 NOT_NEEDED = ["section_not_needed_for_purpose"]
 SHORT = ["break_glass_justification_too_short"]
+NEEDS_PROOF = ["needs_client_proof"]
 BG_OBLIGATIONS = ["notify_client", "notify_dpo"]
 
 TABLE: list[Case] = [
@@ -443,6 +447,72 @@ TABLE: list[Case] = [
         release=["e-1"],
         obligations=BG_OBLIGATIONS,
         break_glass=True,
+    ),
+    # proof of the client's will (DESIGN §9)
+    Case(
+        "attested_consent_opens_basis_only",
+        make_input(sections=["identiteit", "inkomen"],
+                   consents=[make_consent(proof="attested", recorded_at=RECENT)]),
+        {"identiteit": G, "inkomen": ["needs_client_proof"]},
+    ),
+    Case(
+        "attested_consent_never_opens_bijzonder",
+        make_input(purpose="gezamenlijke_begeleiding", sections=["gezondheid"],
+                   consents=[_joint(proof="attested", recorded_at=RECENT,
+                                    sections=["gezondheid"])]),
+        {"gezondheid": ["needs_client_proof"]},
+    ),
+    Case(
+        "attested_consent_after_30_days",
+        make_input(sections=["identiteit"],
+                   consents=[make_consent(proof="attested", recorded_at=VALID[0])]),
+        {"identiteit": ["needs_client_proof"]},
+    ),
+    Case(
+        "eid_consent_full_power",
+        make_input(sections=["identiteit", "inkomen"],
+                   consents=[make_consent(proof="eid", recorded_at=VALID[0])]),
+        {"identiteit": G, "inkomen": G},
+    ),
+    Case(
+        "unknown_proof_opens_nothing",
+        make_input(consents=[make_consent(proof="gezworen")]),
+        {"inkomen": NO_CONSENT},
+    ),
+    Case(
+        "break_glass_on_attested_relation_basis_only",
+        emergency(client={"ref": "p-1", "network": NETWORK, "exclusions": [],
+                          "help_relations": [relation(CAW, RECENT_PERIOD, "attested")]}),
+        {"identiteit": G, "contact": G, "gezondheid": ["needs_client_proof"]},
+        obligations=BG_OBLIGATIONS,
+        break_glass=True,
+    ),
+    Case(
+        "break_glass_on_old_attested_relation",
+        emergency(client={"ref": "p-1", "network": NETWORK, "exclusions": [],
+                          "help_relations": [relation(CAW, VALID, "attested")]}),
+        {"identiteit": NEEDS_PROOF, "contact": NEEDS_PROOF, "gezondheid": NEEDS_PROOF},
+    ),
+    # exclusions (DESIGN §9)
+    Case(
+        "excluded_partner_gets_nothing",
+        make_input(client={"ref": "p-1", "network": NETWORK, "help_relations": [relation()],
+                           "exclusions": [CAW]},
+                   entries=[entry("e-1", "inkomen", author=CAW)]),
+        {"inkomen": ["excluded_by_client"]},
+    ),
+    Case(
+        "excluded_partner_no_break_glass",
+        emergency(sections=["gezondheid"],
+                  client={"ref": "p-1", "network": NETWORK, "help_relations": [relation()],
+                          "exclusions": [CAW]}),
+        {"gezondheid": ["excluded_by_client"]},
+    ),
+    Case(
+        "exclusion_of_other_partner",
+        make_input(client={"ref": "p-1", "network": NETWORK, "help_relations": [relation()],
+                           "exclusions": ["ocmw-gent"]}),
+        {"inkomen": G},
     ),
     # release
     Case(

@@ -30,6 +30,8 @@ REASON_CODES = frozenset(
         "no_consent_for_section",
         "bijzonder_needs_explicit_consent",
         "break_glass_justification_too_short",
+        "needs_client_proof",
+        "excluded_by_client",
     }
 )
 
@@ -46,6 +48,8 @@ JUSTIFICATION = "Client dreigt zichzelf iets aan te doen, arts nodig."
 VALID = ("2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z")
 EXPIRED = ("2025-01-01T00:00:00Z", "2026-01-01T00:00:00Z")
 FUTURE = ("2026-12-01T00:00:00Z", "2027-12-01T00:00:00Z")
+RECENT = "2026-11-20T00:00:00Z"  # eight days before NOW: inside the 30 days of DESIGN §9
+RECENT_PERIOD = (RECENT, "2027-11-20T00:00:00Z")
 
 
 def requester(partner: str = CAW, **overrides: Any) -> dict[str, Any]:
@@ -60,9 +64,11 @@ def requester(partner: str = CAW, **overrides: Any) -> dict[str, Any]:
     }
 
 
-def relation(partner: str = CAW, period: tuple[str, str] = VALID) -> dict[str, Any]:
+def relation(partner: str = CAW, period: tuple[str, str] = VALID,
+             proof: str = "eid") -> dict[str, Any]:
     return {
         "id": f"r-{partner}",
+        "proof": proof,
         "partner": partner,
         "type": PARTNERS[partner]["type"],
         "network": NETWORK,
@@ -80,6 +86,8 @@ def make_consent(**overrides: Any) -> dict[str, Any]:
         "id": "c-1",
         "revoked_at": None,
         "help_relation": None,
+        "proof": "client",
+        "recorded_at": VALID[0],
         "valid_from": VALID[0],
         "valid_until": VALID[1],
         "recipients": [recipient("partner", CAW)],
@@ -99,7 +107,8 @@ def make_input(**overrides: Any) -> dict[str, Any]:
     """A request by caw-oost-vlaanderen for rechtenverkenning that is granted `inkomen`."""
     base: dict[str, Any] = {
         "requester": requester(),
-        "client": {"ref": "p-1", "network": NETWORK, "help_relations": [relation()]},
+        "client": {"ref": "p-1", "network": NETWORK, "help_relations": [relation()],
+                   "exclusions": []},
         "purpose": "rechtenverkenning",
         "justification": None,
         "sections": ["inkomen"],
@@ -158,6 +167,8 @@ def _random_consent(
         "revoked_at": rng.choice((None, None, None, EXPIRED[1], FUTURE[0])),
         "help_relation": rng.choice((None, None, None, f"r-{req['partner']}",
                                      f"r-{rng.choice(sorted(PARTNERS))}")),
+        "proof": rng.choice(("client", "eid", "attested", "attested", "gezworen")),
+        "recorded_at": rng.choice((RECENT, VALID[0])),
         "valid_from": period[0],
         "valid_until": period[1],
         "recipients": recipients,
@@ -171,9 +182,12 @@ def random_input(rng: random.Random) -> dict[str, Any]:
     req = requester(partner, active=rng.random() > 0.05)
     if rng.random() < 0.1:
         req["network"] = "gbo-brugge"
-    relations = [relation(p, rng.choice(PERIODS)) for p in sorted(PARTNERS) if rng.random() < 0.5]
+    proofs = ("eid", "client", "referral", "attested", "attested")
+    relations = [relation(p, rng.choice(PERIODS), rng.choice(proofs))
+                 for p in sorted(PARTNERS) if rng.random() < 0.5]
     if rng.random() < 0.7:
-        relations.append(relation(partner, rng.choice((VALID, VALID, EXPIRED))))
+        relations.append(relation(partner, rng.choice((VALID, VALID, EXPIRED, RECENT_PERIOD)),
+                                  rng.choice(proofs)))
     purpose = rng.choice([*PURPOSES, "noodsituatie", "onbekend"])
     needed = CATALOGUE["purposes"].get(purpose, {}).get("sections", SECTIONS)
     sections = sorted(
@@ -198,7 +212,8 @@ def random_input(rng: random.Random) -> dict[str, Any]:
         entries.append(e)
     return {
         "requester": req,
-        "client": {"ref": "p-1", "network": NETWORK, "help_relations": relations},
+        "client": {"ref": "p-1", "network": NETWORK, "help_relations": relations,
+                   "exclusions": [p for p in sorted(PARTNERS) if rng.random() < 0.08]},
         "purpose": purpose,
         "justification": justification,
         "sections": sections,

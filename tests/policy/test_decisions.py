@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -104,6 +104,17 @@ def _in_force(inp: dict[str, Any], c: dict[str, Any], now: datetime) -> bool:
     return not revoked and bound and _valid(now, c["valid_from"], c["valid_until"])
 
 
+ATTESTED_DAYS = timedelta(days=30)  # DESIGN §9
+
+
+def _proof_opens(c: dict[str, Any], tier: str | None, now: datetime) -> bool:
+    """DESIGN §9: the client's act or eID open everything; the worker's word basis, 30 days."""
+    if c["proof"] in ("client", "eid"):
+        return True
+    return (c["proof"] == "attested" and tier == "basis"
+            and now < _instant(c["recorded_at"]) + ATTESTED_DAYS)
+
+
 def _covering(inp: dict[str, Any], section: str) -> list[str]:
     """The ids of the consents in force that cover this requester, purpose and section."""
     req, now = inp["requester"], _instant(inp["now"])
@@ -123,7 +134,7 @@ def _covering(inp: dict[str, Any], section: str) -> list[str]:
             "*" in c["sections"] and tier in ("basis", "vertrouwelijk")
         )
         if (_in_force(inp, c, now) and covers_requester and inp["purpose"] in c["purposes"]
-                and covers_section):
+                and covers_section and _proof_opens(c, tier, now)):
             found.append(c["id"])
     return sorted(found)
 
@@ -146,8 +157,15 @@ def oracle_allows(inp: dict[str, Any], section: str) -> bool:
         return False
     if purpose is None or section not in purpose["sections"] or tier == "geheim":
         return False
+    if req["partner"] in inp["client"].get("exclusions", []):
+        return False  # DESIGN §9: an excluded partner gets nothing
     if inp["purpose"] == "noodsituatie":
-        return len((inp["justification"] or "").strip()) >= 30
+        own = [r for r in inp["client"]["help_relations"]
+               if r["partner"] == req["partner"] and _valid(now, r["start"], r["end"])]
+        proven = any(r["proof"] in ("client", "eid", "referral") for r in own)
+        attested = any(r["proof"] == "attested" and tier == "basis"
+                       and now < _instant(r["start"]) + ATTESTED_DAYS for r in own)
+        return len((inp["justification"] or "").strip()) >= 30 and (proven or attested)
     return bool(_covering(inp, section))
 
 
@@ -159,7 +177,8 @@ def expected_release(inp: dict[str, Any], decision: dict[str, Any]) -> list[str]
         result = decision["sections"].get(e["section"])
         if result is None:
             continue
-        own = req["active"] and e["author"] == req["partner"]
+        own = (req["active"] and e["author"] == req["partner"]
+               and req["partner"] not in inp["client"].get("exclusions", []))
         if own or (result["verdict"] == "granted" and e.get("restricted") is False):
             released.add(e["id"])
     return sorted(released)
