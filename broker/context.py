@@ -78,6 +78,7 @@ def _refuse_demo_material(
     demo_audit_key: bool,
     receipt_key: ReceiptKey,
     session_key: SessionKey,
+    eid_anchors: TrustAnchors,
 ) -> None:
     """DESIGN §6: outside demo mode, refuse to start with any key the demo generated."""
     if settings.demo:
@@ -98,9 +99,8 @@ def _refuse_demo_material(
     jwks = settings.resolved_issuer_jwks_file
     if jwks is not None and settings.demo_keys_dir in jwks.resolve().parents:
         found.append("the issuer keys")
-    anchors = settings.resolved_eid_trust_anchors
-    if anchors is not None and settings.demo_keys_dir in anchors.resolve().parents:
-        found.append("the eID trust anchors")
+    if eid_anchors.demo:
+        found.append("the eID trust anchors (the demo root)")
     if found:
         raise ConfigurationError(
             "refusing to start outside demo mode with demo keys: "
@@ -120,9 +120,10 @@ def load_context(settings: Settings, *, engine: Engine | None = None) -> BrokerC
     signer, demo_audit_key = load_audit_signer(settings)
     receipt_key = load_receipt_key(settings)
     session_key = load_session_key(settings)
-    _refuse_demo_material(settings, registry, keyring, demo_audit_key, receipt_key, session_key)
-    oidc = OidcClient.from_settings(settings)  # refuses a half-configured login
     eid_anchors = load_trust_anchors(settings.resolved_eid_trust_anchors)
+    _refuse_demo_material(settings, registry, keyring, demo_audit_key, receipt_key, session_key,
+                          eid_anchors)
+    oidc = OidcClient.from_settings(settings)  # refuses a half-configured login
     issuer = None
     if settings.resolved_issuer and settings.resolved_issuer_jwks_file:
         issuer = IssuerKeys.from_file(settings.resolved_issuer, settings.resolved_issuer_jwks_file)

@@ -120,7 +120,8 @@ def _seed_relations_and_consents(
         consents.record_at_desk(
             session=session, ctx=ctx, partner=ctx.registry.partners[spec["recorded_by"]],
             worker=spec["worker"], now=now, consent_in=ConsentCreate.model_validate(
-                {**terms, "insz": citizen["insz"], "evidence": spec["evidence"]}
+                {**terms, "insz": citizen["insz"], "evidence": spec["evidence"],
+                 "presence": card(spec["recorded_by"], spec)}
             ),
         )
 

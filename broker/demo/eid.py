@@ -23,9 +23,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from broker.security.eid import DEMO_ROOT_NAME
 from broker.security.keys import write_secret_bytes
 
-ROOT_NAME = "gbo-broker demo eID root"
 CA_NAME = "gbo-broker demo citizen CA"
 CardKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
@@ -82,7 +82,7 @@ def create_demo_eid(demo_keys_dir: Path, now: datetime) -> bool:
     if root_file(demo_keys_dir).exists():
         return False
     root_key = ec.generate_private_key(ec.SECP384R1())
-    root_name = _name(ROOT_NAME)
+    root_name = _name(DEMO_ROOT_NAME)
     root = _ca_cert(root_name, root_key, root_name, root_key, now, years=20)
     ca_key = ec.generate_private_key(ec.SECP384R1())
     ca = _ca_cert(_name(CA_NAME), ca_key, root_name, root_key, now, years=10)

@@ -47,6 +47,7 @@ from cryptography.x509.verification import (
 from broker.errors import ConfigurationError, PresenceNotProven
 
 MAX_CHAIN = 4  # leaf and at most three intermediates
+DEMO_ROOT_NAME = "gbo-broker demo eID root"  # refused as a trust anchor outside demo mode
 _P384_RAW = 96
 
 
@@ -57,6 +58,7 @@ class TrustAnchors:
     store: Store | None
     count: int
     path: Path | None = None
+    demo: bool = False  # one of them is the demo root (``broker.demo.eid``)
 
     @classmethod
     def none(cls) -> TrustAnchors:
@@ -76,7 +78,9 @@ def load_trust_anchors(path: Path | None) -> TrustAnchors:
     except (OSError, ValueError) as exc:
         raise ConfigurationError(f"GBO_EID_TRUST_ANCHORS at {path} is not a PEM file of "
                                  "certificates") from exc
-    return TrustAnchors(store=Store(certs), count=len(certs), path=path)
+    demo = any(attr.value == DEMO_ROOT_NAME for cert in certs
+               for attr in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME))
+    return TrustAnchors(store=Store(certs), count=len(certs), path=path, demo=demo)
 
 
 @dataclass(frozen=True)

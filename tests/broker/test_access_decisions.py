@@ -3,6 +3,8 @@ through ``POST /v1/access-requests``, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -20,7 +22,44 @@ EMERGENCY = "noodsituatie"
 EMERGENCY_ENTRIES = (E("id", CAW, "identiteit"), E("gez", CM, "gezondheid"),
                      E("ink", CAW, "inkomen"))  # none by the requester (OCMW): own entries show
 
+NEEDS_PROOF = ("needs_client_proof",)
+EXCLUDED = ("excluded_by_client",)
+ID_ENTRY = (E("ocmw-id", OCMW, "identiteit"), E("ocmw-inkomen", OCMW, "inkomen"))
+
 CASES = [
+    # --- proof of the client's will (DESIGN §9) -----------------------------------------------
+    Case("attested_consent_opens_basis_sections", {"identiteit": "granted",
+                                                  "inkomen": NEEDS_PROOF},
+         frozenset({"ocmw-id"}), sections=("identiteit", "inkomen"),
+         consents=(C(sections=("identiteit", "inkomen"), proof="attested"),),
+         entries=ID_ENTRY),
+    Case("attested_consent_opens_nothing_after_30_days", {"identiteit": NEEDS_PROOF},
+         sections=("identiteit",),
+         consents=(C(sections=("identiteit",), proof="attested", age=timedelta(days=31)),),
+         entries=ID_ENTRY),
+    Case("eid_consent_opens_what_it_names", {"identiteit": "granted", "inkomen": "granted"},
+         frozenset({"ocmw-id", "ocmw-inkomen"}), sections=("identiteit", "inkomen"),
+         consents=(C(sections=("identiteit", "inkomen"), proof="eid",
+                     age=timedelta(days=200)),), entries=ID_ENTRY),
+    Case("attested_consent_never_opens_bijzonder", {"gezondheid": NEEDS_PROOF},
+         purpose=JOINT, sections=("gezondheid",),
+         consents=(C(purposes=(JOINT,), sections=("gezondheid",), proof="attested"),),
+         entries=(E("cm-gez", CM, "gezondheid"),)),
+    Case("break_glass_on_attested_relation_older_than_30_days",
+         {"identiteit": NEEDS_PROOF, "contact": NEEDS_PROOF, "gezondheid": NEEDS_PROOF},
+         requester=OCMW, purpose=EMERGENCY, sections=("identiteit", "contact", "gezondheid"),
+         justification=JUSTIFICATION, consents=(), entries=EMERGENCY_ENTRIES,
+         relations=(R(OCMW, proof="attested"),)),
+    # --- exclusions (DESIGN §9) ---------------------------------------------------------------
+    Case("excluded_partner_gets_nothing", {"inkomen": EXCLUDED}, excluded=(CAW,),
+         entries=(E("ocmw-inkomen", OCMW, "inkomen"), E("own", CAW, "inkomen"))),
+    Case("excluded_partner_gets_no_break_glass",
+         {"identiteit": EXCLUDED, "contact": EXCLUDED, "gezondheid": EXCLUDED},
+         requester=OCMW, purpose=EMERGENCY, sections=("identiteit", "contact", "gezondheid"),
+         justification=JUSTIFICATION, consents=(), entries=EMERGENCY_ENTRIES,
+         excluded=(OCMW,)),
+    Case("exclusion_of_another_partner_changes_nothing", {"inkomen": "granted"},
+         frozenset({"ocmw-inkomen"}), excluded=(CM,)),
     # --- consent by partner, partner type, network ----------------------------------------
     Case("consent_by_partner_type_grants", {"inkomen": "granted"}, frozenset({"ocmw-inkomen"})),
     Case("consent_by_partner_grants", {"inkomen": "granted"}, frozenset({"ocmw-inkomen"}),
@@ -244,7 +283,7 @@ def test_table_has_at_least_sixty_cases_covering_every_reason_code() -> None:
         "unknown_section", "section_never_shared", "requester_not_bound_by_secrecy",
         "no_valid_help_relation", "unknown_purpose", "section_not_needed_for_purpose",
         "no_consent_for_section", "bijzonder_needs_explicit_consent",
-        "break_glass_justification_too_short",
+        "break_glass_justification_too_short", "needs_client_proof", "excluded_by_client",
     }  # requester_inactive / requester_not_in_network: an inactive or foreign partner's token
     #    is refused before the policy runs (test_auth, test_access_flow)
 

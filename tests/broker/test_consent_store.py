@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -128,3 +128,40 @@ def test_migration_0003_downgrades_and_upgrades(engine: Engine) -> None:
     upgrade(engine)
     assert current_revision(engine) == head_revision(engine)
     assert "consent_version" in inspect(engine).get_table_names()
+
+
+def test_migration_0005_gives_existing_records_their_proof(engine: Engine) -> None:
+    """DESIGN §9: rows from before proof levels: a desk consent and every relation rested on the
+    worker's word (``attested``); a consent the client gave in the portal is ``client``. Every
+    version inherits its consent's first recording time."""
+    from alembic import command
+
+    from broker.store.db import alembic_config
+
+    command.downgrade(alembic_config(engine), "0004")
+    first, later = "2026-01-02 03:04:05", "2026-02-03 04:05:06"
+    row = ("INSERT INTO consent_version (consent_id, version, change, network, client_ref, "
+           "recorded_by_partner, recipients, purposes, sections, valid_from, valid_until, "
+           "evidence, created_at) VALUES (:id, :v, 'created', 'gbo-gent', 'p-1', :by, '[]', "
+           "'[]', '[]', :at, '2027-01-01 00:00:00', '{\"method\": \"portal\"}', :at)")
+    with engine.begin() as conn:
+        for params in ({"id": "desk", "v": 1, "by": "ocmw-gent", "at": first},
+                       {"id": "desk", "v": 2, "by": None, "at": later},
+                       {"id": "portal", "v": 1, "by": None, "at": first}):
+            conn.execute(text(row), params)
+        conn.execute(text(
+            "INSERT INTO help_relation (id, network, client_ref, partner, declared_by, "
+            "starts_at, ends_at, created_at) VALUES ('r-1', 'gbo-gent', 'p-1', 'ocmw-gent', "
+            "'w-1', :at, '2027-01-01 00:00:00', :at)"), {"at": first})
+    upgrade(engine)
+    with Session(engine) as session:
+        versions = {(v.record.id, v.record.version): v.record
+                    for v in store.consents_of_client(session=session,
+                                                              network="gbo-gent",
+                                                              client_ref="p-1")}
+        [relation] = store.relations_of_client(session=session, network="gbo-gent",
+                                                       client_ref="p-1")
+    assert {k: v.proof for k, v in versions.items()} == {
+        ("desk", 1): "attested", ("desk", 2): "attested", ("portal", 1): "client"}
+    assert {v.recorded_at for v in versions.values()} == {versions[("desk", 1)].created_at}
+    assert relation.proof == "attested"

@@ -36,6 +36,14 @@ def test_demo_seeds_relations_and_consents(
     assert "gezondheid" in bram_consent["current"]["sections"]
     assert bram_consent["current"]["purposes"] == ["gezamenlijke_begeleiding"]
     assert bram_consent["current"]["recipients"] == [{"kind": "partner", "id": "ocmw-gent"}]
+    # DESIGN §9: An's desk consent was proven with her (demo) eID card; Bram's paper one rests
+    # on the worker's word, so Bram is told about it.
+    proofs = {(c["recorded_by_partner"], c["proof"]) for c in an_consents}
+    assert proofs == {("caw-oost-vlaanderen", "eid"), (None, "client")}
+    assert bram_consent["current"]["proof"] == "attested"
+    notices = api.get("/v1/me/notices", headers=bram).json()["records"]
+    assert {(n["kind"], n["proof"], n["revocable"]) for n in notices if n["kind"] == "consent"} \
+        == {("consent", "attested", True)}
     kinds = [decode(x)["kind"] for x in ctx.audit.log.store.find_leaves(limit=1000)]
     assert kinds.count("relation.created") == 4 and kinds.count("consent.created") == 3
     assert len(api.get("/v1/me/dossier", headers=an).json()["entries"]) == 4
