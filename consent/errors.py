@@ -92,6 +92,18 @@ class UnknownNetwork(ConsentValidationError):
     message = "A recipient network is not the client's network."
 
 
+class RecipientNotBoundBySecrecy(ConsentValidationError):
+    code = "recipient_not_bound_by_secrecy"
+    message = ("A recipient partner is not bound by professional secrecy: no consent can ever "
+               "let it see a dossier (DESIGN §1).")
+
+
+class PurposeNotByConsent(ConsentValidationError):
+    code = "purpose_not_by_consent"
+    message = ("This purpose is the emergency (break-glass) purpose: it is never granted by a "
+               "consent, so a consent for it would mislead.")
+
+
 class InvalidEvidence(ConsentValidationError):
     code = "invalid_evidence"
     message = "The evidence of how consent was obtained is incomplete or not allowed here."

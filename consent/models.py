@@ -157,3 +157,4 @@ class PartnerRef:
 
     type: str
     network: str
+    bound_by_secrecy: bool = True

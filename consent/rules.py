@@ -128,8 +128,10 @@ def validate_consent_create(
     Raises:
         EmptyRecipients, EmptyPurposes, EmptySections: a list is empty (empty sets never pass).
         UnknownPurpose, UnknownSection: not in the catalogue.
+        PurposeNotByConsent: the break-glass purpose, which no consent grants.
         SectionNotShareable: a geheim section (werkaantekeningen) was asked for.
-        InvalidRecipientKind, UnknownPartner, UnknownPartnerType, UnknownNetwork: a bad recipient.
+        InvalidRecipientKind, UnknownPartner, UnknownPartnerType, UnknownNetwork,
+            RecipientNotBoundBySecrecy: a bad recipient, or one no consent could ever reach.
         ValidFromInPast, ValidUntilInPast, ValidUntilTooFar, ValidFromAfterValidUntil: bad period.
     """
     if not terms.recipients:
@@ -141,6 +143,8 @@ def validate_consent_create(
     for i, purpose in enumerate(terms.purposes):
         if purpose not in catalogue.purposes:
             raise errors.UnknownPurpose(pointer=f"/purposes/{i}")
+        if catalogue.purposes[purpose].break_glass:  # DESIGN §4: granted without consent
+            raise errors.PurposeNotByConsent(pointer=f"/purposes/{i}")
     for i, section in enumerate(terms.sections):
         if section == WILDCARD:
             continue  # every basis and vertrouwelijk section (DESIGN §4), never a bijzonder one
@@ -165,6 +169,8 @@ def check_recipient(
         partner = partners.get(recipient.id)
         if partner is None or partner.network != network:
             raise errors.UnknownPartner(pointer=pointer)
+        if not partner.bound_by_secrecy:  # DESIGN §1 condition 1: it could never be granted
+            raise errors.RecipientNotBoundBySecrecy(pointer=pointer)
     elif recipient.kind == "partner_type":
         if recipient.id not in PARTNER_TYPES:
             raise errors.UnknownPartnerType(pointer=pointer)

@@ -21,6 +21,8 @@
 #   client.help_relations[].proof      how the client's presence was proven (client, eid,
 #                                      attested, referral)
 #   client.exclusions                  partner ids the client excluded: they get nothing
+#   justification_facts                what a break-glass justification holds once normalised:
+#                                      {visible, letters, distinct} (counts of characters)
 #
 # Output beyond DESIGN §4's example: every section carries `consents`, the ids of the consents
 # the grant relied on (sorted; empty for a denied section and for a break-glass grant). DESIGN
@@ -251,15 +253,23 @@ only_wildcard_for_bijzonder(s) if {
 	"*" in c.sections
 }
 
-# DESIGN §4 break-glass: purpose `noodsituatie` with a written justification of at least
-# `min_justification_length` characters (surrounding white space not counted) replaces the
-# consent rule. Every other rule still applies, so it only reaches the purpose's needed sections
+# DESIGN §4 break-glass: purpose `noodsituatie` with a written justification replaces the consent
+# rule. Every other rule still applies, so it only reaches the purpose's needed sections
 # (identiteit, contact, gezondheid) and only a requester bound by secrecy with a valid relation.
+# The justification must say something a reviewer can read: the broker measures it after Unicode
+# NFKC normalisation, counting only visible characters (input.justification_facts: `visible`,
+# `letters`, `distinct`; zero-width and other invisible characters, combining marks and white
+# space do not count) and the policy requires at least `min_justification_length` visible
+# characters, `min_justification_letters` letters and `min_justification_distinct` different
+# visible characters (so thirty dots, or one letter thirty times, is no justification).
 break_glass_request if input.purpose == catalogue.break_glass.purpose
 
 justification_ok if {
 	is_string(input.justification)
-	count(trim_space(input.justification)) >= catalogue.break_glass.min_justification_length
+	facts := input.justification_facts
+	facts.visible >= catalogue.break_glass.min_justification_length
+	facts.letters >= catalogue.break_glass.min_justification_letters
+	facts.distinct >= catalogue.break_glass.min_justification_distinct
 }
 
 consent_rule_passes(s) if {

@@ -42,8 +42,14 @@ req(over) := object.union(
 
 justification := "Client dreigt zichzelf iets aan te doen, arts nodig."
 
+# What the broker measures of it (broker/policy/inputs.py justification_facts).
+justification_facts := {"visible": 44, "letters": 42, "distinct": 18}
+
+# facts(visible, letters, distinct): a justification as measured, for the threshold tests.
+facts(v, l, d) := {"visible": v, "letters": l, "distinct": d}
+
 emergency(over) := req(object.union(
-	{"purpose": "noodsituatie", "justification": justification, "consents": [], "sections": ["identiteit", "contact", "gezondheid"]},
+	{"purpose": "noodsituatie", "justification": justification, "justification_facts": justification_facts, "consents": [], "sections": ["identiteit", "contact", "gezondheid"]},
 	over,
 ))
 
@@ -355,7 +361,7 @@ test_break_glass_never_reaches_other_sections if {
 }
 
 test_break_glass_short_justification_denied if {
-	d := access.decision with input as emergency({"justification": "dringend"})
+	d := access.decision with input as emergency({"justification": "dringend", "justification_facts": facts(8, 8, 6)})
 	d.sections.gezondheid == {"verdict": "denied", "reasons": ["break_glass_justification_too_short"], "consents": []}
 	d.break_glass == false
 	d.obligations == []
@@ -363,7 +369,22 @@ test_break_glass_short_justification_denied if {
 
 test_break_glass_justification_padding_does_not_count if {
 	padded := concat("", ["          ", "dringend, echt dringend", "          "])
-	d := access.decision with input as emergency({"justification": padded})
+	d := access.decision with input as emergency({"justification": padded, "justification_facts": facts(21, 20, 9)})
+	denied_for(d, "gezondheid", "break_glass_justification_too_short")
+}
+
+test_break_glass_justification_needs_letters if {
+	d := access.decision with input as emergency({"justification": "...", "justification_facts": facts(30, 0, 1)})
+	denied_for(d, "gezondheid", "break_glass_justification_too_short")
+}
+
+test_break_glass_justification_needs_more_than_one_repeated_character if {
+	d := access.decision with input as emergency({"justification": "aaa", "justification_facts": facts(30, 30, 1)})
+	denied_for(d, "gezondheid", "break_glass_justification_too_short")
+}
+
+test_break_glass_justification_without_measurement_denied if {
+	d := access.decision with input as object.remove(emergency({}), ["justification_facts"])
 	denied_for(d, "gezondheid", "break_glass_justification_too_short")
 }
 
@@ -373,7 +394,7 @@ test_break_glass_missing_justification_denied if {
 }
 
 test_break_glass_exactly_minimum_length_granted if {
-	d := access.decision with input as emergency({"justification": "abcdefghijklmnopqrstuvwxyz0123"})
+	d := access.decision with input as emergency({"justification": "abcdefghijklmnopqrstuvwxyz0123", "justification_facts": facts(30, 26, 30)})
 	granted(d, "identiteit")
 }
 

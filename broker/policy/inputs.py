@@ -9,6 +9,7 @@ network), each relation's id, partner ``type``, ``network`` and ``proof``, the c
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,28 @@ from audit.entry import format_time
 from broker.policy.decision import EntryMeta
 from broker.security.registry import Partner, Registry
 from consent.models import ConsentVersion, HelpRelation
+
+# Characters that print nothing though Unicode files them as letters or symbols: the Hangul
+# fillers and the blank Braille pattern.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def _visible(char: str) -> bool:
+    """Printed ink: not white space, not a control, format (zero-width, BOM), private-use or
+    unassigned character, not a combining mark, not a blank letter."""
+    return (not char.isspace() and char not in _BLANK_LETTERS
+            and unicodedata.category(char)[0] not in "CZM")
+
+
+def justification_facts(text: object) -> dict[str, int]:
+    """What a break-glass justification holds after NFKC normalisation (DESIGN §4): visible
+    characters, letters among them, and distinct visible characters (all zero for anything but
+    a string). The thresholds are the policy's (``catalogue.break_glass``)."""
+    normalised = unicodedata.normalize("NFKC", text) if isinstance(text, str) else ""
+    visible = [c for c in normalised if _visible(c)]
+    return {"visible": len(visible),
+            "letters": sum(unicodedata.category(c).startswith("L") for c in visible),
+            "distinct": len(set(visible))}
 
 
 def relation_input(rel: HelpRelation, registry: Registry) -> dict[str, Any]:
@@ -59,6 +82,7 @@ def build_input(
                    "exclusions": sorted(set(exclusions))},
         "purpose": purpose,
         "justification": justification,
+        "justification_facts": justification_facts(justification),
         "sections": list(sections),
         "entries": [{"id": e.id, "section": e.section, "author": e.author,
                      "restricted": e.restricted} for e in entries],

@@ -25,7 +25,7 @@ from broker.services.access import client_facts
 from broker.services.client_scope import ClientScope
 from broker.services.consents import PORTAL
 from consent import versions
-from consent.models import ConsentTerms, PartnerRef
+from consent.models import ConsentTerms
 
 PREVIEW_WORKER = "portal-preview"
 
@@ -53,8 +53,7 @@ def preview(*, session: Session, ctx: BrokerContext, scope: ClientScope, partner
     facts = client_facts(session, network=network, client_ref=client_ref, now=now)
     consents = facts.consents
     if proposed is not None:
-        partners = {p.id: PartnerRef(type=p.type, network=p.network)
-                    for p in ctx.registry.partners.values()}
+        partners = ctx.registry.partner_refs()
         consents = [*consents, versions.build_consent(
             proposed, consent_id="cs-preview", client_ref=client_ref, network=network,
             evidence=PORTAL, proof="client", catalogue=ctx.catalogue, partners=partners, now=now,

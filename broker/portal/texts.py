@@ -55,6 +55,10 @@ ERRORS = {
     "unknown_partner": "Kies een dienst uit de lijst.",
     "unknown_partner_type": "Kies een soort dienst uit de lijst.",
     "unknown_network": "Kies een netwerk uit de lijst.",
+    "recipient_not_bound_by_secrecy": "Deze dienst heeft geen beroepsgeheim en mag je gegevens "
+                                      "nooit zien. Kies een andere dienst.",
+    "purpose_not_by_consent": "Voor een noodsituatie is geen toestemming nodig. Kies een ander "
+                              "doel.",
     "valid_until_in_past": "De einddatum ligt in het verleden. Kies een datum na vandaag.",
     "valid_until_too_far": "De einddatum mag ten hoogste 24 maanden na vandaag liggen.",
     "valid_until_missing": "Kies een einddatum.",

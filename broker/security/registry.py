@@ -19,7 +19,7 @@ from jwt.exceptions import PyJWKError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from broker.errors import ConfigurationError
-from consent.models import PartnerType
+from consent.models import PartnerRef, PartnerType
 
 SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 _KBO_FORMATTED = re.compile(r"[01]\d{3}\.?\d{3}\.?\d{3}")
@@ -103,6 +103,12 @@ class Registry:
 
     def partner(self, partner_id: str) -> Partner | None:
         return self.partners.get(partner_id)
+
+    def partner_refs(self) -> dict[str, PartnerRef]:
+        """What the consent rules need of every partner (``consent.rules.check_recipient``)."""
+        return {p.id: PartnerRef(type=p.type, network=p.network,
+                                 bound_by_secrecy=p.bound_by_secrecy)
+                for p in self.partners.values()}
 
     def partners_in(self, network: str) -> list[Partner]:
         return [p for p in self.partners.values() if p.network == network]

@@ -35,7 +35,7 @@ from consent.controls import (
     approval_terms,
     decide,
 )
-from consent.models import ConsentTerms, NarrowChange, PartnerRef
+from consent.models import ConsentTerms, NarrowChange
 from consent.rules import validate_consent_create
 from consent.store import StoredConsent
 
@@ -65,8 +65,7 @@ def ask(*, session: Session, ctx: BrokerContext, partner: Partner, worker: str,
     require_valid_relation(session=session, network=network, client_ref=client_ref,
                            partner=partner.id, now=now)
     terms = body.terms()
-    partners = {p.id: PartnerRef(type=p.type, network=p.network)
-                for p in ctx.registry.partners.values()}
+    partners = ctx.registry.partner_refs()
     validate_consent_create(terms, catalogue=ctx.catalogue, partners=partners, network=network,
                             now=now)
     request_id = f"cr-{uuid.uuid4().hex}"

@@ -43,7 +43,6 @@ from consent.models import (
     HelpRelation,
     NarrowChange,
     OnBehalfOf,
-    PartnerRef,
     Proof,
 )
 from consent.receipt import build_receipt, sign_receipt
@@ -112,9 +111,7 @@ def create(
     if terms.help_relation_id is not None:
         found = store.get_relation(session=session, relation_id=terms.help_relation_id)
         relation = found[0] if found is not None and found[1] == network else None
-    partners = {
-        p.id: PartnerRef(type=p.type, network=p.network) for p in ctx.registry.partners.values()
-    }
+    partners = ctx.registry.partner_refs()
     record = versions.build_consent(
         terms, consent_id=f"cs-{uuid.uuid4().hex}", client_ref=client_ref, network=network,
         evidence=evidence, proof=proof, catalogue=ctx.catalogue, partners=partners, now=now,

@@ -119,6 +119,11 @@ BAD_DESK_CONSENTS: dict[str, tuple[dict[str, Any], str, str]] = {
     "valid_from_in_past": ({"valid_from": in_days(-2)}, "valid_from_in_past", "/valid_from"),
     "unknown_partner": ({"recipients": [{"kind": "partner", "id": "ocmw-antwerpen"}]},
                         "unknown_partner", "/recipients/0"),
+    "recipient_not_bound_by_secrecy": (
+        {"recipients": [{"kind": "partner", "id": "buurtwerk-gent"}]},
+        "recipient_not_bound_by_secrecy", "/recipients/0"),
+    "break_glass_purpose": ({"purposes": ["noodsituatie"], "sections": ["gezondheid"]},
+                            "purpose_not_by_consent", "/purposes/0"),
     "unknown_partner_type": ({"recipients": [{"kind": "partner_type", "id": "bank"}]},
                              "unknown_partner_type", "/recipients/0"),
     "other_network": ({"recipients": [{"kind": "network", "id": "gbo-antwerpen"}]},

@@ -11,6 +11,8 @@ import random
 from pathlib import Path
 from typing import Any
 
+from broker.policy.inputs import justification_facts
+
 NOW = "2026-11-28T10:00:00Z"
 NETWORK = "gbo-gent"
 CATALOGUE: dict[str, Any] = json.loads(
@@ -117,6 +119,8 @@ def make_input(**overrides: Any) -> dict[str, Any]:
         "now": NOW,
     }
     base.update(overrides)
+    if "justification_facts" not in overrides:  # as the broker measures it
+        base["justification_facts"] = justification_facts(base.get("justification"))
     return base
 
 
@@ -216,6 +220,7 @@ def random_input(rng: random.Random) -> dict[str, Any]:
                    "exclusions": [p for p in sorted(PARTNERS) if rng.random() < 0.08]},
         "purpose": purpose,
         "justification": justification,
+        "justification_facts": justification_facts(justification),
         "sections": sections,
         "entries": entries,
         "consents": [
