@@ -14,7 +14,12 @@ Hierarchy::
     ├── ProofRequestError            audit_proof_request_invalid  no proof for these sizes
     ├── MissingNodeError             audit_node_missing           planned node not supplied
     ├── KeyFormatError               audit_key_invalid            malformed key string / name
-    └── EntryEncodingError           audit_entry_invalid          entry is not RFC 8785 JSON
+    ├── EntryEncodingError           audit_entry_invalid          entry is not RFC 8785 JSON
+    ├── AuditPushback                audit_pushback               writer full: refused, not queued
+    ├── AuditTimeout                 audit_timeout                not durable within the wait
+    └── AuditWriterClosed            audit_writer_closed          writer stopped: refused
+
+(``audit.store.AuditStoreError``, ``audit_store_unavailable``, wraps a database failure.)
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ from __future__ import annotations
 __all__ = [
     "AuditError",
     "AuditIntegrityError",
+    "AuditPushback",
+    "AuditTimeout",
+    "AuditWriterClosed",
     "CheckpointError",
     "EntryEncodingError",
     "KeyFormatError",
@@ -102,3 +110,33 @@ class EntryEncodingError(AuditError, ValueError):
     """Raised by ``encode_leaf`` / ``decode_leaf`` for values that are not canonical JSON."""
 
     code = "audit_entry_invalid"
+
+
+class AuditPushback(AuditError):
+    """Raised by ``GroupCommitWriter.submit`` / ``append`` when ``max_pending`` entries are
+    already waiting to be made durable: the entry is refused at once and not queued, so the
+    caller can tell its own caller to come back later instead of waiting behind a backlog
+    (Tessera's ``ErrPushback``)."""
+
+    code = "audit_pushback"
+
+
+class AuditTimeout(AuditError, TimeoutError):
+    """Raised by ``GroupCommitWriter.append`` when the entry was not durable within the wait.
+
+    ``withdrawn`` tells what becomes of it. True: the writer had not taken it yet, it was
+    cancelled and will never be written. False: the writer had already taken it into a batch,
+    which commits or fails as a whole, so the entry is written unless that batch fails.
+    """
+
+    code = "audit_timeout"
+
+    def __init__(self, message: str, *, withdrawn: bool) -> None:
+        super().__init__(message)
+        self.withdrawn = withdrawn
+
+
+class AuditWriterClosed(AuditError):
+    """Raised by ``GroupCommitWriter.submit`` / ``append`` after ``close``: nothing queued."""
+
+    code = "audit_writer_closed"

@@ -22,7 +22,7 @@ from audit.entry import format_time
 from audit.errors import AuditError
 from audit.keys import Ed25519Signer
 from audit.store import Appended, AuditStore, AuditStoreError, StoredCheckpoint, writer_engine
-from audit.writer import GroupCommitWriter
+from audit.writer import DEFAULT_MAX_PENDING, GroupCommitWriter, WriterStats
 
 
 class TransparencyLog:
@@ -33,6 +33,7 @@ class TransparencyLog:
         signer: Ed25519Signer,
         max_batch: int = 512,
         max_wait: float = 0.0,
+        max_pending: int = DEFAULT_MAX_PENDING,
         checkpoint_interval: float = 2.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -40,7 +41,9 @@ class TransparencyLog:
         self.store = AuditStore(engine, writer=self._writer_engine)
         self.signer = signer
         self._clock = clock
-        self._writer = GroupCommitWriter(self.store, max_batch=max_batch, max_wait=max_wait)
+        self._writer = GroupCommitWriter(
+            self.store, max_batch=max_batch, max_wait=max_wait, max_pending=max_pending
+        )
         self._stop = threading.Event()
         self._sign_lock = threading.Lock()
         self._interval = checkpoint_interval
@@ -61,14 +64,18 @@ class TransparencyLog:
         return self.signer.verifier.key_string()
 
     @property
-    def writer_stats(self) -> Any:
+    def writer_stats(self) -> WriterStats:
         return self._writer.stats
 
     def submit(self, entry: Mapping[str, Any]) -> Future[Appended]:
+        """Queue one entry (``GroupCommitWriter.submit``): the future resolves once it is
+        durable. Raises ``AuditPushback`` (too many entries waiting) or ``AuditWriterClosed``."""
         return self._writer.submit(entry)
 
     def append(self, entry: Mapping[str, Any], timeout: float | None = None) -> Appended:
-        """Append one entry; returns once it is durable. Raises ``AuditError`` subclasses."""
+        """Append one entry; returns once it is durable (``GroupCommitWriter.append``). Raises
+        ``AuditPushback`` at once when too many entries are waiting, ``AuditTimeout`` (withdrawn
+        if not yet taken), ``AuditStoreError`` or ``AuditWriterClosed``."""
         return self._writer.append(entry, timeout)
 
     def checkpoint_now(self) -> StoredCheckpoint:

@@ -135,7 +135,7 @@ class CompactRange:
         if self._size + 1 >= MAX_TREE_SIZE:
             raise ValueError("tree is full")
         index = self._size
-        h = leaf_hash
+        h = bytes(leaf_hash)  # a bytes subclass is hashed as its plain value (no own operators)
         done: list[tuple[NodeKey, bytes]] = [((0, index), h)]
         level = 0
         # Each trailing one bit of the old size is a complete left sibling on the frontier.
@@ -152,7 +152,10 @@ class CompactRange:
         only roots (no list built per leaf: whole-log verification is bound by this loop)."""
         if type(leaf_hash) is not bytes or len(leaf_hash) != HASH_SIZE \
                 or self._size + 1 >= MAX_TREE_SIZE:
-            self.append(leaf_hash)  # raises the same ValueError as append
+            # The unusual cases (a bytes subclass, a wrong length, a full tree) take the checked
+            # path: it appends once or raises the same ValueError as append.
+            self.append(leaf_hash)
+            return
         index = self._size
         frontier = self._frontier
         h = leaf_hash

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import sys
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -56,11 +57,14 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes (PostgreSQL for > 1).")] = 1,
 ) -> None:
     """Serve the HTTP API. Refuses to start on an unmigrated database or with demo keys
-    outside demo mode."""
+    outside demo mode. With several workers, /metrics counts for all of them (Prometheus
+    multi-process mode, in PROMETHEUS_MULTIPROC_DIR or a fresh directory per start)."""
+    import logging
+
     import uvicorn
 
     from broker.app import create_app
-    from broker.observability import configure_logging
+    from broker.observability import configure_logging, multiprocess_metrics
 
     settings = _settings()
     configure_logging(settings.log_level)
@@ -70,14 +74,27 @@ def serve(
         raise _fail("several workers need PostgreSQL (GBO_DATABASE_URL); SQLite serves one")
     if workers > 1 and settings.replay_guard == "memory":
         raise _fail("several workers need GBO_REPLAY_GUARD=database (or auto)")
-    try:
-        application = create_app(settings)
-    except ConfigurationError as exc:
-        raise _fail(exc.detail) from None
-    bind_host, bind_port = host or settings.host, port or settings.port
-    if settings.demo:
-        _print_demo_hints(settings, bind_host, bind_port)
-    if workers > 1:
+    with ExitStack() as stack:
+        try:
+            # Several workers are new interpreters (uvicorn spawns them): they inherit the
+            # metrics directory set here and store their values in it from their first import
+            # of prometheus_client. This process is past that import and serves nothing then.
+            metrics_dir = stack.enter_context(multiprocess_metrics(workers))
+            application = create_app(settings)
+        except ConfigurationError as exc:
+            raise _fail(exc.detail) from None
+        bind_host, bind_port = host or settings.host, port or settings.port
+        if settings.demo:
+            _print_demo_hints(settings, bind_host, bind_port)
+        if metrics_dir is not None:
+            logging.getLogger("gbo.metrics").info(
+                "metrics of all processes merged",
+                extra={"workers": workers, "metrics_dir": metrics_dir},
+            )
+        if workers == 1:
+            uvicorn.run(application, host=bind_host, port=bind_port, access_log=False,
+                        log_config=None)
+            return
         uvicorn.run(
             "broker.app:create_app_from_env",
             factory=True,
@@ -87,8 +104,6 @@ def serve(
             access_log=False,
             log_config=None,
         )
-    else:
-        uvicorn.run(application, host=bind_host, port=bind_port, access_log=False, log_config=None)
 
 
 def _print_demo_hints(settings: Settings, host: str, port: int) -> None:

@@ -144,6 +144,7 @@ def load_context(settings: Settings, *, engine: Engine | None = None) -> BrokerC
         signer=signer,
         max_batch=settings.audit_max_batch,
         max_wait=settings.audit_max_wait,
+        max_pending=settings.audit_max_pending,
         checkpoint_interval=settings.checkpoint_interval,
     )
     return BrokerContext(

@@ -15,6 +15,7 @@ class BrokerError(Exception):
     code: str = "broker_error"
     status: int = 500
     title: str = "Internal error"
+    retry_after: int | None = None  # seconds, sent as ``Retry-After`` (RFC 9110 10.2.3)
 
     def __init__(self, detail: str | None = None) -> None:
         super().__init__(detail or self.title)
@@ -222,6 +223,15 @@ class AuditUnavailable(BrokerError):
     code = "audit_unavailable"
     status = 503
     title = "The audit log is unavailable; nothing was released"
+
+
+class AuditBusy(AuditUnavailable):
+    """The log's writer already holds as many entries as it may (``GBO_AUDIT_MAX_PENDING``):
+    refused at once, nothing logged, nothing released; the caller may retry shortly."""
+
+    code = "audit_busy"
+    title = "The audit log is busy; nothing was released. Try again shortly"
+    retry_after = 1
 
 
 class AuditSecretLeak(BrokerError):

@@ -2,16 +2,34 @@
 
 Metric labels are bounded: the route *template* (``/v1/entries``), method and status; never a raw
 path, query or body value.
+
+Several worker processes (``gbo-broker serve --workers N``) share one view of the metrics through
+prometheus_client's multi-process mode: with ``PROMETHEUS_MULTIPROC_DIR`` set when the process
+starts, every value lives in memory-mapped files of that directory, one set per process, and
+``/metrics`` merges all of them (``MultiProcessCollector``), whichever worker answers.
+prometheus_client chooses where values live once, when it is first imported, so the variable must
+be in the environment before the process starts; ``serve`` sets it for its workers
+(:func:`multiprocess_metrics`).
 """
 
 from __future__ import annotations
 
 import contextvars
 import logging
+import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
+from prometheus_client.multiprocess import MultiProcessCollector
 from pythonjsonlogger.json import JsonFormatter
+
+from broker.errors import ConfigurationError
+
+MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
@@ -48,9 +66,54 @@ def configure_logging(level: str = "INFO") -> None:
         logging.getLogger(name).propagate = True
 
 
+def multiprocess_dir() -> str | None:
+    """The directory of prometheus_client's multi-process mode when this process stores its
+    values there (chosen when prometheus_client was imported), else None."""
+    if values.ValueClass is values.MutexValue:  # in-process values: single-process mode
+        return None
+    return os.environ.get(MULTIPROC_DIR_ENV)
+
+
+@contextmanager
+def multiprocess_metrics(workers: int) -> Iterator[str | None]:
+    """Set up the multi-process mode for ``workers`` worker processes started inside the block.
+
+    One worker: nothing changes (values in the process), unless the operator set
+    ``PROMETHEUS_MULTIPROC_DIR``, which is honoured. Several: the operator's directory, or else a
+    fresh private one for this server start, in the environment the workers inherit and removed
+    afterwards (counters start from zero at each start, as Prometheus expects of a restart).
+    Yields the directory, or None. Raises ``ConfigurationError`` if the operator's is not a
+    directory.
+    """
+    given = os.environ.get(MULTIPROC_DIR_ENV)
+    if given:
+        if not os.path.isdir(given):
+            raise ConfigurationError(f"{MULTIPROC_DIR_ENV}={given} is not a directory")
+        yield given
+        return
+    if workers <= 1:
+        yield None
+        return
+    made = tempfile.mkdtemp(prefix="gbo-broker-metrics-")
+    os.environ[MULTIPROC_DIR_ENV] = made
+    try:
+        yield made
+    finally:
+        del os.environ[MULTIPROC_DIR_ENV]
+        shutil.rmtree(made, ignore_errors=True)
+
+
 class Metrics:
+    """The broker's metrics, registered in ``registry`` (the policy evaluator adds its own).
+
+    In multi-process mode (:func:`multiprocess_dir`) values are stored per process in files, not
+    per ``Metrics``: a process then holds one ``Metrics`` (two would count into the same files),
+    and :meth:`exposition` reads every process's files instead of ``registry``.
+    """
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.multiprocess_dir = multiprocess_dir()
         self.requests = Counter(
             "gbo_http_requests",
             "HTTP requests handled",
@@ -66,3 +129,13 @@ class Metrics:
         self.auth_failures = Counter(
             "gbo_auth_failures", "Rejected credentials", ["kind"], registry=self.registry
         )
+
+    def exposition(self) -> bytes:
+        """The Prometheus text format of every metric: this process's, or in multi-process mode
+        the sum over every worker that ran since the server started (a worker that exited keeps
+        counting, so no counter goes backwards)."""
+        if self.multiprocess_dir is None:
+            return generate_latest(self.registry)
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
+        return generate_latest(merged)

@@ -80,10 +80,14 @@ def _safe_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 async def _broker_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, BrokerError)
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
+    headers = {}
+    if isinstance(exc, AuthenticationError):
+        headers["WWW-Authenticate"] = "Bearer"
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
     if exc.status >= 500:
         log.error("request failed", extra={"error_code": exc.code})
-    return problem(exc.status, exc.code, exc.title, exc.detail, headers=headers)
+    return problem(exc.status, exc.code, exc.title, exc.detail, headers=headers or None)
 
 
 async def _consent_error(request: Request, exc: Exception) -> JSONResponse:

@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from audit.writer import DEFAULT_MAX_PENDING
+
 DEFAULT_PORT = 8000
 # The policy bundle shipped with the code (DESIGN §4: Rego and catalogue.json under policies/).
 DEFAULT_POLICY_DIR = Path(__file__).resolve().parents[1] / "policies"
@@ -76,6 +78,11 @@ class Settings(BaseSettings):
         default=0.0, description="Seconds a group commit waits for more entries (0: none)."
     )
     audit_timeout: float = Field(default=5.0, description="Longest wait for a durable append.")
+    audit_max_pending: int = Field(
+        default=DEFAULT_MAX_PENDING, ge=1,
+        description="Most audit entries waiting to be made durable, per process; beyond it "
+        "requests that must be audited are refused at once (503 audit_busy, Retry-After).",
+    )
     replay_guard: str = Field(
         default="auto", pattern="^(auto|memory|database)$",
         description="Where used token ids are kept: memory (one process), database (several "

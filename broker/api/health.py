@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from broker.deps import ContextDep
@@ -45,4 +45,5 @@ def readyz(ctx: ContextDep) -> Response:
 
 @router.get("/metrics")
 def metrics(ctx: ContextDep) -> Response:
-    return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    """Prometheus metrics: with several workers, of all of them (``Metrics.exposition``)."""
+    return Response(ctx.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

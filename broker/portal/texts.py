@@ -71,6 +71,8 @@ ERRORS = {
     "unknown_preview_partner": "Kies een dienst voor het voorbeeld.",
     "audit_unavailable": "Het lukt nu even niet om dit veilig te bewaren. "
                          "Probeer het later opnieuw. Er is niets veranderd.",
+    "audit_busy": "Het is nu even te druk om dit veilig te bewaren. "
+                  "Probeer het over enkele seconden opnieuw. Er is niets veranderd.",
     "invalid_form": "Er klopt iets niet in het formulier. Kijk je keuzes na.",
 }
 

@@ -24,10 +24,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from audit.entry import StoredLeaf, format_time
-from audit.errors import AuditError
+from audit.errors import AuditError, AuditPushback
 from audit.log import TransparencyLog
 from audit.store import Appended
-from broker.errors import AuditSecretLeak, AuditUnavailable
+from broker.errors import AuditBusy, AuditSecretLeak, AuditUnavailable
 from broker.store import crypto
 
 ENTRY_VERSION = 1
@@ -117,7 +117,11 @@ class AuditLog:
 
         ``never_contains``: values (an INSZ, content markers) that must not appear in the entry;
         if one does, nothing is logged and ``AuditSecretLeak`` is raised.
-        Raises ``AuditUnavailable`` when the log cannot make the entry durable in time.
+        Raises ``AuditBusy`` at once when the log's writer holds ``GBO_AUDIT_MAX_PENDING``
+        entries (nothing logged) and ``AuditUnavailable`` when the log cannot make the entry
+        durable in time: withdrawn if the writer had not taken it yet, else still written, as a
+        decision whose answer never reached the caller (``audit.writer``). Either way the
+        caller releases nothing.
         """
         entry = build_entry(event, now=now or datetime.now(UTC), data_key=data_key)
         text = json.dumps(entry)
@@ -125,6 +129,8 @@ class AuditLog:
             raise AuditSecretLeak()
         try:
             return self.log.append(entry, timeout=self._timeout)
+        except AuditPushback as exc:
+            raise AuditBusy() from exc
         except (AuditError, TimeoutError) as exc:
             raise AuditUnavailable() from exc
 

@@ -6,15 +6,19 @@ Also imported by ``appender.py`` (run in child processes), so stdlib, SQLAlchemy
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 
 from audit.checkpoint import open_checkpoint
 from audit.log import TransparencyLog
 from audit.merkle import leaf_hash
 from audit.schema import audit_leaf, audit_node
+from audit.store import PG_ADVISORY_LOCK_KEY
 from audit.verify import VerifyReport, verify_log
 
 
@@ -41,6 +45,31 @@ def sample_entry(n: int, *, source: str = "test") -> dict[str, Any]:
         "facts": {},
         "detail": None,
     }
+
+
+@contextmanager
+def log_write_lock_held(engine: Engine) -> Iterator[None]:
+    """Hold the log's write lock from another connection, as a second writer would, so the
+    writer thread waits inside its append (``AuditStore.append_batch``) until the block ends:
+    ``BEGIN IMMEDIATE`` on SQLite (readers go on, in WAL mode), the log's advisory lock on
+    PostgreSQL (nothing else is locked)."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA journal_mode=WAL")  # as the log's writer sets it
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_ADVISORY_LOCK_KEY})
+        try:
+            yield
+        finally:
+            conn.rollback()
+
+
+def stored_entry_ids(engine: Engine) -> dict[str, int]:
+    """``{entry id: index}`` of every stored leaf."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(audit_leaf.c.idx, audit_leaf.c.leaf)).all()
+    return {json.loads(bytes(row.leaf))["id"]: int(row.idx) for row in rows}
 
 
 def stored_leaf_hashes(engine: Engine) -> dict[int, bytes]:

@@ -89,6 +89,30 @@ def test_push_rejected_when_leaf_hash_not_32_bytes(bad: object) -> None:
     assert acc.size == 0 and acc.root() == EMPTY_ROOT
 
 
+class _HashBytes(bytes):
+    """A bytes subclass, as a driver or a caller's wrapper type may hand over."""
+
+
+def test_push_counts_a_bytes_subclass_leaf_once_and_gives_the_plain_bytes_root() -> None:
+    hashes = [leaf_hash(i.to_bytes(2, "big")) for i in range(7)]
+    plain, wrapped = CompactRange(), CompactRange()
+    for i, h in enumerate(hashes, start=1):
+        plain.push(h)
+        wrapped.push(_HashBytes(h))
+        assert wrapped.size == plain.size == i
+        assert wrapped.frontier == plain.frontier
+        assert wrapped.root() == plain.root() == reference.mth(
+            [j.to_bytes(2, "big") for j in range(i)])
+
+
+def test_push_rejects_a_bytes_subclass_of_the_wrong_length() -> None:
+    acc = CompactRange()
+    acc.push(H)
+    with pytest.raises(ValueError, match="32 bytes"):
+        acc.push(_HashBytes(H[:31]))
+    assert acc.size == 1 and acc.root() == H
+
+
 def test_fold_nests_to_the_right() -> None:
     a, b, c = leaf_hash(b"a"), leaf_hash(b"b"), leaf_hash(b"c")
     assert fold([a, b, c]) == node_hash(a, node_hash(b, c))

@@ -69,18 +69,23 @@ class DemoBroker:
 
 @contextmanager
 def demo_broker_at(tmp: Path, *, port: int | None = None, extra_env: dict[str, str] | None = None,
+                   database_url: str | None = None, workers: int = 1,
                    ) -> Iterator[tuple[DemoBroker, subprocess.Popen[bytes]]]:
     """Set up the demo in ``tmp`` (``gbo-broker demo``), serve it on ``port`` (default: a free
-    loopback port) with ``extra_env`` added, wait (bounded) until it is ready; stop it on exit.
+    loopback port) with ``workers`` processes and ``extra_env`` added, on ``database_url``
+    (default: SQLite in ``tmp``), wait (bounded) until it is ready; stop it on exit.
     The server's stderr (its JSON log) is in ``DemoBroker.log``."""
-    env = {**os.environ, "GBO_DEMO": "1", "GBO_DATA_DIR": str(tmp / "var"), **(extra_env or {})}
-    env.pop("GBO_DATABASE_URL", None)
+    inherited = {k: v for k, v in os.environ.items()
+                 if k not in ("GBO_DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR")}
+    env = {**inherited, "GBO_DEMO": "1", "GBO_DATA_DIR": str(tmp / "var"), **(extra_env or {})}
+    if database_url is not None:
+        env["GBO_DATABASE_URL"] = database_url
     subprocess.run([CLI, "demo"], env=env, check=True, capture_output=True, timeout=60)
     port = port or free_port()
     log = tmp / "server.log"
     with log.open("wb") as err:
-        proc = subprocess.Popen([CLI, "serve", "--port", str(port)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen([CLI, "serve", "--port", str(port), "--workers", str(workers)],
+                                env=env, stdout=subprocess.DEVNULL, stderr=err)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + READY_TIMEOUT_S
