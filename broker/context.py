@@ -21,6 +21,7 @@ from broker.security.eid import TrustAnchors, load_trust_anchors
 from broker.security.keys import (
     ReceiptKey,
     SessionKey,
+    check_log_origin,
     load_audit_signer,
     load_kek,
     load_pseudonym_secrets,
@@ -123,6 +124,7 @@ def load_context(settings: Settings, *, engine: Engine | None = None) -> BrokerC
     eid_anchors = load_trust_anchors(settings.resolved_eid_trust_anchors)
     _refuse_demo_material(settings, registry, keyring, demo_audit_key, receipt_key, session_key,
                           eid_anchors)
+    check_log_origin(settings)
     oidc = OidcClient.from_settings(settings)  # refuses a half-configured login
     issuer = None
     if settings.resolved_issuer and settings.resolved_issuer_jwks_file:

@@ -66,8 +66,10 @@ class Settings(BaseSettings):
         "roots in production; the demo root in demo mode). Unset outside demo mode: no eID proof "
         "is accepted and desk records stay attested.",
     )
-    log_origin: str = Field(
-        default="gbo-broker/audit-log", description="Name of the audit log and of its key."
+    log_origin: str | None = Field(
+        default=None,
+        description="Name of the audit log and of its key (C2SP checkpoint origin), unique per "
+        "deployment: required outside demo mode; demo mode makes one at first run.",
     )
     checkpoint_interval: float = Field(
         default=2.0,

@@ -234,7 +234,8 @@ def production_settings(settings: Settings, tmp_path: Path) -> Settings:
     path = tmp_path / "registry.yaml"
     path.write_text(yaml.safe_dump(registry))
     production = Settings(data_dir=tmp_path / "prod", database_url=settings.database_url,
-                          registry_file=path, demo=False)
+                          registry_file=path, demo=False,
+                          log_origin=f"audit.test.example/{secrets.token_hex(4)}")
     init_keys(production, list(registry_networks(registry)), demo=False)
     return production
 

@@ -84,8 +84,9 @@ def init_keys(settings: Settings, networks: Iterable[str], *, demo: bool) -> lis
         tmp.replace(path)
         created.append(path)
     if not settings.audit_key_file.exists():
-        # The audit log's Ed25519 key: its name is the checkpoints' origin line (C2SP).
-        signer = Ed25519Signer.generate(settings.log_origin)
+        # The audit log's Ed25519 key: its name is the checkpoints' origin line (C2SP). DESIGN §9:
+        # the origin is unique per deployment, never a shared default.
+        signer = Ed25519Signer.generate(log_origin_for_new_key(settings, demo=demo))
         write_secret_json(settings.audit_key_file,
                           {"skey": signer.private_key_string(), "demo": demo})
         created.append(settings.audit_key_file)
@@ -160,14 +161,40 @@ def load_receipt_key(settings: Settings) -> ReceiptKey:
     return ReceiptKey(kid=kid, private_key=key, demo=bool(data.get("demo", False)))
 
 
+DEMO_ORIGIN_PREFIX = "gbo-broker.demo/"
+
+
+def log_origin_for_new_key(settings: Settings, *, demo: bool) -> str:
+    """The origin a new audit log key is named after (DESIGN §9: unique per deployment):
+    ``GBO_LOG_ORIGIN``; in demo mode without it, a random one made now. Raises
+    ``ConfigurationError`` outside demo mode without ``GBO_LOG_ORIGIN``."""
+    if settings.log_origin:
+        return settings.log_origin
+    if not demo:
+        raise ConfigurationError(
+            "GBO_LOG_ORIGIN is not set: name this deployment's audit log (a schema-less URL you "
+            "control, e.g. audit.gbo-gent.example/log); there is no shared default"
+        )
+    return DEMO_ORIGIN_PREFIX + secrets.token_hex(8)
+
+
+def check_log_origin(settings: Settings) -> None:
+    """DESIGN §9: outside demo mode the broker starts only with its own ``GBO_LOG_ORIGIN``.
+    Raises ``ConfigurationError``."""
+    if not settings.demo and not settings.log_origin:
+        log_origin_for_new_key(settings, demo=False)
+
+
 def load_audit_signer(settings: Settings) -> tuple[Ed25519Signer, bool]:
-    """The audit log's signing key and whether the demo created it."""
+    """The audit log's signing key and whether the demo created it. Raises
+    ``ConfigurationError`` when the key is missing or malformed, or when ``GBO_LOG_ORIGIN`` is
+    set and differs from the key's name (``check_log_origin`` refuses a missing one)."""
     data = read_json(settings.audit_key_file, "audit log key")
     try:
         signer = Ed25519Signer.from_key_string(str(data["skey"]))
     except (KeyError, ValueError) as exc:
         raise ConfigurationError("audit log key file is malformed") from exc
-    if signer.name != settings.log_origin:
+    if settings.log_origin is not None and signer.name != settings.log_origin:
         raise ConfigurationError(
             f"the audit log key is named {signer.name!r} but GBO_LOG_ORIGIN is "
             f"{settings.log_origin!r}; they must be equal (C2SP tlog-checkpoint origin)"

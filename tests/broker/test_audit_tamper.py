@@ -43,6 +43,7 @@ from audit.store import AuditStore, writer_engine
 from broker.app import create_app
 from broker.cli import app
 from broker.context import BrokerContext
+from broker.security.keys import load_audit_signer
 from broker.settings import Settings
 from broker.store import crypto
 from broker.store.audit_events import AuditEvent, build_entry
@@ -260,7 +261,8 @@ def test_verify_reports_a_checkpoint_forged_with_another_key(
     settings: Settings, log_of_1000: Engine
 ) -> None:
     """The attacker rewrites history thoroughly and re-signs it under the log's name."""
-    forger = Ed25519Signer.generate(settings.log_origin)
+    origin = load_audit_signer(settings)[0].name
+    forger = Ed25519Signer.generate(origin)
     with _attacker(log_of_1000) as conn:
         forged = _one_byte_changed(_leaf(conn, TAMPERED))
         _rewrite_leaf_and_every_hash_above_it(conn, TAMPERED, forged)
@@ -271,7 +273,7 @@ def test_verify_reports_a_checkpoint_forged_with_another_key(
             insert(audit_checkpoint).values(
                 size=LOG_SIZE,
                 root=root,
-                note=sign_checkpoint(settings.log_origin, LOG_SIZE, root, forger),
+                note=sign_checkpoint(origin, LOG_SIZE, root, forger),
                 signed_at="2026-12-02T00:00:00.000000Z",
             )
         )

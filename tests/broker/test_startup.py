@@ -106,3 +106,29 @@ def test_private_key_in_registry_refused(tmp_path: Path, settings: Settings) -> 
     path = _registry_with(tmp_path, settings, jwks_file=str(leaked))
     with pytest.raises(ConfigurationError, match="PRIVATE"):
         load_registry(path, data_dir=settings.data_dir)
+
+
+def test_production_start_refused_without_a_log_origin(
+    tmp_path: Path, settings: Settings, engine: object
+) -> None:
+    """DESIGN §9: no shared default log name; outside demo mode GBO_LOG_ORIGIN is required."""
+    from tests.factories import production_settings
+
+    production = production_settings(settings, tmp_path)
+    without_origin = Settings(**{**production.model_dump(), "log_origin": None})
+    with pytest.raises(ConfigurationError, match="GBO_LOG_ORIGIN is not set"):
+        load_context(without_origin)
+
+
+def test_demo_mode_makes_a_unique_log_origin_at_first_run(tmp_path: Path) -> None:
+    from broker.demo import create_demo_keys
+    from broker.security.keys import DEMO_ORIGIN_PREFIX, load_audit_signer
+
+    origins = set()
+    for n in range(2):
+        demo = Settings(data_dir=tmp_path / f"demo-{n}", demo=True)
+        create_demo_keys(demo)
+        create_demo_keys(demo)  # a second run keeps the key, and with it the origin
+        origins.add(load_audit_signer(demo)[0].name)
+    assert len(origins) == 2
+    assert all(o.startswith(DEMO_ORIGIN_PREFIX) and o != DEMO_ORIGIN_PREFIX for o in origins)
