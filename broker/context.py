@@ -33,6 +33,7 @@ from broker.security.oidc import OidcClient
 from broker.security.registry import Registry, load_registry
 from broker.settings import Settings
 from broker.store.audit_events import AuditLog
+from broker.store.audit_vocabulary import GuardCollector, Vocabulary
 from broker.store.db import check_migrated, make_engine
 from broker.store.keyring import Keyring
 from broker.store.replay import DatabaseReplayGuard, MemoryReplayGuard, make_replay_guard
@@ -138,6 +139,7 @@ def load_context(settings: Settings, *, engine: Engine | None = None) -> BrokerC
             engine.dispose()
         raise
     metrics = Metrics()
+    metrics.registry.register(GuardCollector())
     bundle = load_policy_bundle(settings)
     catalogue = catalogue_of(bundle)
     policy = make_evaluator(settings, bundle, metrics.registry)
@@ -158,7 +160,10 @@ def load_context(settings: Settings, *, engine: Engine | None = None) -> BrokerC
         issuer=issuer,
         replay_guard=make_replay_guard(settings.replay_guard, engine),
         metrics=metrics,
-        audit=AuditLog(log, timeout=settings.audit_timeout),
+        audit=AuditLog(log, timeout=settings.audit_timeout, vocabulary=Vocabulary(
+            networks=frozenset(registry.networks), partners=frozenset(registry.partners),
+            purposes=frozenset(catalogue.purposes), sections=frozenset(catalogue.sections),
+            worker_ref=keyring.worker_ref)),
         receipt_key=receipt_key,
         policy=policy,
         session_key=session_key,

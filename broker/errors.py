@@ -241,6 +241,28 @@ class AuditSecretLeak(BrokerError):
     title = "Internal error"
 
 
+class AuditVocabularyRefused(BrokerError):
+    """DESIGN §9: an entry about to be logged has a clear field outside its closed set (or a run
+    of 9+ digits): nothing is logged or released. ``field`` and ``why`` name the rule, never the
+    value."""
+
+    code = "audit_entry_refused"
+    title = "An audit entry was refused; nothing was released"
+
+    def __init__(self, field: str, why: str) -> None:
+        super().__init__(self.title)
+        self.field = field
+        self.why = why
+
+
+class AuditIndexMismatch(BrokerError):
+    """DESIGN §9: a stored row of the log's search index differs from its leaf: what was asked
+    for cannot be answered truthfully until the log is repaired (``gbo-broker audit verify``)."""
+
+    code = "audit_log_tampered"
+    title = "The audit log failed verification; this answer cannot be trusted"
+
+
 class InvalidProofRequest(BrokerError):
     code = "invalid_proof_request"
     status = 422

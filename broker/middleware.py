@@ -17,7 +17,17 @@ from broker.observability import Metrics, request_id_var
 from broker.problems import problem
 
 access_log = logging.getLogger("gbo.access")
-_REQUEST_ID = re.compile(r"[A-Za-z0-9-]{8,64}")
+# DESIGN §9: a caller's X-Request-ID is only echoed back (as X-Correlation-ID), and only when it
+# is this short, plain and holds no run of 9+ digits; the broker's own id is always a UUID.
+_CORRELATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+_DIGIT_RUN = re.compile(r"[0-9]{9,}")
+
+
+def correlation_id(given: str) -> str | None:
+    """The caller's ``X-Request-ID`` if it may be echoed back, else None (ignored)."""
+    if _CORRELATION_ID.fullmatch(given) and not _DIGIT_RUN.search(given):
+        return given
+    return None
 
 # DESIGN §2: the portals load nothing but their own scripts, styles and images — no inline script
 # or style, no eval — post forms only to themselves (and, for the logout that also ends the
@@ -77,10 +87,11 @@ class SecurityHeadersMiddleware:
 
 
 class BrokerMiddleware:
-    """Outermost layer. Assigns ``X-Request-ID``, rejects bodies over ``max_body`` bytes with
-    413 (by ``Content-Length`` up front, or while streaming), logs one JSON line per request
-    (request id, partner, route template, status, duration — never a raw path or query) and
-    counts it in Prometheus metrics."""
+    """Outermost layer. Assigns a broker-made ``X-Request-ID`` (a UUID: logs and audit entries
+    carry it; a caller's value is echoed only as ``X-Correlation-ID``, DESIGN §9), rejects
+    bodies over ``max_body`` bytes with 413 (by ``Content-Length`` up front, or while
+    streaming), logs one JSON line per request (request id, partner, route template, status,
+    duration — never a raw path or query) and counts it in Prometheus metrics."""
 
     def __init__(self, app: ASGIApp, *, max_body: int, metrics: Metrics) -> None:
         self.app = app
@@ -92,10 +103,11 @@ class BrokerMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        given = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if _REQUEST_ID.fullmatch(given) else str(uuid.uuid4())
+        echoed = correlation_id(headers.get(b"x-request-id", b"").decode("latin-1"))
+        request_id = str(uuid.uuid4())
         token = request_id_var.set(request_id)
         scope.setdefault("state", {})["request_id"] = request_id
+        scope["state"]["correlation_id"] = echoed
         started = time.perf_counter()
         status = 500
         response_started = False
@@ -111,6 +123,7 @@ class BrokerMiddleware:
                 message["headers"] = [
                     *message.get("headers", []),
                     (b"x-request-id", request_id.encode()),
+                    *([(b"x-correlation-id", echoed.encode())] if echoed else []),
                 ]
             await send(message)
 

@@ -44,7 +44,9 @@ class _RequestIdFilter(logging.Filter):
 
 
 def json_formatter() -> JsonFormatter:
-    return JsonFormatter(
+    from broker.log_guard import GuardedJsonFormatter  # DESIGN §9: the closed vocabulary's guard
+
+    return GuardedJsonFormatter(
         "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
         rename_fields={"levelname": "level", "asctime": "time"},
     )

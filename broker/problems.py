@@ -74,6 +74,8 @@ def _safe_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     out = []
     for err in exc.errors():
         loc = [_safe_loc_part(p) for p in err.get("loc", ())]
+        if err.get("type") == "extra_forbidden" and loc:
+            loc[-1] = "<field>"  # DESIGN §9: an unknown field's name is the caller's, never echoed
         out.append({"loc": loc, "type": err.get("type", "invalid"), "msg": err.get("msg", "")})
     return out
 

@@ -282,3 +282,14 @@ def finish_verifications() -> None:
         if thread.name == audit_integrity.THREAD_NAME:
             thread.join(timeout=30)
             assert not thread.is_alive()
+
+
+def append_unguarded(ctx: Any, event: Any, *, now: datetime | None = None,
+                     data_key: bytes | None = None) -> int:
+    """Append ``event`` as it is, past the closed vocabulary's guard (DESIGN §9): an entry
+    written before the guard existed, or by someone with the log's database. The portals and
+    the API must still show it safely. Returns its index."""
+    from broker.store.audit_events import build_entry
+
+    entry = build_entry(event, now=now or datetime.now(UTC), data_key=data_key)
+    return int(ctx.audit.log.append(entry).index)

@@ -20,6 +20,7 @@ from broker.schemas.access import (
 )
 from broker.schemas.common import AuditReceipt
 from broker.services import access
+from broker.store.audit_vocabulary import UNKNOWN
 
 router = APIRouter(prefix="/v1", tags=["partners"])
 
@@ -33,11 +34,16 @@ def request_access(body: AccessRequestIn, principal: CurrentPartner, ctx: Contex
         ctx=ctx, session=session, principal=principal, insz=body.insz, purpose=body.purpose,
         sections=body.sections, justification=body.justification,
         request_id=request_id_var.get() or request.scope["state"]["request_id"],
-        now=datetime.now(UTC),
+        now=datetime.now(UTC), correlation_id=request.scope["state"].get("correlation_id"),
     )
-    sections = {}
+    sections: dict[str, SectionResult] = {}
     for name, verdict in result.decision.sections.items():
         released = result.entries.get(name)
+        if name not in ctx.catalogue.sections:
+            # DESIGN §9: a name outside the catalogue is answered, as logged, as "unknown".
+            merged = sections.setdefault(UNKNOWN, SectionResult(verdict="denied", reasons=[]))
+            merged.reasons += [r for r in verdict.reasons if r not in merged.reasons]
+            continue
         sections[name] = SectionResult(
             verdict=verdict.verdict, reasons=list(verdict.reasons),
             entries=[ReleasedEntry(id=e.id, author=e.author, created_at=e.created_at,

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StrictStr
 
 from broker.schemas.common import AuditReceipt, RequestBody
 from consent.insz import Insz
 
+# DESIGN §9: bounded lengths everywhere; a name outside the catalogue is logged as "unknown".
+SectionName = Annotated[StrictStr, Field(min_length=1, max_length=64)]
+
 
 class AccessRequestIn(RequestBody):
     insz: Insz
     purpose: StrictStr = Field(min_length=1, max_length=64)
-    sections: list[StrictStr] | None = Field(
+    sections: list[SectionName] | None = Field(
         default=None, min_length=1, max_length=32,
         description="Sections wanted; default: every section the purpose needs.")
     justification: StrictStr | None = Field(

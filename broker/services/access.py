@@ -108,8 +108,10 @@ def gather(*, ctx: BrokerContext, session: Session, principal: PartnerPrincipal,
 
 def request_access(*, ctx: BrokerContext, session: Session, principal: PartnerPrincipal,
                    insz: str, purpose: str, sections: Sequence[str] | None,
-                   justification: str | None, request_id: str, now: datetime) -> AccessResult:
-    """Raises ``UnknownPurpose`` (no sections given for an unknown purpose) and
+                   justification: str | None, request_id: str, now: datetime,
+                   correlation_id: str | None = None) -> AccessResult:
+    """``correlation_id``: the caller's own request id, kept only in the encrypted detail
+    (DESIGN §9). Raises ``UnknownPurpose`` (no sections given for an unknown purpose) and
     ``AuditUnavailable`` (503: the decision could not be made durable; nothing released)."""
     partner = principal.partner
     if sections is None:
@@ -131,6 +133,8 @@ def request_access(*, ctx: BrokerContext, session: Session, principal: PartnerPr
         detail = {"released": list(decision.release)}
         if justification is not None:
             detail["justification"] = justification  # DESIGN §4: encrypted, never in clear
+        if correlation_id is not None:
+            detail["correlation_id"] = correlation_id  # DESIGN §9: free text, encrypted only
     facts: dict[str, Any] = {"obligations": list(decision.obligations)}
     if failure is not None:
         facts["policy_error"] = failure

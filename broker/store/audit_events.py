@@ -19,16 +19,17 @@ import base64
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from audit.entry import StoredLeaf, format_time
+from audit.entry import StoredLeaf, encode_leaf, format_time
 from audit.errors import AuditError, AuditPushback
 from audit.log import TransparencyLog
 from audit.store import Appended
 from broker.errors import AuditBusy, AuditSecretLeak, AuditUnavailable
 from broker.store import crypto
+from broker.store.audit_vocabulary import Vocabulary, check_leaf_size
 
 ENTRY_VERSION = 1
 
@@ -101,8 +102,12 @@ def decrypt_detail(entry: Mapping[str, Any], data_key: bytes) -> dict[str, Any] 
 
 
 class AuditLog:
-    def __init__(self, log: TransparencyLog, *, timeout: float) -> None:
+    """The broker's one way into the log: every entry passes the closed vocabulary's guard
+    (DESIGN §9) before it is appended."""
+
+    def __init__(self, log: TransparencyLog, *, timeout: float, vocabulary: Vocabulary) -> None:
         self.log = log
+        self.vocabulary = vocabulary
         self._timeout = timeout
 
     def append(
@@ -121,12 +126,21 @@ class AuditLog:
         entries (nothing logged) and ``AuditUnavailable`` when the log cannot make the entry
         durable in time: withdrawn if the writer had not taken it yet, else still written, as a
         decision whose answer never reached the caller (``audit.writer``). Either way the
-        caller releases nothing.
+        caller releases nothing. A purpose or section name outside the catalogue is logged as
+        ``unknown``, the worker (a token's ``sub``) as its keyed pseudonym; any other clear field
+        outside its closed set refuses the entry with ``AuditVocabularyRefused`` (DESIGN §9).
         """
+        vocabulary = self.vocabulary
+        event = replace(event, purpose=vocabulary.clear_purpose(event.purpose),
+                        sections=vocabulary.clear_sections(event.sections),
+                        worker=vocabulary.clear_worker(event.network, event.partner,
+                                                       event.worker))
         entry = build_entry(event, now=now or datetime.now(UTC), data_key=data_key)
         text = json.dumps(entry)
         if any(secret and secret in text for secret in never_contains):
             raise AuditSecretLeak()
+        vocabulary.check(entry)
+        check_leaf_size(len(encode_leaf({**entry, "index": 2**53 - 1})))
         try:
             return self.log.append(entry, timeout=self._timeout)
         except AuditPushback as exc:

@@ -72,3 +72,18 @@ def pseudonym(secret: bytes, insz: str) -> str:
     """
     mac = hmac.new(secret, b"gbo-broker/client/" + insz.encode(), hashlib.sha256)
     return mac.hexdigest()[:32]
+
+
+_LETTERS = "abcdefghijklmnop"  # one letter per nibble: a pseudonym with no digit at all
+
+
+def worker_pseudonym(secret: bytes, partner: str, subject: str) -> str:
+    """Keyed pseudonym of a partner's worker (DESIGN §9): never the token's raw ``sub``.
+
+    HMAC-SHA-256 with the network's pseudonym secret, over the partner id and ``sub`` (domain
+    separated from client pseudonyms), 64 bits spelled in the letters a-p (``w-`` + 16 letters):
+    stable per worker, and with no digits a log line can never mistake it for a number.
+    """
+    mac = hmac.new(secret, b"gbo-broker/worker/" + partner.encode() + b"/" + subject.encode(),
+                   hashlib.sha256).digest()
+    return "w-" + "".join(_LETTERS[b >> 4] + _LETTERS[b & 15] for b in mac[:8])

@@ -22,6 +22,17 @@ class Keyring:
             raise ConfigurationError(f"no pseudonym secret for network {network!r}") from exc
         return crypto.pseudonym(secret, insz)
 
+    def worker_ref(self, network: str, partner: str, subject: str) -> str:
+        """The pseudonym of ``partner``'s worker ``subject`` (a token's ``sub``) in ``network``:
+        the only form of a worker id the broker logs, audits or hands on (DESIGN §9). The key is
+        the network's pseudonym secret, which already never leaves the broker; a partner's DPO
+        maps a worker to it with ``gbo-broker worker pseudonym``."""
+        try:
+            secret = self.pseudonym_secrets[network]
+        except KeyError as exc:
+            raise ConfigurationError(f"no pseudonym secret for network {network!r}") from exc
+        return crypto.worker_pseudonym(secret, partner, subject)
+
     def new_data_key(self, client_id: str) -> tuple[bytes, bytes]:
         """A fresh data key and its wrapped form for ``client_id``."""
         key = crypto.new_data_key()

@@ -104,7 +104,7 @@ def write_scenario(ctx: BrokerContext, case: Case, now: datetime, *, insz: str =
             consent_store.add_consent_version(
                 session=session, change="created", recorded_by_partner=None,
                 version=ConsentVersion(
-                    id=f"k-{uuid.uuid4().hex[:12]}", version=1, previous_version_id=None,
+                    id=f"cs-{uuid.uuid4().hex}", version=1, previous_version_id=None,
                     client_ref=ref, network=NETWORK,
                     recipients=tuple(Recipient(kind=k, id=i) for k, i in c.recipients),  # type: ignore[arg-type]
                     purposes=c.purposes, sections=c.sections, valid_from=now + valid_from,

@@ -36,7 +36,8 @@ def _access(ctx: BrokerContext, client: object, partner: str, **detail: object) 
         partner=partner, worker="w-1", purpose="rechtenverkenning",
         sections={"inkomen": {"verdict": "granted", "reasons": []},
                   "justitie": {"verdict": "denied", "reasons": ["no_consent_for_section"]}},
-        policy_version="p1", consent_ids=["k-1"], request_id="r-1", detail=detail or None,
+        policy_version="ab" * 32, consent_ids=["cs-" + "cd" * 16],
+        request_id="0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9", detail=detail or None,
     )
     key = ctx.keyring.data_key(client) if detail else None  # type: ignore[arg-type]
     return ctx.audit.append(event, data_key=key).index

@@ -92,7 +92,9 @@ def test_desk_consent_is_audited_with_id_and_version(
     assert entry["consent_ids"] == [created["consent"]["id"]]
     assert entry["facts"] == {"consent_id": created["consent"]["id"], "version": 1,
                               "evidence": "verbal_at_desk", "proof": "eid"}
-    assert (entry["partner"], entry["worker"]) == ("ocmw-gent", "w-1")
+    # DESIGN §9: the worker as the keyed pseudonym of the token's sub ("w-1"), never raw.
+    worker = ctx.keyring.worker_ref("gbo-gent", "ocmw-gent", "w-1")
+    assert (entry["partner"], entry["worker"]) == ("ocmw-gent", worker) and worker != "w-1"
     assert entry["client"] == ctx.keyring.client_ref("gbo-gent", VALID_INSZ)
     assert VALID_INSZ not in repr(entry)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from pathlib import Path
 
 import pytest
@@ -60,14 +61,24 @@ def test_access_log_is_one_json_line_per_request(
     assert line["duration_ms"] > 0
 
 
-def test_given_request_id_is_echoed(api: TestClient) -> None:
+def test_plain_caller_request_id_is_echoed_as_correlation_id_beside_the_brokers_own(
+    api: TestClient,
+) -> None:
+    """DESIGN §9: the broker's request id is its own UUID; the caller's is only echoed."""
     response = api.get("/healthz", headers={"X-Request-ID": "abcd-1234-efgh"})
-    assert response.headers["x-request-id"] == "abcd-1234-efgh"
+    assert response.headers["x-correlation-id"] == "abcd-1234-efgh"
+    assert uuid.UUID(response.headers["x-request-id"]).version == 4
 
 
-def test_malformed_request_id_is_replaced(api: TestClient) -> None:
-    response = api.get("/healthz", headers={"X-Request-ID": "85073003328 <script>"})
-    assert response.headers["x-request-id"] != "85073003328 <script>"
+@pytest.mark.parametrize("given", ["85073003328", "85073003328 <script>", "req-850730033280",
+                                   "x" * 65, "ä-unicode-ü", "-leading-dash"],
+                         ids=["insz", "insz_and_markup", "digit_run", "too_long", "unicode",
+                              "leading_dash"])
+def test_caller_request_id_that_is_not_plain_is_ignored(api: TestClient, given: str) -> None:
+    response = api.get("/healthz", headers=[(b"X-Request-ID", given.encode())])
+    assert "x-correlation-id" not in response.headers
+    assert given not in response.headers["x-request-id"]
+    assert uuid.UUID(response.headers["x-request-id"]).version == 4
 
 
 def test_unknown_route_and_wrong_method_are_problems(api: TestClient) -> None:

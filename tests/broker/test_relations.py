@@ -102,7 +102,8 @@ def test_relation_changes_are_audited_by_pseudonym(
     created, ended = _audit(ctx, "relation.")
     assert (created["kind"], ended["kind"]) == ("relation.created", "relation.ended")
     assert created["client"] == ctx.keyring.client_ref("gbo-gent", VALID_INSZ)
-    assert created["partner"] == "ocmw-gent" and created["worker"] == "w-1"
+    assert created["partner"] == "ocmw-gent"
+    assert created["worker"] == ctx.keyring.worker_ref("gbo-gent", "ocmw-gent", "w-1")
     assert created["facts"]["relation_id"] == ended["facts"]["relation_id"] == relation["id"]
     assert ended["facts"]["ended_at"] is not None
     assert VALID_INSZ not in repr(_audit(ctx, ""))

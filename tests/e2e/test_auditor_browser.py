@@ -222,7 +222,7 @@ def serving(app: Any) -> Iterator[str]:
 def test_verify_now_shows_its_progress_while_it_runs(
     browser: Browser, ctx: BrokerContext, monkeypatch: pytest.MonkeyPatch, javascript: bool
 ) -> None:
-    for client in ("c-0001", "c-0002", "c-0003"):
+    for client in ("a" * 32, "b" * 32, "c" * 32):
         ctx.audit.append(AuditEvent(kind="consent.created", network="gbo-gent", client=client),
                          now=datetime.now(UTC))
     ctx.audit.log.checkpoint_now()
