@@ -17,7 +17,15 @@ import rfc8785
 
 from audit.errors import EntryEncodingError
 
-__all__ = ["MAX_DEPTH", "decode_leaf", "encode_leaf", "format_time"]
+__all__ = [
+    "INDEXED_FIELDS",
+    "MAX_DEPTH",
+    "decode_leaf",
+    "encode_leaf",
+    "format_time",
+    "index_columns",
+    "leaf_columns",
+]
 
 MAX_DEPTH = 32
 """Deepest nesting of objects and arrays accepted in an entry."""
@@ -117,9 +125,36 @@ def decode_leaf(leaf: bytes) -> dict[str, object]:
     return value
 
 
+INDEXED_FIELDS = ("kind", "time", "network", "partner", "client", "break_glass")
+"""The entry fields a store copies into columns for indexed search (``audit.schema``)."""
+
+Columns: TypeAlias = tuple[object, ...]
+"""A leaf's query columns, in :data:`INDEXED_FIELDS` order."""
+
+
+def index_columns(entry: Mapping[str, object]) -> Columns:
+    """The query columns of ``entry``: the one rule by which a store fills them and a verifier
+    recomputes them (DESIGN §9, "Verification covers everything stored"). A missing
+    ``break_glass`` is False."""
+    values = [entry.get(name) for name in INDEXED_FIELDS]
+    values[-1] = bool(values[-1])
+    return tuple(values)
+
+
+def leaf_columns(leaf: bytes) -> Columns | None:
+    """:func:`index_columns` of a stored leaf's bytes, None if they are not a JSON object."""
+    try:
+        entry = json.loads(leaf)
+    except ValueError:
+        return None
+    return index_columns(entry) if isinstance(entry, dict) else None
+
+
 @dataclass(frozen=True)
 class StoredLeaf:
-    """A leaf as stored: its position in the log and the exact bytes that were hashed."""
+    """A leaf as stored: its position in the log and the exact bytes that were hashed, and the
+    query columns stored beside them when the reader fetched them (None otherwise)."""
 
     index: int
     leaf: bytes
+    columns: Columns | None = None

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     Engine,
+    Integer,
     and_,
     create_engine,
     event,
@@ -24,11 +25,12 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    type_coerce,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from audit.entry import StoredLeaf, encode_leaf
+from audit.entry import INDEXED_FIELDS, StoredLeaf, encode_leaf, index_columns
 from audit.errors import AuditError, MissingNodeError, ProofRequestError
 from audit.merkle import CompactRange, NodeKey, fold, leaf_hash
 from audit.plan import consistency_plan, frontier_keys, inclusion_plan, materialize, plan_keys
@@ -36,7 +38,6 @@ from audit.schema import audit_checkpoint, audit_leaf, audit_node
 
 # Any constant works; it only has to be the same in every process writing this log.
 PG_ADVISORY_LOCK_KEY = 0x6762_6F61  # "gboa"
-INDEXED_FIELDS = ("kind", "time", "network", "partner", "client", "break_glass")
 
 
 class AuditStoreError(AuditError):
@@ -118,10 +119,9 @@ class AuditStore:
                     lh = leaf_hash(leaf)
                     # Every row names every column: an executemany takes its column list from
                     # the first row, so a key missing there would be dropped from later rows.
-                    row = {k: entry.get(k) for k in INDEXED_FIELDS}
+                    row: dict[str, Any] = dict(zip(INDEXED_FIELDS, index_columns(entry),
+                                                   strict=True))
                     row.update(idx=index, leaf=leaf)
-                    if row["break_glass"] is None:
-                        row["break_glass"] = False
                     leaves.append(row)
                     nodes += [{"level": lv, "idx": ix, "hash": h} for (lv, ix), h in cr.append(lh)]
                     results.append(Appended(index=index, leaf_hash=lh))
@@ -178,23 +178,29 @@ class AuditStore:
     def leaf(self, index: int) -> StoredLeaf | None:
         with self._engine.connect() as conn:
             row = conn.execute(
-                select(audit_leaf.c.idx, audit_leaf.c.leaf).where(audit_leaf.c.idx == index)
+                select(*_LEAF_COLUMNS).where(audit_leaf.c.idx == index)
             ).first()
-        return StoredLeaf(index=row.idx, leaf=bytes(row.leaf)) if row else None
+        return _stored(row) if row else None
 
-    def iter_leaves(self, start: int = 0, *, batch: int = 5000) -> Iterator[StoredLeaf]:
-        """Every leaf from ``start`` in index order, ``batch`` rows per query (constant memory)."""
+    def iter_leaves(self, start: int = 0, *, batch: int = 5000,
+                    columns: bool = False) -> Iterator[StoredLeaf]:
+        """Every leaf from ``start`` in index order, ``batch`` rows per query (constant memory);
+        with ``columns``, each with its stored query columns."""
         position = start
+        selected = _LEAF_COLUMNS if columns else (audit_leaf.c.idx, audit_leaf.c.leaf)
         while True:
             with self._engine.connect() as conn:
                 rows = conn.execute(
-                    select(audit_leaf.c.idx, audit_leaf.c.leaf)
+                    select(*selected)
                     .where(audit_leaf.c.idx >= position)
                     .order_by(audit_leaf.c.idx)
                     .limit(batch)
                 ).all()
             for row in rows:
-                yield StoredLeaf(index=row.idx, leaf=bytes(row.leaf))
+                if columns:
+                    yield _stored(row)
+                else:
+                    yield StoredLeaf(index=row[0], leaf=bytes(row[1]))
             if len(rows) < batch:
                 return
             position = rows[-1].idx + 1
@@ -235,7 +241,7 @@ class AuditStore:
         strings in the log's fixed format (inclusive / exclusive).
         """
         c = audit_leaf.c
-        query = select(c.idx, c.leaf).order_by(c.idx).limit(limit)
+        query = select(*_LEAF_COLUMNS).order_by(c.idx).limit(limit)
         if network is not None:
             query = query.where(c.network == network)
         if partner is not None:
@@ -259,7 +265,7 @@ class AuditStore:
             query = query.where(c.break_glass == break_glass)
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
-        return [StoredLeaf(index=row.idx, leaf=bytes(row.leaf)) for row in rows]
+        return [_stored(row) for row in rows]
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         with self._engine.connect() as conn:
@@ -272,6 +278,23 @@ class AuditStore:
         with self._engine.connect() as conn:
             rows = conn.execute(select(audit_checkpoint).order_by(audit_checkpoint.c.size)).all()
         return [_checkpoint(row) for row in rows]
+
+
+# The flag is read as stored (SQLite keeps an integer; a forged 2 must not read as True).
+_LEAF_COLUMNS = (audit_leaf.c.idx, audit_leaf.c.leaf,
+                 *(audit_leaf.c[name] for name in INDEXED_FIELDS[:-1]),
+                 type_coerce(audit_leaf.c.break_glass, Integer).label("break_glass"))
+
+
+def _flag(value: Any) -> Any:
+    """A stored boolean as a bool when it is one (0/1, false/true), else as it is."""
+    return bool(value) if value in (0, 1) and not isinstance(value, float) else value
+
+
+def _stored(row: Any) -> StoredLeaf:
+    """A leaf row read with ``_LEAF_COLUMNS``: its bytes and its stored query columns."""
+    stored = (*row[2:-1], _flag(row[-1]))
+    return StoredLeaf(index=row[0], leaf=bytes(row[1]), columns=stored)
 
 
 def _checkpoint(row: Any) -> StoredCheckpoint:

@@ -11,8 +11,13 @@ that checkpoint's size. The first bad index is named where the data allows it:
   whose ``index`` field is not its position (rows swapped with their hashes) is named; failing
   that, the start of the range.
 
-Leaves are not parsed on the normal path (the signed root already commits to every leaf in
-order; parsing cost 40% of the time): only a failing range is re-read, through ``reread``.
+- DESIGN §9, "Verification covers everything stored": a leaf whose stored query columns (kind,
+  time, network, partner, client, break-glass: what searches and the client's access log filter
+  on) differ from the ones its bytes give (``audit.entry.index_columns``) at that index, naming
+  the columns. A source that reads no columns (tiles) skips this check.
+
+The signed root already commits to every leaf in order, so leaves are parsed only to recompute
+their columns; a failing range is re-read, through ``reread``, to name the moved leaf.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from audit.checkpoint import Checkpoint
-from audit.entry import StoredLeaf
+from audit.entry import INDEXED_FIELDS, Columns, StoredLeaf, leaf_columns
 from audit.errors import AuditIntegrityError
 from audit.merkle import CompactRange, leaf_hash
 
@@ -53,6 +58,28 @@ def _first_misplaced(leaves: Iterable[StoredLeaf]) -> int | None:
         if _leaf_index(item.leaf) != item.index:
             return item.index
     return None
+
+
+def check_columns(item: StoredLeaf) -> None:
+    """Raises ``AuditIntegrityError`` (``index`` set) if ``item``'s stored query columns differ
+    from those its bytes give; nothing to check when it was read without columns."""
+    if item.columns is None:
+        return
+    derived = leaf_columns(item.leaf)
+    if derived != item.columns:
+        raise AuditIntegrityError(
+            f"leaf {item.index}: the stored {_differing(derived, item.columns)} "
+            "differ from the leaf: the search index was changed",
+            index=item.index,
+        )
+
+
+def _differing(derived: Columns | None, stored: Columns) -> str:
+    if derived is None:
+        return "columns"
+    names = [n for n, a, b in zip(INDEXED_FIELDS, derived, stored, strict=True)
+             if a != b or type(a) is not type(b)]
+    return "column(s) " + ", ".join(names)
 
 
 def verify_log(
@@ -104,6 +131,8 @@ def verify_log(
     for expected, item in enumerate(leaves):
         if item.index != expected:
             raise AuditIntegrityError(f"leaf {expected} is missing", index=expected)
+        if item.columns is not None:
+            check_columns(item)
         lh = leaf_hash(item.leaf)
         while stored is not None and stored[0] < expected:
             stored = next(hashes, None)

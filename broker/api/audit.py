@@ -83,8 +83,8 @@ def leaves(
     if auditor.scope != "supervisor":
         raise ForbiddenError("Reading the whole log needs the supervisor scope.")
     page = []
-    for stored in ctx.audit.log.store.iter_leaves(start, batch=limit):
-        page.append(LeafPublic.of(stored.index, stored.leaf))
+    for stored in ctx.audit.log.store.iter_leaves(start, batch=limit, columns=True):
+        page.append(LeafPublic.of(stored.index, stored.leaf, stored.columns))
         if len(page) == limit:
             break
     return LeafPage(leaves=page, next=page[-1].index + 1 if len(page) == limit else None)

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from audit.entry import INDEXED_FIELDS
 from audit.merkle import leaf_hash
 
 
@@ -19,16 +20,22 @@ class ProofPublic(BaseModel):
 
 
 class LeafPublic(BaseModel):
-    """A stored leaf's exact bytes (base64) and its RFC 6962 leaf hash, for independent hashing."""
+    """A stored leaf's exact bytes (base64) and its RFC 6962 leaf hash, for independent hashing,
+    and the query columns stored beside it (DESIGN §9: a verifier checks them against the
+    bytes)."""
 
     index: int
     leaf: str
     leaf_hash: str
+    columns: dict[str, Any] | None = None
 
     @classmethod
-    def of(cls, index: int, leaf: bytes) -> LeafPublic:
+    def of(cls, index: int, leaf: bytes,
+           columns: tuple[object, ...] | None = None) -> LeafPublic:
         return cls(index=index, leaf=base64.b64encode(leaf).decode(),
-                   leaf_hash=base64.b64encode(leaf_hash(leaf)).decode())
+                   leaf_hash=base64.b64encode(leaf_hash(leaf)).decode(),
+                   columns=None if columns is None
+                   else dict(zip(INDEXED_FIELDS, columns, strict=True)))
 
 
 class LeafPage(BaseModel):

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.checkpoint import Checkpoint, open_checkpoint
-from audit.entry import StoredLeaf
+from audit.entry import INDEXED_FIELDS, StoredLeaf
 from audit.errors import AuditError, AuditIntegrityError
 from audit.keys import Ed25519Verifier
 from audit.store import AuditStore
@@ -48,7 +48,7 @@ class LogSource:
 def database_source(store: AuditStore) -> LogSource:
     return LogSource(
         total=store.size(),
-        leaves=lambda start: store.iter_leaves(start),
+        leaves=lambda start: store.iter_leaves(start, columns=True),
         stored_hashes=lambda: store.iter_leaf_hashes(),
         checkpoint_notes=[c.note for c in store.checkpoints()],
     )
@@ -79,7 +79,12 @@ def http_source(base_url: str, token: str | None) -> LogSource:
                 _get(f"{base_url}/v1/audit/leaves?start={start}&limit={PAGE}", token)
             )
             for item in page["leaves"]:
-                yield StoredLeaf(index=item["index"], leaf=base64.b64decode(item["leaf"]))
+                columns = item.get("columns")
+                yield StoredLeaf(
+                    index=item["index"], leaf=base64.b64decode(item["leaf"]),
+                    columns=None if columns is None
+                    else tuple(columns.get(name) for name in INDEXED_FIELDS),
+                )
             start = page["next"]
 
     size = int(note.splitlines()[1])

@@ -14,6 +14,7 @@ from broker.schemas.dossier import EntryPublic
 from broker.schemas.me import AccessLogEntry
 from broker.schemas.notices import DeskRecord
 from broker.services import dossier
+from broker.services.audit_scope import verified_rows
 from broker.services.client_scope import ClientScope
 from broker.store.audit_events import decode, decrypt_detail
 from consent import store
@@ -33,8 +34,9 @@ def access_log(*, ctx: BrokerContext, session: Session, insz: str) -> list[Acces
         client = dossier.find_client(session, keyring=ctx.keyring, network=network, insz=insz)
         if client is not None:
             keys[(client.network, client.ref)] = ctx.keyring.data_key(client)
-    found = ctx.audit.log.store.find_leaves(clients=sorted(refs), kind_prefix="access.",
-                                            limit=MAX_LOG_ENTRIES)
+    # DESIGN §9: every row shown is checked against its leaf (broker.services.audit_scope).
+    found = verified_rows(ctx.audit.log.store.find_leaves(
+        clients=sorted(refs), kind_prefix="access.", limit=MAX_LOG_ENTRIES))
     items = []
     for stored in found:
         entry = decode(stored)
