@@ -31,8 +31,22 @@ run: $(VENV)/.installed-run
 	GBO_DEMO=1 GBO_DATA_DIR=$(GBO_DATA_DIR) $(BIN)/gbo-broker demo
 	GBO_DEMO=1 GBO_DATA_DIR=$(GBO_DATA_DIR) $(BIN)/gbo-broker serve --port $(GBO_PORT)
 
+# An independent C2SP witness and tiles client for the audit log's tests (DESIGN §9): aics-witness
+# and aics-tlog from PyPI need Python 3.12+, so they get their own virtual environment; the
+# tests run them as separate processes. WITNESS_PYTHON: any Python 3.12+ (pyenv's, if present).
+WITNESS_VENV := .venv-witness
+WITNESS_PYTHON ?= $(firstword $(shell command -v python3.13 python3.12 2>/dev/null | \
+	while read p; do "$$p" -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null \
+	&& echo "$$p"; done) $(wildcard $(HOME)/.pyenv/versions/3.1[2-9]*/bin/python3))
+WITNESS_TOOLS := aics-witness==0.1.0 aics-tlog==0.2.1
+
+$(WITNESS_VENV)/.installed: Makefile
+	@if [ -z "$(WITNESS_PYTHON)" ]; then echo "no Python 3.12+ for the witness tests"; \
+	else $(WITNESS_PYTHON) -m venv $(WITNESS_VENV) && \
+	$(WITNESS_VENV)/bin/pip install --quiet $(WITNESS_TOOLS) && touch $@; fi
+
 ## test: every test, on SQLite and PostgreSQL (REQUIRE_POSTGRES=1: no PostgreSQL is a failure)
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev $(WITNESS_VENV)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
@@ -40,4 +54,4 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/mypy consent audit broker
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(WITNESS_VENV) .pytest_cache .mypy_cache .ruff_cache

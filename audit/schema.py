@@ -10,6 +10,9 @@ DELETE and a statement trigger for TRUNCATE, all raising an error.
   written as leaves complete them (``audit.merkle.CompactRange.append``): any proof reads O(log n)
   rows of it.
 - ``audit_checkpoint``: every signed checkpoint (C2SP signed note), by tree size.
+- ``audit_cosignature``: every witness cosignature (C2SP tlog-cosignature line) received for a
+  checkpoint, by size, witness key and timestamp (DESIGN §9). Append-only like the others; its
+  own ``MetaData`` because migration 0002 creates whatever ``metadata`` holds.
 """
 
 from __future__ import annotations
@@ -66,6 +69,57 @@ audit_checkpoint = Table(
 )
 
 LOG_TABLES = ("audit_leaf", "audit_node", "audit_checkpoint")
+
+cosignature_metadata = MetaData()
+
+audit_cosignature = Table(
+    "audit_cosignature",
+    cosignature_metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("witness", String(88), primary_key=True),  # the witness's public key, base64
+    Column("timestamp", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("name", String(255), nullable=False),  # the witness's key name
+    Column("line", Text, nullable=False),  # the signature line, as appended to the note
+    Column("received_at", String(40), nullable=False),
+)
+
+
+def cosignature_table_ddl(dialect: str) -> list[str]:
+    """Append-only rules for ``audit_cosignature`` (migration 0006), with their own PostgreSQL
+    function so that migration 0002's rules stay independent of them."""
+    table, keys = "audit_cosignature", ("size", "witness", "timestamp")
+    if dialect == "sqlite":
+        match = " AND ".join(f"{k} = NEW.{k}" for k in keys)
+        return [
+            *(f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
+              f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+              for op in ("UPDATE", "DELETE")),
+            f"CREATE TRIGGER {table}_no_replace BEFORE INSERT ON {table} "  # noqa: S608
+            f"WHEN EXISTS (SELECT 1 FROM {table} WHERE {match}) "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END",
+        ]
+    if dialect == "postgresql":
+        return [
+            "CREATE FUNCTION gbo_audit_cosignature_append_only() RETURNS trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '% is append-only (% refused)', "
+            "TG_TABLE_NAME, TG_OP USING ERRCODE = 'insufficient_privilege'; END $$",
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION gbo_audit_cosignature_append_only()",
+            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION gbo_audit_cosignature_append_only()",
+        ]
+    raise ValueError(f"append-only rules are defined for sqlite and postgresql, not {dialect}")
+
+
+def drop_cosignature_table_ddl(dialect: str) -> list[str]:
+    table = "audit_cosignature"
+    if dialect == "sqlite":
+        return [f"DROP TRIGGER IF EXISTS {table}_no_{op}"
+                for op in ("update", "delete", "replace")]
+    return [f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
+            f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
+            "DROP FUNCTION IF EXISTS gbo_audit_cosignature_append_only()"]
 
 
 def append_only_ddl(dialect: str) -> list[str]:
@@ -144,8 +198,10 @@ def drop_append_only_ddl(dialect: str) -> list[str]:
 
 
 def create_log_tables(conn: Connection) -> None:
-    """The log's tables with every database rule the migrations give them (0002 and 0004):
+    """The log's tables with every database rule the migrations give them (0002, 0004, 0006):
     for benchmarks and tests that use the log without the broker's migrations."""
     metadata.create_all(conn)
-    for statement in append_only_ddl(conn.dialect.name) + no_replace_ddl(conn.dialect.name):
+    cosignature_metadata.create_all(conn)
+    for statement in (append_only_ddl(conn.dialect.name) + no_replace_ddl(conn.dialect.name)
+                      + cosignature_table_ddl(conn.dialect.name)):
         conn.execute(text(statement))

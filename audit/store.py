@@ -34,7 +34,7 @@ from audit.entry import INDEXED_FIELDS, StoredLeaf, encode_leaf, index_columns
 from audit.errors import AuditError, MissingNodeError, ProofRequestError
 from audit.merkle import CompactRange, NodeKey, fold, leaf_hash
 from audit.plan import consistency_plan, frontier_keys, inclusion_plan, materialize, plan_keys
-from audit.schema import audit_checkpoint, audit_leaf, audit_node
+from audit.schema import audit_checkpoint, audit_cosignature, audit_leaf, audit_node
 
 # Any constant works; it only has to be the same in every process writing this log.
 PG_ADVISORY_LOCK_KEY = 0x6762_6F61  # "gboa"
@@ -60,6 +60,20 @@ class StoredCheckpoint:
     root: bytes
     note: str
     signed_at: str
+
+
+@dataclass(frozen=True)
+class StoredCosignature:
+    """A witness's cosignature of the checkpoint of ``size`` (C2SP tlog-cosignature):
+    ``witness`` is its public key (base64), ``line`` the signature line to append to the note."""
+
+    size: int
+    root: bytes
+    witness: str
+    name: str
+    timestamp: int
+    line: str
+    received_at: str
 
 
 def writer_engine(url: str) -> Engine:
@@ -150,7 +164,57 @@ class AuditStore:
             raise AuditStoreError(f"storing a checkpoint failed: {type(exc).__name__}") from exc
         return True
 
+    def add_cosignature(self, cosignature: StoredCosignature) -> bool:
+        """Store a verified cosignature; False if this one is stored already."""
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(insert(audit_cosignature).values(**vars(cosignature)))
+        except IntegrityError:
+            return False
+        except SQLAlchemyError as exc:
+            raise AuditStoreError(f"storing a cosignature failed: {type(exc).__name__}") from exc
+        return True
+
     # --- reading ---------------------------------------------------------------------------
+
+    def cosignatures(self, size: int | None = None) -> list[StoredCosignature]:
+        """Stored cosignatures (of the checkpoint of ``size``, or all), oldest first."""
+        c = audit_cosignature.c
+        query = select(audit_cosignature).order_by(c.size, c.timestamp)
+        if size is not None:
+            query = query.where(c.size == size)
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [StoredCosignature(size=r.size, root=bytes(r.root), witness=r.witness,
+                                  name=r.name, timestamp=r.timestamp, line=r.line,
+                                  received_at=r.received_at) for r in rows]
+
+    def witnessed_size(self, witness: str) -> int | None:
+        """The largest size ``witness`` (public key, base64) cosigned, per the stored lines."""
+        c = audit_cosignature.c
+        with self._engine.connect() as conn:
+            found = conn.execute(select(func.max(c.size)).where(c.witness == witness)).scalar()
+        return None if found is None else int(found)
+
+    def newest_cosigned(self, witnesses: Sequence[str], quorum: int) -> int | None:
+        """The largest checkpoint size cosigned by at least ``quorum`` of ``witnesses``
+        (public keys, base64), per the stored cosignatures."""
+        if not witnesses or quorum < 1:
+            return None
+        c = audit_cosignature.c
+        query = (select(c.size).where(c.witness.in_(list(witnesses))).group_by(c.size)
+                 .having(func.count(func.distinct(c.witness)) >= quorum)
+                 .order_by(c.size.desc()).limit(1))
+        with self._engine.connect() as conn:
+            found = conn.execute(query).scalar()
+        return None if found is None else int(found)
+
+    def checkpoint(self, size: int) -> StoredCheckpoint | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(audit_checkpoint).where(audit_checkpoint.c.size == size)
+            ).first()
+        return _checkpoint(row) if row else None
 
     def size(self) -> int:
         with self._engine.connect() as conn:

@@ -317,8 +317,21 @@ def audit_verify(
             help="File remembering the newest verified checkpoint (default: in GBO_DATA_DIR)."
         ),
     ] = None,
+    witness: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A witness to trust: '<cosigner vkey> [<url>]' (repeat; default: "
+            "GBO_WITNESSES). With a URL its own latest view of the log is checked too."
+        ),
+    ] = None,
+    quorum: Annotated[
+        int | None,
+        typer.Option(help="Valid witness cosignatures a checkpoint needs (default: 1 when "
+                     "witnesses are given, else 0).", min=0),
+    ] = None,
 ) -> None:
-    """Recompute the whole log in constant memory and check it against the signed checkpoints.
+    """Recompute the whole log in constant memory and check it against the signed checkpoints,
+    every leaf's stored query columns, and (with witnesses) their cosignatures and own view.
     Exit 1 and name the first bad index if anything was changed, removed, reordered or cut."""
     from rich.progress import Progress
 
@@ -327,11 +340,14 @@ def audit_verify(
     from audit.store import AuditStore
     from broker.security.keys import load_audit_signer
     from broker.services import audit_verify as av
+    from broker.services.witnessing import parse_witnesses
     from broker.store.db import check_migrated, make_engine
 
     settings = _settings()
     engine = None
     try:
+        witnesses = parse_witnesses("\n".join(witness) if witness else settings.witnesses)
+        needed = quorum if quorum is not None else (1 if witnesses else 0)
         if url is None:
             engine = make_engine(settings.resolved_database_url)
             check_migrated(engine)
@@ -345,8 +361,9 @@ def audit_verify(
         verifier = Ed25519Verifier.from_key_string(key)
         with Progress(transient=True, disable=source.total < 10_000) as bar:
             task = bar.add_task("verifying leaves", total=source.total)
-            report = av.verify(
-                source, verifier, state=state, progress=lambda n: bar.advance(task, n)
+            verified = av.verify(
+                source, verifier, state=state, progress=lambda n: bar.advance(task, n),
+                witnesses=witnesses, quorum=needed,
             )
     except AuditIntegrityError as exc:
         where = f" at leaf {exc.index}" if exc.index is not None else ""
@@ -357,12 +374,20 @@ def audit_verify(
     finally:
         if engine is not None:
             engine.dispose()
+    report = verified.report
     cp = report.checkpoint
+    witnessed = ""
+    if verified.quorum:
+        witnessed = (f"; witnessed by {verified.quorum}+ of {len(witnesses)} witness(es) up "
+                     f"to size {verified.witnessed_size}")
     typer.echo(
         f"OK: {report.leaves} leaves verified; checkpoint {cp.origin} size {cp.size} "
         f"root {base64.b64encode(cp.root_hash).decode()} ({report.checkpoints_checked} "
-        f"checkpoints checked, {report.unsigned_tail} newer leaves not yet signed)"
+        f"checkpoints checked, {report.unsigned_tail} newer leaves not yet signed){witnessed}"
     )
+    for name in verified.unreachable:
+        typer.secho(f"warning: witness {name} could not be asked for its view", err=True,
+                    fg=typer.colors.YELLOW)
 
 
 @audit_app.command("checkpoint")

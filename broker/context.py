@@ -31,6 +31,7 @@ from broker.security.keys import (
 )
 from broker.security.oidc import OidcClient
 from broker.security.registry import Registry, load_registry
+from broker.services.witnessing import Witness, Witnessing, parse_witnesses
 from broker.settings import Settings
 from broker.store.audit_events import AuditLog
 from broker.store.audit_vocabulary import GuardCollector, Vocabulary
@@ -57,9 +58,13 @@ class BrokerContext:
     oidc: OidcClient | None = None  # DESIGN §2: the portals' OpenID Connect login, if configured
     eid_anchors: TrustAnchors = field(default_factory=TrustAnchors.none)  # DESIGN §9
     owns_engine: bool = False
+    witnesses: tuple[Witness, ...] = ()  # DESIGN §9: the log's witnesses (GBO_WITNESSES)
+    witnessing: Witnessing | None = None
 
     def close(self) -> None:
         """Stop the audit writer and checkpointer; release connections this context opened."""
+        if self.witnessing is not None:
+            self.witnessing.close()
         self.audit.close()
         self.policy.close()
         if self.owns_engine:
@@ -151,7 +156,17 @@ def load_context(settings: Settings, *, engine: Engine | None = None) -> BrokerC
         max_pending=settings.audit_max_pending,
         checkpoint_interval=settings.checkpoint_interval,
     )
+    witnesses = tuple(parse_witnesses(settings.witnesses))
+    witnessing = None
+    if any(w.url for w in witnesses):
+        witnessing = Witnessing(store=log.store, witnesses=witnesses,
+                                log_verifier=signer.verifier,
+                                interval=settings.witness_interval,
+                                timeout=settings.witness_timeout)
+        witnessing.start()
     return BrokerContext(
+        witnesses=witnesses,
+        witnessing=witnessing,
         settings=settings,
         engine=engine,
         registry=registry,

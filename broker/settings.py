@@ -71,6 +71,18 @@ class Settings(BaseSettings):
         description="Name of the audit log and of its key (C2SP checkpoint origin), unique per "
         "deployment: required outside demo mode; demo mode makes one at first run.",
     )
+    witnesses: str | None = Field(
+        default=None,
+        description="Witnesses of the audit log (C2SP tlog-witness), comma or newline separated, "
+        "each '<cosigner vkey> <url prefix>'; DESIGN §9.",
+    )
+    witness_quorum: int = Field(
+        default=1, ge=1, description="Cosignatures a checkpoint needs to be served as witnessed."
+    )
+    witness_interval: float = Field(
+        default=1.0, gt=0, description="Seconds between witnessing rounds."
+    )
+    witness_timeout: float = Field(default=5.0, gt=0, description="Longest wait for a witness.")
     checkpoint_interval: float = Field(
         default=2.0,
         description="Seconds between checkpoints while the log grows (0: only on demand).",

@@ -20,6 +20,7 @@ from broker.deps import ContextDep, CurrentAuditor
 from broker.errors import ForbiddenError, InvalidProofRequest, LeafNotFound
 from broker.schemas.audit import EntryPage, LeafPage, LeafPublic, ProofPublic
 from broker.services.audit_scope import find_in_scope, in_scope
+from broker.services.witnessing import served_checkpoint
 from broker.store.audit_events import decode
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -28,8 +29,13 @@ MAX_PAGE = 1000
 
 @router.get("/checkpoint", response_class=PlainTextResponse)
 def checkpoint(ctx: ContextDep) -> PlainTextResponse:
-    """The newest checkpoint as a C2SP signed note (``text/plain``)."""
-    return PlainTextResponse(ctx.audit.log.latest_checkpoint().note)
+    """The newest checkpoint as a C2SP signed note (``text/plain``) with its witnesses'
+    cosignature lines appended (C2SP tlog-cosignature): with witnesses configured, the newest
+    one cosigned by ``GBO_WITNESS_QUORUM`` of them (DESIGN §9)."""
+    served = served_checkpoint(ctx.audit.log.store, ctx.witnesses, ctx.settings.witness_quorum)
+    note = served.note if served is not None else ctx.audit.log.latest_checkpoint().note
+    # C2SP tlog-tiles: the checkpoint is mutable; no caching beyond a few seconds.
+    return PlainTextResponse(note, headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/key", response_class=PlainTextResponse)

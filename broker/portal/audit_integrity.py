@@ -89,15 +89,18 @@ def verify_now(ctx: BrokerContext, *, progress: Callable[[int], None] | None = N
 
     log = ctx.audit.log
     try:
-        report = audit_verify.verify(
+        verified = audit_verify.verify(
             audit_verify.database_source(log.store), log.signer.verifier,
             state=ctx.settings.data_dir / STATE_FILE, progress=count,
+            witnesses=ctx.witnesses,
+            quorum=ctx.settings.witness_quorum if ctx.witnesses else 0,
         )
     except AuditIntegrityError as exc:
         return Outcome(ok=False, leaves=counted[0], message=str(exc), bad_index=exc.index,
                        seconds=time.monotonic() - started)
     except (AuditError, OSError) as exc:
         return _could_not_run(exc, leaves=counted[0], started=started)
+    report = verified.report
     cp = report.checkpoint
     return Outcome(ok=True, leaves=report.leaves, message="OK", size=cp.size,
                    root=base64.b64encode(cp.root_hash).decode(),

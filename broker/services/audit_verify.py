@@ -13,17 +13,20 @@ import json
 import os
 import tempfile
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from audit.checkpoint import Checkpoint, open_checkpoint
+from audit.checkpoint import Checkpoint
+from audit.cosignature import open_cosigned
 from audit.entry import INDEXED_FIELDS, StoredLeaf
 from audit.errors import AuditError, AuditIntegrityError
 from audit.keys import Ed25519Verifier
-from audit.store import AuditStore
+from audit.store import AuditStore, StoredCosignature
 from audit.verify import VerifyReport, verify_log
+from audit.witness import WitnessUnavailable, fetch_witness_checkpoint
+from broker.services.witnessing import Witness, note_with_cosignatures
 
 PAGE = 1000
 
@@ -46,11 +49,15 @@ class LogSource:
 
 
 def database_source(store: AuditStore) -> LogSource:
+    by_size: dict[int, list[StoredCosignature]] = {}
+    for cos in store.cosignatures():
+        by_size.setdefault(cos.size, []).append(cos)
     return LogSource(
         total=store.size(),
         leaves=lambda start: store.iter_leaves(start, columns=True),
         stored_hashes=lambda: store.iter_leaf_hashes(),
-        checkpoint_notes=[c.note for c in store.checkpoints()],
+        checkpoint_notes=[note_with_cosignatures(c, by_size.get(c.size, []))
+                          for c in store.checkpoints()],
     )
 
 
@@ -93,25 +100,78 @@ def http_source(base_url: str, token: str | None) -> LogSource:
     )
 
 
+@dataclass(frozen=True)
+class Verified:
+    """A verification's report, and what the witnesses said (DESIGN §9): the newest size
+    cosigned by ``quorum`` of them (None without witnesses), and the witnesses whose own view
+    could not be fetched."""
+
+    report: VerifyReport
+    quorum: int = 0
+    witnessed_size: int | None = None
+    unreachable: tuple[str, ...] = ()
+
+
+def _witness_views(witnesses: Sequence[Witness], origin: str,
+                   timeout: float) -> tuple[list[str], list[str]]:
+    """Each witness's own latest view of the log (its monitoring endpoint): the notes, and the
+    names of the witnesses that could not be asked."""
+    views, unreachable = [], []
+    for witness in witnesses:
+        if witness.url is None:
+            continue
+        try:
+            note = fetch_witness_checkpoint(witness.url, origin, timeout=timeout)
+        except WitnessUnavailable:
+            unreachable.append(witness.name)
+            continue
+        if note is not None:
+            views.append(note)
+    return views, unreachable
+
+
 def verify(
     source: LogSource,
     verifier: Ed25519Verifier,
     *,
     state: Path | None,
     progress: Callable[[int], None] | None = None,
-) -> VerifyReport:
-    """Raises ``AuditIntegrityError`` naming the first bad index, or a forged checkpoint."""
+    witnesses: Sequence[Witness] = (),
+    quorum: int = 0,
+    timeout: float = 10.0,
+) -> Verified:
+    """Raises ``AuditIntegrityError`` naming the first bad index, or a forged checkpoint.
+
+    With ``witnesses`` (DESIGN §9): every checkpoint's cosignatures by them are verified, each
+    witness that has a URL is asked for its own latest view (a log-signed checkpoint it
+    cosigned), which becomes one more checkpoint the leaves must reach and match (a cut tail or
+    a fork shows there, with no local state), and with ``quorum`` > 0 the log fails unless some
+    checkpoint carries ``quorum`` valid cosignatures.
+    """
     notes = list(source.checkpoint_notes)
     if state is not None and state.exists():
         notes.append(state.read_text())
+    views, unreachable = _witness_views(witnesses, verifier.name, timeout)
+    keys = [w.verifier for w in witnesses]
     checkpoints: list[Checkpoint] = []
-    for note in notes:
+    cosigners: dict[tuple[int, bytes], set[str]] = {}
+    for note in notes + views:
         try:
-            checkpoints.append(open_checkpoint(note, verifier))
+            opened = open_cosigned(note, verifier, keys)
         except AuditError as exc:
             raise AuditIntegrityError(
                 f"a checkpoint does not verify with the log key: {exc}"
             ) from exc
+        checkpoints.append(opened.checkpoint)
+        key = (opened.checkpoint.size, opened.checkpoint.root_hash)
+        cosigners.setdefault(key, set()).update(opened.cosigners)
+    witnessed = max((size for (size, _), found in cosigners.items()
+                     if quorum > 0 and len(found) >= quorum), default=None)
+    if quorum > 0 and witnessed is None:
+        raise AuditIntegrityError(
+            f"no checkpoint carries {quorum} valid witness cosignature(s): the log's view "
+            "is not one its witnesses vouch for (a fork, or a log cut back with its checkpoints)"
+        )
     report = verify_log(
         source.leaves(0),
         checkpoints=checkpoints,
@@ -120,9 +180,11 @@ def verify(
         reread=source.leaf_range,
     )
     if state is not None:
-        newest = max(zip(checkpoints, notes, strict=True), key=lambda pair: pair[0].size)[1]
+        newest = max(zip(checkpoints, notes + views, strict=True),
+                     key=lambda pair: pair[0].size)[1]
         _replace_atomically(state, newest)
-    return report
+    return Verified(report=report, quorum=quorum, witnessed_size=witnessed,
+                    unreachable=tuple(unreachable))
 
 
 def _replace_atomically(path: Path, text: str) -> None:
