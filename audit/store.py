@@ -209,6 +209,21 @@ class AuditStore:
             found = conn.execute(query).scalar()
         return None if found is None else int(found)
 
+    def node_range(self, level: int, start: int, end: int) -> list[bytes]:
+        """The stored hashes of nodes ``(level, start)`` .. ``(level, end - 1)`` in order (a
+        C2SP tile). Raises ``MissingNodeError`` if one is missing."""
+        node = audit_node.c
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(node.idx, node.hash)
+                .where(node.level == level, node.idx >= start, node.idx < end)
+                .order_by(node.idx)
+            ).all()
+        if [row[0] for row in rows] != list(range(start, end)):
+            raise MissingNodeError(f"stored tree lacks nodes at level {level} in [{start}, {end})",
+                                   key=(level, start))
+        return [bytes(row[1]) for row in rows]
+
     def checkpoint(self, size: int) -> StoredCheckpoint | None:
         with self._engine.connect() as conn:
             row = conn.execute(

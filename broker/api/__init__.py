@@ -20,6 +20,7 @@ from broker.api import (
     presence,
     relations,
     review,
+    tiles,
     well_known,
 )
 
@@ -28,6 +29,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     entries.router,
     me.router,
     audit.router,
+    tiles.router,  # DESIGN §9: C2SP tlog-tiles
     review.router,
     access.router,  # DESIGN §4: the access flow
     relations.router,  # DESIGN §3: help relations, consents, receipts
