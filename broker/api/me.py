@@ -28,9 +28,13 @@ def my_access_log(
 ) -> AccessLogPublic:
     """Every access to the client's data: who, when, for which purpose, per-section verdicts,
     break-glass flagged, the detail (released entries, justification) decrypted with the
-    client's own data key. 410 after erasure."""
-    items = client_view.access_log(ctx=ctx, session=session, insz=principal.insz)
-    return AccessLogPublic(entries=items)
+    client's own data key; each with its leaf and inclusion proof to the (witnessed) checkpoint
+    given beside them (DESIGN §9). 410 after erasure."""
+    receipts = client_view.Receipts.of(ctx)  # one checkpoint for every proof in the answer
+    items = client_view.access_log(ctx=ctx, session=session, insz=principal.insz,
+                                   receipts=receipts)
+    return AccessLogPublic(entries=items, checkpoint=receipts.note,
+                           log_key=ctx.audit.log.verifier_key)
 
 
 @router.get("/notices", response_model=DeskRecords)

@@ -24,7 +24,20 @@ class AccessLogEntry(BaseModel):
     break_glass: bool
     notice: bool
     detail: dict[str, Any] | None
+    # DESIGN §9, a receipt the client can check: the leaf's bytes (base64), and its RFC 6962
+    # inclusion proof in the tree of ``tree_size`` leaves that ``AccessLogPublic.checkpoint``
+    # signs (None while no witnessed checkpoint covers it yet); ``verified``: the server's own
+    # check of that proof and of the checkpoint's signature (None: nothing to check yet).
+    leaf: str = ""
+    tree_size: int | None = None
+    inclusion: list[str] | None = None
+    verified: bool | None = None
 
 
 class AccessLogPublic(BaseModel):
+    """The client's access log with what it takes to check it: the (witnessed) checkpoint, as a
+    C2SP signed note with cosignatures, and the log's verifier key."""
+
     entries: list[AccessLogEntry]
+    checkpoint: str | None = None
+    log_key: str | None = None

@@ -4,10 +4,16 @@ but no dossier entry (so no client record yet) still has an access log."""
 
 from __future__ import annotations
 
+import base64
+from dataclasses import dataclass
+from typing import Any
 from datetime import datetime
 
 from sqlmodel import Session
 
+from audit.checkpoint import Checkpoint, open_checkpoint
+from audit.errors import AuditError
+from audit.merkle import leaf_hash, verify_inclusion
 from broker.context import BrokerContext
 from broker.errors import ClientNotFound
 from broker.schemas.dossier import EntryPublic
@@ -15,6 +21,7 @@ from broker.schemas.me import AccessLogEntry
 from broker.schemas.notices import DeskRecord
 from broker.services import dossier
 from broker.services.audit_scope import verified_rows
+from broker.services.witnessing import served_checkpoint
 from broker.services.client_scope import ClientScope
 from broker.store.audit_events import decode, decrypt_detail
 from consent import store
@@ -24,7 +31,8 @@ from consent.store import StoredConsent
 MAX_LOG_ENTRIES = 10_000
 
 
-def access_log(*, ctx: BrokerContext, session: Session, insz: str) -> list[AccessLogEntry]:
+def access_log(*, ctx: BrokerContext, session: Session, insz: str,
+               receipts: Receipts | None = None) -> list[AccessLogEntry]:
     """Every access to the client's data, oldest first, with the encrypted detail (released
     entries, a break-glass justification) decrypted with the client's own data key (DESIGN §7).
     Raises ``ClientErased`` after erasure."""
@@ -37,6 +45,7 @@ def access_log(*, ctx: BrokerContext, session: Session, insz: str) -> list[Acces
     # DESIGN §9: every row shown is checked against its leaf (broker.services.audit_scope).
     found = verified_rows(ctx.audit.log.store.find_leaves(
         clients=sorted(refs), kind_prefix="access.", limit=MAX_LOG_ENTRIES))
+    receipts = receipts or Receipts.of(ctx)
     items = []
     for stored in found:
         entry = decode(stored)
@@ -47,8 +56,45 @@ def access_log(*, ctx: BrokerContext, session: Session, insz: str) -> list[Acces
             break_glass=entry["break_glass"],
             notice="notify_client" in entry.get("facts", {}).get("obligations", []),
             detail=decrypt_detail(entry, key) if key is not None else None,
+            **receipts.receipt(stored.index, stored.leaf),
         ))
     return items
+
+
+@dataclass(frozen=True)
+class Receipts:
+    """DESIGN §9: inclusion proofs of access-log items to the served (witnessed) checkpoint,
+    checked on the server too, so a page without JavaScript still says whether they hold."""
+
+    ctx: BrokerContext
+    note: str | None
+    checkpoint: Checkpoint | None
+
+    @classmethod
+    def of(cls, ctx: BrokerContext) -> Receipts:
+        served = served_checkpoint(ctx.audit.log.store, ctx.witnesses,
+                                   ctx.settings.witness_quorum)
+        if served is None:
+            return cls(ctx, None, None)
+        try:
+            checkpoint = open_checkpoint(served.note, ctx.audit.log.signer.verifier)
+        except AuditError:
+            checkpoint = None
+        return cls(ctx, served.note, checkpoint)
+
+    def receipt(self, index: int, leaf: bytes) -> dict[str, Any]:
+        out: dict[str, Any] = {"leaf": base64.b64encode(leaf).decode()}
+        if self.checkpoint is None or index >= self.checkpoint.size:
+            return out
+        size = self.checkpoint.size
+        proof = self.ctx.audit.log.store.inclusion_proof(index, size)
+        try:
+            verify_inclusion(leaf_hash(leaf), index, size, proof, self.checkpoint.root_hash)
+            verified = True
+        except AuditError:
+            verified = False
+        return {**out, "tree_size": size, "verified": verified,
+                "inclusion": [base64.b64encode(h).decode() for h in proof]}
 
 
 def own_dossier(*, ctx: BrokerContext, session: Session, insz: str) -> list[EntryPublic]:
