@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from typing import Any
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
@@ -21,8 +21,8 @@ from broker.schemas.me import AccessLogEntry
 from broker.schemas.notices import DeskRecord
 from broker.services import dossier
 from broker.services.audit_scope import verified_rows
-from broker.services.witnessing import served_checkpoint
 from broker.services.client_scope import ClientScope
+from broker.services.witnessing import served_checkpoint
 from broker.store.audit_events import decode, decrypt_detail
 from consent import store
 from consent.rules import consent_status, relation_is_valid

@@ -39,6 +39,11 @@ KINDS = frozenset({
     "consent.created", "consent.narrowed", "consent.revoked",
     "relation.created", "relation.ended",
     "client.erased",
+    "consent_request.created", "consent_request.approved", "consent_request.refused",
+    "consent_request.expired", "consent_request.withdrawn",
+    "exclusion.created", "exclusion.ended",
+    "mandate.created", "mandate.revoked",
+    "review.marked",
 })
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -123,6 +128,16 @@ def _bool(value: object, where: str) -> None:
 
 _code = _formatted(_CODE)
 _time = _formatted(_TIME)
+_PARTNER_ID = re.compile(r"[a-z][a-z-]{0,63}")  # a registry id (checked again as a partner)
+_code_or_id = _formatted(_PARTNER_ID)
+
+
+def _on_behalf_of(value: object, where: str) -> None:
+    """DESIGN §9 mandates: who acted for the client (mandate id, the mandatary's pseudonym)."""
+    if not isinstance(value, dict) or set(value) != {"mandate_id", "mandatary"}:
+        raise _Refusal(where, "not a mandate reference")
+    _record_id(value["mandate_id"], f"{where}.mandate_id")
+    _formatted(_HEX32)(value["mandatary"], f"{where}.mandatary")
 
 # DESIGN §9: the clear facts an entry may carry, each with its set. A new fact is added here.
 FACTS: dict[str, Callable[[object, str], None]] = {
@@ -136,6 +151,16 @@ FACTS: dict[str, Callable[[object, str], None]] = {
     "start": _time,
     "end": _time,
     "ended_at": _optional(_time),
+    "proof": _code,
+    "consent_request_id": _record_id,
+    "exclusion_id": _record_id,
+    "excluded": _code_or_id,
+    "mandate_id": _record_id,
+    "mandatary": _formatted(_HEX32),
+    "role": _code,
+    "record_kind": _code,
+    "record_id": _record_id,
+    "on_behalf_of": _on_behalf_of,
 }
 
 
