@@ -65,7 +65,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str) -> Settings:
     """Demo-mode settings with fresh demo keys in a temporary data directory."""
-    s = Settings(data_dir=tmp_path / "data", database_url=db_url, demo=True)
+    # A generous policy deadline: on a loaded test machine a 200 ms one fails decisions closed
+    # at random; the tests of the deadline itself set their own.
+    s = Settings(data_dir=tmp_path / "data", database_url=db_url, demo=True,
+                 policy_timeout_ms=5000)
     create_demo_keys(s)
     return s
 

@@ -150,9 +150,9 @@ BAD_DESK_CONSENTS: dict[str, tuple[dict[str, Any], str, str]] = {
                             "body.purposes"),
     "unknown_evidence_method": ({"evidence": {"method": "telepathy"}}, "invalid_request",
                                 "body.evidence.method"),
-    "unknown_field": ({"status": "active"}, "invalid_request", "body.status"),
+    "unknown_field": ({"status": "active"}, "invalid_request", "body.<field>"),
     "unknown_evidence_field": ({"evidence": {"method": "verbal_at_desk", "by": "x"}},
-                               "invalid_request", "body.evidence.by"),
+                               "invalid_request", "body.evidence.<field>"),
 }
 
 

@@ -109,7 +109,7 @@ BAD_BODIES: dict[str, tuple[Any, str]] = {
     "empty_section": (make_entry(section=""), "body.section"),
     "content_not_an_object": (make_entry(content="tekst"), "body.content"),
     "restricted_not_a_bool": (make_entry(restricted="yes"), "body.restricted"),
-    "unknown_field": ({**make_entry(), "author": "caw-oost-vlaanderen"}, "body.author"),
+    "unknown_field": ({**make_entry(), "author": "caw-oost-vlaanderen"}, "body.<field>"),
     "body_not_an_object": (["insz"], "body"),
 }
 

@@ -117,7 +117,7 @@ BAD_RELATIONS: dict[str, tuple[dict[str, Any], str, str]] = {
     "insz_as_number": ({"insz": 85073003328}, "invalid_request", "body.insz"),
     "end_not_a_date": ({"end": "soon"}, "invalid_request", "body.end"),
     "end_without_zone": ({"end": "2031-01-01T00:00:00"}, "invalid_request", "body.end"),
-    "unknown_field": ({"partner": "dmw-cm"}, "invalid_request", "body.partner"),
+    "unknown_field": ({"partner": "dmw-cm"}, "invalid_request", "body.<field>"),
 }
 
 
