@@ -126,6 +126,26 @@ def _seed_relations_and_consents(
         )
 
 
+def _seed_consent_requests(
+    session: Session, ctx: BrokerContext, citizen: dict[str, Any], now: datetime
+) -> None:
+    """DESIGN §9: consent requests of partners that help the citizen, through the service (so
+    they are audited and their message is stored encrypted), waiting for the citizen."""
+    from broker.schemas.consent_requests import ConsentRequestCreate
+    from broker.services import consent_requests
+    from consent.rules import add_months
+
+    for spec in citizen.get("consent_requests", []):
+        consent_requests.ask(
+            session=session, ctx=ctx, partner=ctx.registry.partners[spec["partner"]],
+            worker=spec["worker"], now=now, body=ConsentRequestCreate.model_validate({
+                "insz": citizen["insz"], "recipients": spec["recipients"],
+                "purposes": spec["purposes"], "sections": spec["sections"],
+                "valid_until": add_months(now, spec["months"]), "message": spec.get("message"),
+            }),
+        )
+
+
 def _seed(ctx: BrokerContext, now: datetime) -> bool:
     from broker.store.models import Client
     from consent.tables import HelpRelationRow
@@ -156,4 +176,5 @@ def _seed(ctx: BrokerContext, now: datetime) -> bool:
                     ),
                     now=now,
                 )
+            _seed_consent_requests(session, ctx, citizen, now)
     return True

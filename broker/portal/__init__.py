@@ -19,11 +19,24 @@ def is_portal_path(path: str) -> bool:
 
 def install(app: FastAPI) -> None:
     """Add the portals' routes, their static files and their HTML error pages to ``app``."""
-    from broker.portal import auditor, client, client_consents, pages
+    from broker.portal import (
+        audit_review,
+        auditor,
+        client,
+        client_consents,
+        client_exclusions,
+        client_mandates,
+        client_requests,
+        pages,
+    )
 
     pages.install_error_pages(app)
     app.include_router(client.router)
     app.include_router(client_consents.router)
+    app.include_router(client_requests.router)
+    app.include_router(client_exclusions.router)
+    app.include_router(client_mandates.router)
     app.include_router(auditor.router)
+    app.include_router(audit_review.router)
     app.mount("/mijn/static", StaticFiles(directory=STATIC_DIR), name="portal-static")
     app.mount("/audit/static", StaticFiles(directory=STATIC_DIR), name="audit-static")

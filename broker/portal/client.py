@@ -20,6 +20,7 @@ from broker.portal.forms import FormError
 from broker.portal.pages import (
     CheckedForm,
     CurrentPortal,
+    OwnPortal,
     PortalNotFound,
     SessionOrNone,
     first,
@@ -32,7 +33,7 @@ from broker.schemas.dossier import EntryPublic
 from broker.security.auth import client_from_claims, verify_client_token
 from broker.security.oidc import CLIENT_CALLBACK, CLIENT_LOGGED_OUT
 from broker.security.tokens import client_token
-from broker.services import client_view, relations
+from broker.services import client_view, consent_requests, relations
 from consent.rules import relation_is_valid
 
 router = APIRouter(prefix="/mijn", include_in_schema=False)
@@ -122,17 +123,28 @@ def logout(ctx: ContextDep, session: SessionOrNone, form: CheckedForm) -> Respon
 
 @router.get("", response_class=HTMLResponse)
 def overview(request: Request, portal: CurrentPortal, session: SessionDep) -> Response:
-    """Who helps me: partners with a help relation valid now (DESIGN §3)."""
+    """What waits for the client (consent requests) and what partners recorded at their desk
+    (DESIGN §9), then who helps them: partners with a help relation valid now (DESIGN §3).
+    Acting for someone under a mandate: their requests and desk consents, never their
+    relations (DESIGN §9)."""
     ctx, now = portal.ctx, datetime.now(UTC)
-    found = relations.relations_of(session=session, ctx=ctx, insz=portal.principal.insz)
-    helping = [(ctx.registry.partner(rel.partner), rel) for _, rel in found
-               if relation_is_valid(rel, now)]
-    return render(request, ctx, "overview.html", session=portal.session, helping=helping)
+    waiting = [r for r in consent_requests.of_client(session=session, ctx=ctx, scope=portal.scope)
+               if r.request.status(now) == "pending"]
+    notices = [n for n in client_view.desk_records(session=session, scope=portal.scope, now=now)
+               if n.in_force]
+    helping = []
+    if portal.acting is None:
+        found = relations.relations_of(session=session, ctx=ctx, insz=portal.principal.insz)
+        helping = [(ctx.registry.partner(rel.partner), rel) for _, rel in found
+                   if relation_is_valid(rel, now)]
+    return render(request, ctx, "overview.html", session=portal.session, helping=helping,
+                  waiting=waiting, notices=notices)
 
 
 @router.get("/dossier", response_class=HTMLResponse)
-def my_dossier(request: Request, portal: CurrentPortal, session: SessionDep) -> Response:
-    """Everything recorded about me, except working notes (DESIGN §4)."""
+def my_dossier(request: Request, portal: OwnPortal, session: SessionDep) -> Response:
+    """Everything recorded about me, except working notes (DESIGN §4); never under a mandate
+    (DESIGN §9)."""
     ctx = portal.ctx
     entries: list[EntryPublic] = []
     erased = False
@@ -148,7 +160,7 @@ def my_dossier(request: Request, portal: CurrentPortal, session: SessionDep) -> 
 
 
 @router.get("/toegang", response_class=HTMLResponse)
-def access_log(request: Request, portal: CurrentPortal, session: SessionDep) -> Response:
+def access_log(request: Request, portal: OwnPortal, session: SessionDep) -> Response:
     """Who looked at my data, when, why, which parts, with break-glass highlighted (DESIGN §2),
     from the same audit reading as ``GET /v1/me/access-log``."""
     ctx = portal.ctx
@@ -161,9 +173,10 @@ def access_log(request: Request, portal: CurrentPortal, session: SessionDep) -> 
 
 
 @router.get("/voorbeeld", response_class=HTMLResponse)
-def preview_page(request: Request, portal: CurrentPortal, session: SessionDep,
+def preview_page(request: Request, portal: OwnPortal, session: SessionDep,
                  partner: str = "", doel: str = "") -> Response:
-    """What would a partner see for a purpose under my current consents? (DESIGN §2)"""
+    """What would a partner see for a purpose under my current consents? (DESIGN §2) Not under
+    a mandate: the answer tells which partners help the client (DESIGN §9)."""
     ctx = portal.ctx
     values: dict[str, Any] = {"partner_id": partner, "purpose": doel, "result": None,
                               "error": None}

@@ -14,14 +14,23 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
 from broker.deps import SessionDep
-from broker.errors import AuditUnavailable, BrokerError, ConsentNotFound
+from broker.errors import ConsentNotFound
 from broker.portal import forms, texts
-from broker.portal.pages import CheckedForm, CurrentPortal, Portal, PortalNotFound, first, render
+from broker.portal.acting import actor_labels
+from broker.portal.pages import (
+    CheckedForm,
+    CurrentPortal,
+    NotUnderMandate,
+    Portal,
+    PortalNotFound,
+    first,
+    render,
+)
 from broker.portal.pages import see_other as redirect
 from broker.portal.preview import preview
 from broker.services import consents
 from broker.services.consents import PORTAL
-from consent import errors, versions
+from consent import versions
 from consent.store import StoredConsent
 
 router = APIRouter(prefix="/mijn/toestemmingen", include_in_schema=False)
@@ -34,25 +43,16 @@ def _own(portal: Portal, session: Session, consent_id: str) -> consents.OwnConse
         raise PortalNotFound() from exc
 
 
-def _failure(exc: Exception) -> tuple[str, int]:
-    """The Dutch message and HTTP status of a failed change (nothing was stored)."""
-    if isinstance(exc, forms.FormError):
-        return texts.error_text(exc.code), 422
-    if isinstance(exc, errors.ConsentStateError):
-        return texts.error_text(exc.code), 409
-    if isinstance(exc, errors.ConsentValidationError):
-        return texts.error_text(exc.code), 422
-    if isinstance(exc, AuditUnavailable):
-        return texts.error_text(exc.code), 503
-    return texts.error_text("invalid_form"), 422
-
-
-_CHANGE_ERRORS = (forms.FormError, errors.ConsentError, BrokerError)
-
-
 def _view(own: consents.OwnConsent, now: datetime) -> dict[str, Any]:
     return {"id": own.head.record.id, "head": own.head.record, "status": own.status(own.head, now),
             "versions": [(v, own.status(v, now)) for v in reversed(own.versions)]}
+
+
+def _actors(portal: Portal, session: Session, *owns: consents.OwnConsent) -> dict[str, str]:
+    """Who made the versions a trusted person made, in words (DESIGN §9: the client sees who
+    did what)."""
+    return actor_labels(portal.ctx, session, portal.scope,
+                        (v.record.on_behalf_of for own in owns for v in own.versions))
 
 
 @router.get("", response_class=HTMLResponse)
@@ -60,7 +60,8 @@ def consent_list(request: Request, portal: CurrentPortal, session: SessionDep) -
     now = datetime.now(UTC)
     found = consents.own_consents(session=session, scope=portal.scope)
     return render(request, portal.ctx, "consents.html", session=portal.session,
-                  consents=[_view(own, now) for own in reversed(found)])
+                  consents=[_view(own, now) for own in reversed(found)],
+                  actors=_actors(portal, session, *found))
 
 
 def _give_form(request: Request, portal: Portal, chosen: forms.Chosen, *, status: int = 200,
@@ -88,15 +89,17 @@ def give(request: Request, portal: CurrentPortal, form: CheckedForm,
     try:
         terms = forms.consent_terms(form)
         if first(form, "actie") == "voorbeeld":
+            if portal.acting is not None:  # it would tell which partners help (DESIGN §9)
+                raise NotUnderMandate()
             result = preview(session=session, ctx=portal.ctx, scope=portal.scope,
                              partner_id=chosen.preview_partner, purpose=chosen.preview_purpose,
                              proposed=terms.terms(), now=now)
             return _give_form(request, portal, chosen, result=result)
         own = consents.give(session=session, ctx=portal.ctx, scope=portal.scope,
                             consent_in=terms, now=now)
-    except _CHANGE_ERRORS as exc:
+    except forms.CHANGE_ERRORS as exc:
         session.rollback()
-        message, status = _failure(exc)
+        message, status = forms.failure(exc)
         return _give_form(request, portal, chosen, status=status, error=message)
     return redirect(f"/mijn/toestemmingen/{own.head.record.id}?klaar=gegeven")
 
@@ -107,7 +110,8 @@ def consent_page(request: Request, consent_id: str, portal: CurrentPortal, sessi
     own = _own(portal, session, consent_id)
     done = klaar if klaar in texts.CHANGES or klaar == "gegeven" else ""
     return render(request, portal.ctx, "consent.html", session=portal.session,
-                  c=_view(own, datetime.now(UTC)), done=done)
+                  c=_view(own, datetime.now(UTC)), done=done,
+                  actors=_actors(portal, session, own))
 
 
 def _narrow_form(request: Request, portal: Portal, own: consents.OwnConsent,
@@ -144,9 +148,9 @@ def narrow(request: Request, consent_id: str, portal: CurrentPortal, form: Check
             return _narrow_form(request, portal, own, chosen, diff=result.diff)
         consents.narrow_own(session=session, ctx=portal.ctx, scope=portal.scope,
                             consent_id=consent_id, change=change, now=now)
-    except _CHANGE_ERRORS as exc:
+    except forms.CHANGE_ERRORS as exc:
         session.rollback()
-        message, status = _failure(exc)
+        message, status = forms.failure(exc)
         return _narrow_form(request, portal, own, chosen, status=status, error=message)
     return redirect(f"/mijn/toestemmingen/{consent_id}?klaar=narrowed")
 
@@ -156,7 +160,8 @@ def revoke_confirm(request: Request, consent_id: str, portal: CurrentPortal,
                    session: SessionDep) -> Response:
     own = _own(portal, session, consent_id)
     return render(request, portal.ctx, "revoke.html", session=portal.session,
-                  c=_view(own, datetime.now(UTC)), error=None)
+                  c=_view(own, datetime.now(UTC)), error=None,
+                  actors=_actors(portal, session, own))
 
 
 @router.post("/{consent_id}/intrekken", response_class=HTMLResponse)
@@ -166,11 +171,12 @@ def revoke(request: Request, consent_id: str, portal: CurrentPortal, form: Check
     try:
         consents.revoke_own(session=session, ctx=portal.ctx, scope=portal.scope,
                             consent_id=consent_id, now=datetime.now(UTC))
-    except _CHANGE_ERRORS as exc:
+    except forms.CHANGE_ERRORS as exc:
         session.rollback()
-        message, status = _failure(exc)
+        message, status = forms.failure(exc)
         return render(request, portal.ctx, "revoke.html", status=status, session=portal.session,
-                      c=_view(own, datetime.now(UTC)), error=message)
+                      c=_view(own, datetime.now(UTC)), error=message,
+                      actors=_actors(portal, session, own))
     return redirect(f"/mijn/toestemmingen/{consent_id}?klaar=revoked")
 
 
@@ -189,7 +195,8 @@ def receipt_page(request: Request, consent_id: str, portal: CurrentPortal, sessi
     stored = _version(own, versie)
     receipt, _ = consents.signed_receipt(portal.ctx, stored)
     return render(request, portal.ctx, "receipt.html", session=portal.session, receipt=receipt,
-                  stored=stored, c=_view(own, datetime.now(UTC)))
+                  stored=stored, c=_view(own, datetime.now(UTC)),
+                  actors=_actors(portal, session, own))
 
 
 @router.get("/{consent_id}/bewijs.json")

@@ -12,9 +12,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from broker.portal.texts import LOCAL_TZ, local
+from broker.errors import BrokerError
+from broker.portal.texts import LOCAL_TZ, error_text, local
+from broker.schemas.consent_requests import ApprovalIn
 from broker.schemas.consents import ConsentNarrow, MeConsentCreate
-from consent.models import ConsentVersion, NarrowChange, Recipient
+from consent import errors
+from consent.models import ConsentTerms, ConsentVersion, NarrowChange, Recipient
 from consent.rules import add_months
 
 _KINDS = ("partner", "partner_type", "network")
@@ -27,6 +30,23 @@ class FormError(Exception):
     def __init__(self, code: str) -> None:
         super().__init__(code)
         self.code = code
+
+
+# What a change through a form may raise: the form's own errors, and the services'.
+CHANGE_ERRORS = (FormError, errors.ConsentError, BrokerError)
+
+
+def failure(exc: Exception) -> tuple[str, int]:
+    """The Dutch message and HTTP status of a failed change (nothing was stored)."""
+    if isinstance(exc, FormError):
+        return error_text(exc.code), 422
+    if isinstance(exc, errors.ConsentStateError):
+        return error_text(exc.code), 409
+    if isinstance(exc, errors.ConsentValidationError):
+        return error_text(exc.code), 422
+    if isinstance(exc, BrokerError) and exc.status in (404, 409, 422, 503):
+        return error_text(exc.code), exc.status
+    return error_text("invalid_form"), 422
 
 
 @dataclass
@@ -117,6 +137,20 @@ def narrow_change(form: FormData, head: ConsentVersion) -> NarrowChange:
     same_day = chosen_end == local(head.valid_until).date().isoformat()
     body: ConsentNarrow = _validated(ConsentNarrow, {
         "recipients": parse_recipients(form.get("recipient", [])),
+        "purposes": list(form.get("purpose", [])),
+        "sections": list(form.get("section", [])),
+        "valid_until": None if same_day else parse_end_date(chosen_end),
+    })
+    return body.change()
+
+
+def approval_change(form: FormData, asked: ConsentTerms) -> NarrowChange | None:
+    """An approval narrower than the request (DESIGN §9) from the form, as
+    ``POST /v1/me/consent-requests/{id}/approve`` reads it. An unchanged end date keeps the
+    request's end. Raises ``FormError``."""
+    chosen_end = (form.get("valid_until") or [""])[0].strip()
+    same_day = chosen_end == local(asked.valid_until).date().isoformat()
+    body: ApprovalIn = _validated(ApprovalIn, {
         "purposes": list(form.get("purpose", [])),
         "sections": list(form.get("section", [])),
         "valid_until": None if same_day else parse_end_date(chosen_end),

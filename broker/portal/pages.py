@@ -20,6 +20,7 @@ from broker.context import BrokerContext
 from broker.deps import ContextDep, SessionDep
 from broker.errors import MandateNotFound
 from broker.portal import is_portal_path, texts
+from broker.portal.acting import Acting, acting_of
 from broker.portal.csrf import CsrfFailed, check_csrf
 from broker.portal.session import CLIENT, Cookie, PortalSession, read_session, store_session
 from broker.security.auth import ClientPrincipal
@@ -52,24 +53,38 @@ class PortalNotFound(Exception):
     """Unknown, or another client's: one 404 page for both (DESIGN §2)."""
 
 
+class NotUnderMandate(Exception):
+    """DESIGN §9: a mandate reaches consents, never the dossier, the access log or the relations.
+    A page of those, asked for while acting for someone, says so (a 403 page)."""
+
+
 @dataclass(frozen=True)
 class Portal:
     """One logged-in request: the broker, the session, the person it authenticates, and whose
-    consents the consent pages manage (their own, or a client's under a mandate, DESIGN §9)."""
+    consents the consent pages manage (their own, or a client's under a mandate, DESIGN §9).
+    ``acting``: the mandate the consent pages act under; ``lapsed``: the session names a mandate
+    that no longer holds (the pages then manage the person's own consents, and say so)."""
 
     ctx: BrokerContext
     session: PortalSession
     principal: ClientPrincipal
     scope: ClientScope
+    acting: Acting | None = None
+    lapsed: bool = False
 
 
 def render(request: Request, ctx: BrokerContext, name: str, *, status: int = 200,
            session: PortalSession | None = None, new_session: bool = False,
            cookie: Cookie = CLIENT, **values: Any) -> HTMLResponse:
     """Render ``name``; ``new_session`` also sets the session cookie (login, first visit)."""
+    # Every client page says under which mandate it acts (DESIGN §9): ``current_portal`` left
+    # the request's portal here, error pages included.
+    portal = getattr(request.state, "portal", None)
     html = env.get_template(name).render(
         request=request, session=session, demo=ctx.settings.demo, t=texts,
-        catalogue=ctx.catalogue, registry=ctx.registry, **values,
+        catalogue=ctx.catalogue, registry=ctx.registry,
+        acting=portal.acting if isinstance(portal, Portal) else None,
+        lapsed=portal.lapsed if isinstance(portal, Portal) else False, **values,
     )
     response = HTMLResponse(html, status_code=status)
     # Personal data: never cached by the browser or a proxy.
@@ -90,18 +105,30 @@ def portal_session(request: Request, ctx: ContextDep) -> PortalSession | None:
 SessionOrNone = Annotated[PortalSession | None, Depends(portal_session)]
 
 
-def current_portal(ctx: ContextDep, session: SessionOrNone, db: SessionDep) -> Portal:
+def current_portal(request: Request, ctx: ContextDep, session: SessionOrNone,
+                   db: SessionDep) -> Portal:
     """Raises ``LoginRequired`` without a logged-in session. A session acting under a mandate
-    that is no longer valid falls back to the person's own consents."""
+    that is no longer valid falls back to the person's own consents (``lapsed``)."""
     if session is None or session.insz is None:
         raise LoginRequired()
+    lapsed = False
     try:
         scope = scope_for(ctx, db, insz=session.insz, mandate_id=session.acting,
                           now=datetime.now(UTC))
     except MandateNotFound:
-        scope = own_scope(ctx, session.insz)
-    return Portal(ctx=ctx, session=session, principal=ClientPrincipal(insz=session.insz),
-                  scope=scope)
+        scope, lapsed = own_scope(ctx, session.insz), True
+    portal = Portal(ctx=ctx, session=session, principal=ClientPrincipal(insz=session.insz),
+                    scope=scope, acting=acting_of(ctx, db, scope), lapsed=lapsed)
+    request.state.portal = portal
+    return portal
+
+
+def own_portal(portal: Annotated[Portal, Depends(current_portal)]) -> Portal:
+    """The portal of a page that shows the person's own data (dossier, access log, relations):
+    raises ``NotUnderMandate`` while they act for someone else (DESIGN §9)."""
+    if portal.acting is not None:
+        raise NotUnderMandate()
+    return portal
 
 
 async def form_data(request: Request) -> FormData:
@@ -121,6 +148,7 @@ def checked_form(session: SessionOrNone, form: Annotated[FormData, Depends(form_
 
 
 CurrentPortal = Annotated[Portal, Depends(current_portal)]
+OwnPortal = Annotated[Portal, Depends(own_portal)]
 CheckedForm = Annotated[FormData, Depends(checked_form)]
 
 
@@ -148,9 +176,12 @@ def install_error_pages(app: FastAPI) -> None:
     def error_page(request: Request, status: int, title: str, message: str) -> Response:
         ctx: BrokerContext = request.app.state.context
         audit = request.url.path.startswith(AUDIT_PREFIX)
+        # A logged-in client's error page keeps the menu and says for whom they act (DESIGN §9).
+        portal = getattr(request.state, "portal", None)
         return render(request, ctx, "error.html", status=status, title=title, message=message,
                       layout="audit/base.html" if audit else "base.html",
-                      home=AUDIT_PREFIX if audit else "/mijn")
+                      home=AUDIT_PREFIX if audit else "/mijn",
+                      session=portal.session if isinstance(portal, Portal) else None)
 
     async def csrf_failed(request: Request, exc: Exception) -> Response:
         return error_page(request, 403, "Formulier niet aanvaard",
@@ -160,6 +191,12 @@ def install_error_pages(app: FastAPI) -> None:
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return error_page(request, 404, *HTTP_PAGES[404])
+
+    async def not_under_mandate(request: Request, exc: Exception) -> Response:
+        ctx: BrokerContext = request.app.state.context
+        portal = getattr(request.state, "portal", None)
+        return render(request, ctx, "not_under_mandate.html", status=403,
+                      session=portal.session if isinstance(portal, Portal) else None)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         """An unknown path or a wrong method under /mijn or /audit (a missing static file too)
@@ -175,5 +212,6 @@ def install_error_pages(app: FastAPI) -> None:
     app.add_exception_handler(LoginRequired, login_required)
     app.add_exception_handler(CsrfFailed, csrf_failed)
     app.add_exception_handler(PortalNotFound, not_found)
+    app.add_exception_handler(NotUnderMandate, not_under_mandate)
     # Takes over from the problem+json handler (broker.problems), which it calls for the API.
     app.add_exception_handler(StarletteHTTPException, http_error)

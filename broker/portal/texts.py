@@ -40,6 +40,9 @@ REASONS = {
     "bijzonder_needs_explicit_consent":
         "Gevoelige gegevens: je moet dit apart aanduiden in een toestemming.",
     "break_glass_justification_too_short": "De uitleg voor de noodsituatie is te kort.",
+    "needs_client_proof": "Je toestemming werd alleen op het woord van de hulpverlener "
+                          "genoteerd. Dat is niet genoeg voor deze gegevens.",
+    "excluded_by_client": "Je hebt deze dienst uitgesloten. Ze krijgt niets.",
     "policy_error": "Er liep iets mis bij het nakijken. Uit voorzorg: niets.",
 }
 
@@ -74,6 +77,36 @@ ERRORS = {
     "audit_busy": "Het is nu even te druk om dit veilig te bewaren. "
                   "Probeer het over enkele seconden opnieuw. Er is niets veranderd.",
     "invalid_form": "Er klopt iets niet in het formulier. Kijk je keuzes na.",
+    # DESIGN §9: consent requests, exclusions, mandates.
+    "consent_request_not_found": "Deze vraag om toestemming bestaat niet.",
+    "consent_request_not_pending": "Over deze vraag is al beslist, of ze is verlopen. "
+                                   "Je kan ze niet meer goedkeuren of weigeren.",
+    "approval_widens_request": "Je kan alleen minder toelaten dan de dienst vroeg: een doel of "
+                               "gegevens weghalen, of een vroegere einddatum kiezen.",
+    "already_excluded": "Deze dienst is al uitgesloten.",
+    "exclusion_not_found": "Deze uitsluiting bestaat niet of is al opgeheven.",
+    "self_mandate": "Je kan jezelf niet als vertrouwenspersoon kiezen. Vul het "
+                    "rijksregisternummer van iemand anders in.",
+    "mandate_not_valid": "Deze volmacht geldt niet meer.",
+    "mandate_not_found": "Deze volmacht bestaat niet of geldt niet meer.",
+    "invalid_insz": "Dit rijksregisternummer klopt niet. Het heeft 11 cijfers. Je vindt het op "
+                    "de achterkant van de identiteitskaart.",
+    "mandatary_name_missing": "Vul de naam van je vertrouwenspersoon in.",
+    "own_name_missing": "Vul je eigen naam in, zoals je vertrouwenspersoon je kent.",
+    "name_too_long": "Een naam mag ten hoogste 100 tekens lang zijn.",
+    "acting_for_someone": "Je handelt nu namens iemand anders. Ga eerst terug naar je eigen "
+                          "gegevens om zelf een vertrouwenspersoon te kiezen.",
+    "network_required": "Kies een netwerk.",
+}
+
+# The supervisor's review queue (DESIGN §9), said to an auditor.
+REVIEW_ERRORS = {
+    "note_missing": "Schrijf een korte notitie bij je nazicht.",
+    "note_too_long": "Je notitie is te lang: ten hoogste 500 tekens.",
+    "review_record_not_found": "Dit item staat niet meer in de wachtrij: het werd al nagekeken, "
+                               "of het bestaat niet.",
+    "audit_unavailable": "Het lukt nu even niet om dit veilig te bewaren. Probeer het later "
+                         "opnieuw. Er is niets veranderd.",
 }
 
 STATUS = {"active": "Actief", "expired": "Verlopen", "revoked": "Ingetrokken",
@@ -81,11 +114,19 @@ STATUS = {"active": "Actief", "expired": "Verlopen", "revoked": "Ingetrokken",
 CHANGES = {"created": "Gegeven", "narrowed": "Beperkt", "revoked": "Ingetrokken"}
 EVIDENCE = {"portal": "door jou, online", "signed_paper": "op papier ondertekend",
             "verbal_at_desk": "mondeling, aan de balie"}
+# DESIGN §9: how the client's will (or presence) was proven.
+PROOFS = {"client": "door jou zelf, online", "eid": "met je identiteitskaart",
+          "attested": "op het woord van de hulpverlener", "referral": "na een doorverwijzing"}
+REQUEST_STATUS = {"pending": "Wacht op je antwoord", "approved": "Goedgekeurd",
+                  "refused": "Geweigerd", "expired": "Verlopen",
+                  "withdrawn": "Ingetrokken door de dienst"}
+MANDATE_ROLES = {"trusted_person": "vertrouwenspersoon",
+                 "legal_representative": "wettelijke vertegenwoordiger"}
+RECORD_KINDS = {"consent": "Toestemming", "relation": "Hulpverleningsrelatie"}
 
 
 def error_text(code: str) -> str:
     return ERRORS.get(code, ERRORS["invalid_form"])
-
 
 
 def local(moment: datetime) -> datetime:
@@ -128,3 +169,11 @@ def partner_name(partner_id: str | None, registry: Registry) -> str:
         return "onbekend"
     partner = registry.partner(partner_id)
     return partner.name if partner else partner_id
+
+
+def month_nl(value: str) -> str:
+    """``2026-12`` as ``december 2026``; anything else unchanged."""
+    year, _, month = value.partition("-")
+    if not (year.isdigit() and month.isdigit() and 1 <= int(month) <= 12):
+        return value
+    return f"{MONTHS[int(month) - 1]} {year}"

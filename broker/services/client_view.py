@@ -114,12 +114,13 @@ def own_dossier(*, ctx: BrokerContext, session: Session, insz: str) -> list[Entr
 def desk_records(*, session: Session, scope: ClientScope, now: datetime) -> list[DeskRecord]:
     """DESIGN §9 "the client is told": every consent and help relation a partner recorded for
     the client at its desk, newest first, with its proof; an ``attested`` consent in force can be
-    revoked in one click."""
+    revoked in one click. Under a mandate only the consents: a mandate never reaches the
+    client's relations (``broker.services.client_scope``)."""
     out: list[DeskRecord] = []
     for network, ref in scope.refs.items():
         relations = store.relations_of_client(session=session, network=network, client_ref=ref)
         by_id = {r.id: r for r in relations}
-        for rel in relations:
+        for rel in relations if scope.on_behalf_of is None else ():
             out.append(DeskRecord(kind="relation", id=rel.id, network=network,
                                   partner=rel.partner, proof=rel.proof, recorded_at=rel.start,
                                   in_force=relation_is_valid(rel, now), revocable=False))

@@ -22,6 +22,7 @@ from consent.tables import ConsentVersionRow, HelpRelationRow
 
 RecordKind = Literal["consent", "relation"]
 PAGE = 200
+REVIEWER_MAX = 64  # AttestationReview.reviewer: an identity provider's `sub` may be longer
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ def mark_reviewed(*, session: Session, ctx: BrokerContext, kind: RecordKind, rec
         kind="review.marked", network=network, partner=partner,
         request_id=request_id_var.get(),
         facts={"record_kind": kind, "record_id": record_id}), now=now)
+    reviewer = reviewer[:REVIEWER_MAX]
     session.add(AttestationReview(record_kind=kind, record_id=record_id, reviewed_at=now,
                                   reviewer=reviewer, note=note))
     session.commit()

@@ -52,3 +52,29 @@ def test_demo_seeds_relations_and_consents(
 def test_demo_seed_runs_once(settings: Settings, ctx: BrokerContext) -> None:
     assert setup_demo(settings) is True
     assert setup_demo(settings) is False
+
+
+def test_demo_shows_a_pending_request_and_a_desk_notice_in_the_portal(
+    api: TestClient, settings: Settings
+) -> None:
+    """DESIGN §9 in the demo: An has a consent request waiting, with the partner's message; An's
+    desk consent was proven with her card; Bram's rests on the worker's word, and he is told."""
+    from tests.broker.test_portal_client import AN as AN_CHOICE
+    from tests.broker.test_portal_client import BRAM as BRAM_CHOICE
+    from tests.broker.test_portal_client import login
+    from tests.broker.test_portal_notices import text_of
+
+    assert setup_demo(settings) is True
+    [waiting] = api.get("/v1/me/consent-requests",
+                        headers=client_auth(settings, AN)).json()["requests"]
+    assert waiting["status"] == "pending" and waiting["partner"] == "caw-oost-vlaanderen"
+    assert waiting["message"].startswith("Dag An")
+    login(api, AN_CHOICE)
+    overview = text_of(api.get("/mijn").text)
+    assert "CAW Oost-Vlaanderen vraagt op" in overview and "Dag An" in overview
+    assert "dat je toestemming gaf, met je identiteitskaart" in overview
+    login(api, BRAM_CHOICE)
+    overview = text_of(api.get("/mijn").text)
+    assert ("Dienst Maatschappelijk Werk CM noteerde op" in overview
+            and "dat je toestemming gaf, op het woord van de hulpverlener" in overview)
+    assert "Trek deze toestemming in" in overview

@@ -62,7 +62,7 @@ def login(page: Page, base: str, name: str) -> None:
     page.get_by_label(name).check()
     page.get_by_role("button", name="Inloggen als deze persoon").click()
     expect(page).to_have_url(f"{base}/mijn")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Wie helpt mij?")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Mijn overzicht")
     expect(page.get_by_text(f"Ingelogd als {name}")).to_be_visible()
 
 
