@@ -106,6 +106,18 @@ def serve(
         )
 
 
+def _command() -> str:
+    """How the user can run this command again: ``gbo-broker`` when that is the one on PATH,
+    else the path it was started by (``.venv/bin/gbo-broker`` in a checkout)."""
+    import shutil
+
+    invoked = Path(sys.argv[0])
+    found = shutil.which("gbo-broker")
+    if invoked.name != "gbo-broker" or not invoked.is_file():
+        return "gbo-broker"
+    return "gbo-broker" if found is not None and Path(found).samefile(invoked) else str(invoked)
+
+
 def _print_demo_hints(settings: Settings, host: str, port: int) -> None:
     base = f"http://{host}:{port}"
     env = f"GBO_DEMO=1 GBO_DATA_DIR={settings.data_dir}"
@@ -114,7 +126,7 @@ def _print_demo_hints(settings: Settings, host: str, port: int) -> None:
         f"""
 gbo-broker demo on {base} (data in {settings.data_dir}); API docs at {base}/docs
 Mint a partner token (single use, valid 2 minutes) and post an entry:
-  TOKEN=$({env} .venv/bin/gbo-broker token partner --partner ocmw-gent --worker w-1)
+  TOKEN=$({env} {_command()} token partner --partner ocmw-gent --worker w-1)
   curl -s -X POST {base}/v1/entries -H "Authorization: Bearer $TOKEN" \\
        -H 'Content-Type: application/json' -d '{body}'
 """
@@ -407,7 +419,10 @@ def audit_checkpoint() -> None:
 
 @policy_app.command("test")
 def policy_test(
-    bundle: Annotated[Path | None, typer.Option(help="Bundle directory (policies/).")] = None,
+    bundle: Annotated[
+        Path | None, typer.Option(help="Bundle directory (default: GBO_POLICY_DIR or the shipped "
+                                  "bundle).")
+    ] = None,
 ) -> None:
     """Run the bundle's Rego unit tests (``*_test.rego``); exit 1 unless every test passes."""
     from broker.policy.rego_tests import main

@@ -45,11 +45,14 @@ class DemoBroker:
     base: str
     env: dict[str, str]
     log: Path
+    out: Path  # the server's stdout (the demo's hints)
+    command: str = CLI  # the gbo-broker executable it runs
+    cwd: Path | None = None
 
     def cli(self, *args: str) -> str:
         """Run ``gbo-broker <args>`` against this broker's data directory; its stdout."""
-        done = subprocess.run([CLI, *args], env=self.env, check=True, capture_output=True,
-                              text=True, timeout=30)
+        done = subprocess.run([self.command, *args], env=self.env, check=True,
+                              capture_output=True, text=True, timeout=30, cwd=self.cwd)
         return done.stdout.strip()
 
     def access(self, *, partner: str, worker: str, insz: str, purpose: str,
@@ -69,23 +72,29 @@ class DemoBroker:
 
 @contextmanager
 def demo_broker_at(tmp: Path, *, port: int | None = None, extra_env: dict[str, str] | None = None,
-                   database_url: str | None = None, workers: int = 1,
+                   database_url: str | None = None, workers: int = 1, command: str = CLI,
+                   cwd: Path | None = None,
                    ) -> Iterator[tuple[DemoBroker, subprocess.Popen[bytes]]]:
     """Set up the demo in ``tmp`` (``gbo-broker demo``), serve it on ``port`` (default: a free
     loopback port) with ``workers`` processes and ``extra_env`` added, on ``database_url``
     (default: SQLite in ``tmp``), wait (bounded) until it is ready; stop it on exit.
-    The server's stderr (its JSON log) is in ``DemoBroker.log``."""
+    ``command`` is the gbo-broker executable, run in ``cwd``. The server's stderr (its JSON
+    log) is in ``DemoBroker.log``, its stdout in ``DemoBroker.out``."""
     inherited = {k: v for k, v in os.environ.items()
                  if k not in ("GBO_DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR")}
     env = {**inherited, "GBO_DEMO": "1", "GBO_DATA_DIR": str(tmp / "var"), **(extra_env or {})}
     if database_url is not None:
         env["GBO_DATABASE_URL"] = database_url
-    subprocess.run([CLI, "demo"], env=env, check=True, capture_output=True, timeout=60)
+    demo = subprocess.run([command, "demo"], env=env, capture_output=True, text=True,
+                          timeout=60, cwd=cwd)
+    if demo.returncode != 0:
+        pytest.fail(f"gbo-broker demo failed:\n{demo.stderr}")
     port = port or free_port()
-    log = tmp / "server.log"
-    with log.open("wb") as err:
-        proc = subprocess.Popen([CLI, "serve", "--port", str(port), "--workers", str(workers)],
-                                env=env, stdout=subprocess.DEVNULL, stderr=err)
+    log, out = tmp / "server.log", tmp / "server.out"
+    with log.open("wb") as err, out.open("wb") as stdout:
+        proc = subprocess.Popen(
+            [command, "serve", "--port", str(port), "--workers", str(workers)],
+            env=env, stdout=stdout, stderr=err, cwd=cwd)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -98,7 +107,7 @@ def demo_broker_at(tmp: Path, *, port: int | None = None, extra_env: dict[str, s
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"demo broker did not become ready:\n{log.read_text()}")
             time.sleep(0.1)
-        yield DemoBroker(base=base, env=env, log=log), proc
+        yield DemoBroker(base=base, env=env, log=log, out=out, command=command, cwd=cwd), proc
     finally:
         if proc.poll() is None:
             proc.terminate()
