@@ -25,7 +25,7 @@ token_app = typer.Typer(help="Print a token signed with the demo keys.", no_args
 client_app = typer.Typer(help="Client records.", no_args_is_help=True)
 policy_app = typer.Typer(help="The Rego policy bundle.", no_args_is_help=True)
 audit_app = typer.Typer(
-    help="The audit log: verify it, print its checkpoint.", no_args_is_help=True
+    help="The audit log: verify it, print its checkpoint or its key.", no_args_is_help=True
 )
 demo_app = typer.Typer(help="The demo network, and a demo eID card.")
 app.add_typer(demo_app, name="demo")
@@ -400,6 +400,19 @@ def audit_verify(
     for name in verified.unreachable:
         typer.secho(f"warning: witness {name} could not be asked for its view", err=True,
                     fg=typer.colors.YELLOW)
+
+
+@audit_app.command("key")
+def audit_key() -> None:
+    """Print the log's verifier key (``name+hash+base64``, the same as ``GET /v1/audit/key``),
+    from the key file: what a witness and a monitor are given before the broker first serves."""
+    from broker.security.keys import load_audit_signer
+
+    try:
+        signer, _ = load_audit_signer(_settings())
+    except BrokerError as exc:
+        raise _fail(exc.detail) from None
+    typer.echo(signer.verifier.key_string())
 
 
 @audit_app.command("checkpoint")
