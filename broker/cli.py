@@ -25,7 +25,7 @@ token_app = typer.Typer(help="Print a token signed with the demo keys.", no_args
 client_app = typer.Typer(help="Client records.", no_args_is_help=True)
 policy_app = typer.Typer(help="The Rego policy bundle.", no_args_is_help=True)
 audit_app = typer.Typer(
-    help="The audit log: verify it, print its checkpoint.", no_args_is_help=True
+    help="The audit log: verify it, print its checkpoint or its key.", no_args_is_help=True
 )
 demo_app = typer.Typer(help="The demo network, and a demo eID card.")
 app.add_typer(demo_app, name="demo")
@@ -106,6 +106,18 @@ def serve(
         )
 
 
+def _command() -> str:
+    """How the user can run this command again: ``gbo-broker`` when that is the one on PATH,
+    else the path it was started by (``.venv/bin/gbo-broker`` in a checkout)."""
+    import shutil
+
+    invoked = Path(sys.argv[0])
+    found = shutil.which("gbo-broker")
+    if invoked.name != "gbo-broker" or not invoked.is_file():
+        return "gbo-broker"
+    return "gbo-broker" if found is not None and Path(found).samefile(invoked) else str(invoked)
+
+
 def _print_demo_hints(settings: Settings, host: str, port: int) -> None:
     base = f"http://{host}:{port}"
     env = f"GBO_DEMO=1 GBO_DATA_DIR={settings.data_dir}"
@@ -114,7 +126,7 @@ def _print_demo_hints(settings: Settings, host: str, port: int) -> None:
         f"""
 gbo-broker demo on {base} (data in {settings.data_dir}); API docs at {base}/docs
 Mint a partner token (single use, valid 2 minutes) and post an entry:
-  TOKEN=$({env} .venv/bin/gbo-broker token partner --partner ocmw-gent --worker w-1)
+  TOKEN=$({env} {_command()} token partner --partner ocmw-gent --worker w-1)
   curl -s -X POST {base}/v1/entries -H "Authorization: Bearer $TOKEN" \\
        -H 'Content-Type: application/json' -d '{body}'
 """
@@ -390,6 +402,19 @@ def audit_verify(
                     fg=typer.colors.YELLOW)
 
 
+@audit_app.command("key")
+def audit_key() -> None:
+    """Print the log's verifier key (``name+hash+base64``, the same as ``GET /v1/audit/key``),
+    from the key file: what a witness and a monitor are given before the broker first serves."""
+    from broker.security.keys import load_audit_signer
+
+    try:
+        signer, _ = load_audit_signer(_settings())
+    except BrokerError as exc:
+        raise _fail(exc.detail) from None
+    typer.echo(signer.verifier.key_string())
+
+
 @audit_app.command("checkpoint")
 def audit_checkpoint() -> None:
     """Sign a checkpoint of the current log if it grew, and print the newest one."""
@@ -407,7 +432,10 @@ def audit_checkpoint() -> None:
 
 @policy_app.command("test")
 def policy_test(
-    bundle: Annotated[Path | None, typer.Option(help="Bundle directory (policies/).")] = None,
+    bundle: Annotated[
+        Path | None, typer.Option(help="Bundle directory (default: GBO_POLICY_DIR or the shipped "
+                                  "bundle).")
+    ] = None,
 ) -> None:
     """Run the bundle's Rego unit tests (``*_test.rego``); exit 1 unless every test passes."""
     from broker.policy.rego_tests import main

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from importlib.resources import files
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -11,8 +12,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from audit.writer import DEFAULT_MAX_PENDING
 
 DEFAULT_PORT = 8000
-# The policy bundle shipped with the code (DESIGN §4: Rego and catalogue.json under policies/).
-DEFAULT_POLICY_DIR = Path(__file__).resolve().parents[1] / "policies"
+
+
+def _shipped_policy_dir() -> Path:
+    """The policy bundle shipped as package data (DESIGN §4: Rego and catalogue.json in
+    ``broker/policies/``): the same files in a checkout and in an installed wheel. The bundle
+    is read as a directory (the engines, ``policy test``), so the package must be installed
+    unpacked, as pip always does."""
+    shipped = files("broker").joinpath("policies")
+    return shipped if isinstance(shipped, Path) else Path(str(shipped))
+
+
+DEFAULT_POLICY_DIR = _shipped_policy_dir()
 DEMO_ISSUER = "gbo-broker-demo"
 
 
@@ -34,7 +45,8 @@ class Settings(BaseSettings):
     opa_url: str | None = Field(default=None, description="Remote OPA server (http://host:port).")
     policy_timeout_ms: int = Field(default=200, ge=1, description="Longest policy evaluation.")
     policy_dir: Path | None = Field(
-        default=None, description="The policy bundle (Rego + catalogue.json); default policies/."
+        default=None,
+        description="The policy bundle (Rego + catalogue.json); default: the shipped one.",
     )
     issuer: str | None = Field(default=None, description="`iss` of client and auditor tokens.")
     issuer_jwks_file: Path | None = Field(default=None, description="That issuer's JWKS.")

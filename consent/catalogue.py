@@ -1,4 +1,4 @@
-"""The section and purpose catalogue, data (``policies/catalogue.json``), never hard-coded.
+"""The section and purpose catalogue, data (``broker/policies/catalogue.json``), never hard-coded.
 
 Only the tier names are vocabulary of the code (DESIGN §3): ``basis`` and ``vertrouwelijk`` are
 ordinary, ``bijzonder`` needs explicit consent (DESIGN §4), ``geheim`` is never shared.

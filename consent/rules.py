@@ -2,7 +2,8 @@
 
 What is here decides what may be *recorded*, never what may be *seen*: DESIGN §4's access
 decision (which consent covers which section for whom, and whether a consent is in force) lives
-in Rego only (``policies/access.rego``), and the broker obeys the engine's answer. Python keeps:
+in Rego only (``broker/policies/access.rego``), and the broker obeys the engine's answer. Python
+keeps:
 
 - the validation of a new consent or relation and of a narrowing (what may be stored);
 - ``consent_status``: the lifecycle of a stored version (which changes it still allows) and the
@@ -45,7 +46,7 @@ MAX_RELATION_MONTHS = 24  # a help relation lasts at most 24 months
 
 
 # DESIGN §4: the wildcard section of a consent: every basis and vertrouwelijk section its purposes
-# need, never a bijzonder one (what it covers is decided in policies/access.rego).
+# need, never a bijzonder one (what it covers is decided in broker/policies/access.rego).
 WILDCARD = "*"
 
 def add_months(moment: datetime, months: int) -> datetime:

@@ -1,4 +1,4 @@
-"""The policy bundle: Rego modules and JSON data under ``policies/`` (DESIGN §4).
+"""The policy bundle: Rego modules and JSON data under ``broker/policies/`` (DESIGN §4).
 
 Layout rules:
 

@@ -1,8 +1,8 @@
 """Building the policy input (DESIGN §4): pure, ``now`` passed in, never any entry content.
 
-Field names are the contract with ``policies/access.rego`` (its header lists them). Beyond DESIGN
-§4's example the policy needs ``client.network`` (the requester must be in the client's
-network), each relation's id, partner ``type``, ``network`` and ``proof``, the client's
+Field names are the contract with ``broker/policies/access.rego`` (its header lists them).
+Beyond DESIGN §4's example the policy needs ``client.network`` (the requester must be in the
+client's network), each relation's id, partner ``type``, ``network`` and ``proof``, the client's
 ``exclusions``, and each consent's revocation, bound relation, ``proof`` and ``recorded_at``
 (DESIGN §9).
 """

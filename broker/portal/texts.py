@@ -1,5 +1,5 @@
 """Plain Dutch (B1) for the portal (DESIGN §2): labels and one-line explanations of sections and
-purposes (data: ``policies/catalogue.json``), policy reason codes, error codes, dates."""
+purposes (data: ``broker/policies/catalogue.json``), policy reason codes, error codes, dates."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ PARTNER_TYPES = {
     "other": ("alle andere partners", "Andere diensten in het netwerk."),
 }
 
-# Policy reason codes (policies/access.rego), said to the client.
+# Policy reason codes (broker/policies/access.rego), said to the client.
 REASONS = {
     "unknown_section": "Dit deel bestaat niet.",
     "section_never_shared": "Dit wordt nooit gedeeld, ook niet met je toestemming.",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
@@ -134,3 +136,17 @@ def test_db_upgrade_migrates_a_new_database(settings: Settings) -> None:
 def test_demo_requires_demo_mode(settings: Settings) -> None:
     result = runner.invoke(app, ["demo"], env=_env(settings, demo=False))
     assert result.exit_code == 2
+
+
+def test_audit_key_prints_the_key_the_broker_publishes(api: TestClient,
+                                                       settings: Settings) -> None:
+    result = runner.invoke(app, ["audit", "key"], env=_env(settings))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == api.get("/v1/audit/key").text
+
+
+def test_audit_key_without_keys_says_how_to_make_them(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["audit", "key"], env={"GBO_DATA_DIR": str(tmp_path),
+                                                       "GBO_DEMO": "0"})
+    assert result.exit_code == 2
+    assert "gbo-broker keys init" in result.output

@@ -1,26 +1,25 @@
 """Plain Dutch for every code the client portal may meet (DESIGN §2, §9): each policy reason code
-of ``policies/access.rego``, each error code of the consent requests, exclusions and mandates,
-and each proof level, says something in Dutch (never the code, never the fallback). The
+of ``broker/policies/access.rego``, each error code of the consent requests, exclusions and
+mandates, and each proof level, says something in Dutch (never the code, never the fallback). The
 reasons ``needs_client_proof`` and ``excluded_by_client`` are shown on a real page. Runs on
 SQLite and PostgreSQL where a page is involved (``api``)."""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from broker import errors as broker_errors
 from broker.portal import forms, texts
-from broker.settings import Settings
+from broker.settings import DEFAULT_POLICY_DIR, Settings
 from consent import errors
 from consent.models import PROOFS
 from tests.broker.test_portal_client import AN, login
 from tests.factories import client_auth, record_consent
 
-REGO = Path(__file__).resolve().parents[2] / "policies" / "access.rego"
+REGO = DEFAULT_POLICY_DIR / "access.rego"
 
 # code -> (the error a service raises, the HTTP status of the page, words of its Dutch text)
 ERRORS = {

@@ -18,7 +18,8 @@ from consent.models import (
     Recipient,
 )
 
-CATALOGUE_PATH = Path(__file__).resolve().parents[2] / "policies" / "catalogue.json"
+# The shipped bundle's catalogue (package data of broker/, read here without importing it).
+CATALOGUE_PATH = Path(__file__).resolve().parents[2] / "broker" / "policies" / "catalogue.json"
 CATALOGUE = Catalogue.from_dict(json.loads(CATALOGUE_PATH.read_text(encoding="utf-8")))
 
 NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""The catalogue is data: read from policies/catalogue.json, refused when malformed."""
+"""The catalogue is data: read from broker/policies/catalogue.json, refused when malformed."""
 
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx2 as httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine, make_url
 
+from tests.conftest import POSTGRES_URL
 from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, REQUIRE_BROWSER, browser_missing
 
 if TYPE_CHECKING:
@@ -45,11 +49,14 @@ class DemoBroker:
     base: str
     env: dict[str, str]
     log: Path
+    out: Path  # the server's stdout (the demo's hints)
+    command: str = CLI  # the gbo-broker executable it runs
+    cwd: Path | None = None
 
     def cli(self, *args: str) -> str:
         """Run ``gbo-broker <args>`` against this broker's data directory; its stdout."""
-        done = subprocess.run([CLI, *args], env=self.env, check=True, capture_output=True,
-                              text=True, timeout=30)
+        done = subprocess.run([self.command, *args], env=self.env, check=True,
+                              capture_output=True, text=True, timeout=30, cwd=self.cwd)
         return done.stdout.strip()
 
     def access(self, *, partner: str, worker: str, insz: str, purpose: str,
@@ -67,25 +74,28 @@ class DemoBroker:
         return decision
 
 
-@contextmanager
-def demo_broker_at(tmp: Path, *, port: int | None = None, extra_env: dict[str, str] | None = None,
-                   database_url: str | None = None, workers: int = 1,
-                   ) -> Iterator[tuple[DemoBroker, subprocess.Popen[bytes]]]:
-    """Set up the demo in ``tmp`` (``gbo-broker demo``), serve it on ``port`` (default: a free
-    loopback port) with ``workers`` processes and ``extra_env`` added, on ``database_url``
-    (default: SQLite in ``tmp``), wait (bounded) until it is ready; stop it on exit.
-    The server's stderr (its JSON log) is in ``DemoBroker.log``."""
+def broker_env(**settings: str) -> dict[str, str]:
+    """This process's environment without a broker database or metrics directory, plus
+    ``settings``."""
     inherited = {k: v for k, v in os.environ.items()
                  if k not in ("GBO_DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR")}
-    env = {**inherited, "GBO_DEMO": "1", "GBO_DATA_DIR": str(tmp / "var"), **(extra_env or {})}
-    if database_url is not None:
-        env["GBO_DATABASE_URL"] = database_url
-    subprocess.run([CLI, "demo"], env=env, check=True, capture_output=True, timeout=60)
+    return {**inherited, **settings}
+
+
+@contextmanager
+def serving(tmp: Path, env: dict[str, str], *, port: int | None = None, workers: int = 1,
+            command: str = CLI, cwd: Path | None = None,
+            ) -> Iterator[tuple[DemoBroker, subprocess.Popen[bytes]]]:
+    """Run ``gbo-broker serve`` (``command``, in ``cwd``) with ``env`` on ``port`` (default: a
+    free loopback port) with ``workers`` processes, wait (bounded) until ``/readyz`` answers 200;
+    stop it on exit. Its stderr (the JSON log) goes to ``tmp/server.log``, its stdout to
+    ``tmp/server.out``."""
     port = port or free_port()
-    log = tmp / "server.log"
-    with log.open("wb") as err:
-        proc = subprocess.Popen([CLI, "serve", "--port", str(port), "--workers", str(workers)],
-                                env=env, stdout=subprocess.DEVNULL, stderr=err)
+    log, out = tmp / "server.log", tmp / "server.out"
+    with log.open("wb") as err, out.open("wb") as stdout:
+        proc = subprocess.Popen(
+            [command, "serve", "--port", str(port), "--workers", str(workers)],
+            env=env, stdout=stdout, stderr=err, cwd=cwd)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -96,9 +106,9 @@ def demo_broker_at(tmp: Path, *, port: int | None = None, extra_env: dict[str, s
             except httpx.TransportError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"demo broker did not become ready:\n{log.read_text()}")
+                pytest.fail(f"the broker did not become ready:\n{log.read_text()}")
             time.sleep(0.1)
-        yield DemoBroker(base=base, env=env, log=log), proc
+        yield DemoBroker(base=base, env=env, log=log, out=out, command=command, cwd=cwd), proc
     finally:
         if proc.poll() is None:
             proc.terminate()
@@ -107,6 +117,44 @@ def demo_broker_at(tmp: Path, *, port: int | None = None, extra_env: dict[str, s
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
+
+
+@contextmanager
+def demo_broker_at(tmp: Path, *, port: int | None = None, extra_env: dict[str, str] | None = None,
+                   database_url: str | None = None, workers: int = 1, command: str = CLI,
+                   cwd: Path | None = None,
+                   ) -> Iterator[tuple[DemoBroker, subprocess.Popen[bytes]]]:
+    """Set up the demo in ``tmp`` (``gbo-broker demo``) with ``extra_env`` added, on
+    ``database_url`` (default: SQLite in ``tmp``), and serve it (``serving``)."""
+    env = broker_env(GBO_DEMO="1", GBO_DATA_DIR=str(tmp / "var"), **(extra_env or {}))
+    if database_url is not None:
+        env["GBO_DATABASE_URL"] = database_url
+    demo = subprocess.run([command, "demo"], env=env, capture_output=True, text=True,
+                          timeout=60, cwd=cwd)
+    if demo.returncode != 0:
+        pytest.fail(f"gbo-broker demo failed:\n{demo.stderr}")
+    with serving(tmp, env, port=port, workers=workers, command=command, cwd=cwd) as running:
+        yield running
+
+
+@contextmanager
+def fresh_schema(admin: Engine) -> Iterator[str]:
+    """The URL of a fresh PostgreSQL schema of its own, dropped afterwards."""
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+@pytest.fixture
+def postgres_url(postgres_admin: Engine) -> Iterator[str]:
+    with fresh_schema(postgres_admin) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -10,37 +10,19 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx2 as httpx
-import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import text
-from sqlalchemy.engine import Engine, make_url
 
-from tests.conftest import POSTGRES_URL
 from tests.e2e.conftest import demo_broker_at
 
 HEALTHZ = {"method": "GET", "route": "/healthz", "status": "200"}
 BURST = 8
 MOST_REQUESTS = 800
 WAIT_S = 30
-
-
-@pytest.fixture
-def postgres_url(postgres_admin: Engine) -> Iterator[str]:
-    """A fresh PostgreSQL schema of its own, dropped afterwards."""
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    with postgres_admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    yield url.render_as_string(hide_password=False)
-    with postgres_admin.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 def _healthz_count(exposition: str) -> float:

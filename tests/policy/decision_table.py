@@ -33,7 +33,7 @@ class Case:
 
     `relied` maps a granted section to the consents it relied on (default ["c-1"], the
     factories' consent; none under break-glass). `obligations` defaults to notify_client iff a
-    section is granted (policies/access.rego).
+    section is granted (broker/policies/access.rego).
     """
 
     id: str

@@ -8,15 +8,15 @@ from __future__ import annotations
 import copy
 import json
 import random
-from pathlib import Path
 from typing import Any
 
 from broker.policy.inputs import justification_facts
+from broker.settings import DEFAULT_POLICY_DIR
 
 NOW = "2026-11-28T10:00:00Z"
 NETWORK = "gbo-gent"
 CATALOGUE: dict[str, Any] = json.loads(
-    (Path(__file__).resolve().parents[2] / "policies" / "catalogue.json").read_text("utf-8")
+    (DEFAULT_POLICY_DIR / "catalogue.json").read_text("utf-8")
 )
 
 REASON_CODES = frozenset(

@@ -25,9 +25,9 @@ The engine is rebuilt from the stored policies and data on every change: simple 
 
 One known difference from ``opa run --server``: the bindings evaluate with strict builtin errors,
 OPA's server without. So a builtin error (here only a well-shaped impossible date such as Feb 30,
-see policies/access.rego) is a 500 here, as it is an error in Regorus, where a real OPA server
-makes the expression undefined and answers a decision (that consent is simply not valid). Both
-deny; the reasons differ.
+see broker/policies/access.rego) is a 500 here, as it is an error in Regorus, where a real OPA
+server makes the expression undefined and answers a decision (that consent is simply not valid).
+Both deny; the reasons differ.
 """
 
 from __future__ import annotations

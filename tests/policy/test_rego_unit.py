@@ -1,4 +1,5 @@
-"""The Rego unit tests (policies/*_test.rego) through the runner behind `gbo-broker policy test`."""
+"""The Rego unit tests (broker/policies/*_test.rego) through the runner behind
+`gbo-broker policy test`."""
 
 from __future__ import annotations
 
