@@ -11,6 +11,7 @@ DESIGN §6).
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -23,9 +24,11 @@ import httpx2 as httpx
 import pytest
 import schemathesis
 import uvicorn
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
+from openapi_spec_validator import validate
 from schemathesis import Case, GenerationMode
 from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -35,10 +38,11 @@ from broker.context import BrokerContext
 from broker.demo import setup_demo
 from broker.problems import PROBLEM_JSON
 from broker.settings import Settings
-from tests.factories import VALID_INSZ, issuer_token, partner_token
+from consent.insz import is_valid_insz
+from tests.factories import VALID_INSZ, auth, issuer_token, partner_auth, partner_token
 
 READY_TIMEOUT_S = 30
-EXAMPLES = 12  # per operation and backend: the suite stays fast (see the report in the docs)
+EXAMPLES = 12  # per operation, mode and backend: ~1000 requests, well under a minute each
 
 
 class _Broker:
@@ -83,11 +87,17 @@ def live_broker(settings: Settings, ctx: BrokerContext) -> Iterator[str]:
 
 
 @pytest.fixture
-def openapi_document(live_broker: str) -> dict[str, Any]:
-    response = httpx.get(f"{live_broker}/openapi.json", timeout=10)
+def openapi_document(api: TestClient) -> dict[str, Any]:
+    response = api.get("/openapi.json")
     assert response.status_code == 200
     document: dict[str, Any] = response.json()
     return document
+
+
+def _operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            yield method, path, operation
 
 
 def _insz(base: int, born_2000s: bool) -> str:
@@ -190,6 +200,76 @@ def _exercise(schema: Any, operation: Any, mode: GenerationMode, tally: Tally) -
         assert mode is GenerationMode.NEGATIVE  # nothing to get wrong: no parameters, no body
 
 
+def test_the_document_is_valid_openapi(openapi_document: dict[str, Any]) -> None:
+    validate(openapi_document)
+
+
+def test_every_error_is_documented_as_problem_json(openapi_document: dict[str, Any]) -> None:
+    assert "HTTPValidationError" not in str(openapi_document)
+    for method, path, operation in _operations(openapi_document):
+        for status, response in operation["responses"].items():
+            if int(status) >= 400:
+                assert list(response["content"]) == [PROBLEM_JSON], (method, path, status)
+                assert response["content"][PROBLEM_JSON]["schema"] == {
+                    "$ref": "#/components/schemas/Problem"}
+                assert response["x-problem-codes"], (method, path, status)
+        if operation.get("security"):
+            assert "401" in operation["responses"], (method, path)
+        if operation.get("requestBody"):
+            assert {"400", "413", "422"} <= set(operation["responses"]), (method, path)
+
+
+@pytest.mark.parametrize(("path", "media_type"), [
+    ("/metrics", "text/plain"), ("/.well-known/jwks.json", "application/jwk-set+json"),
+    ("/v1/audit/checkpoint", "text/plain"), ("/v1/audit/key", "text/plain"),
+    ("/v1/audit/tile/{path}", "application/octet-stream"),
+    ("/v1/me/consents/{consent_id}/fhir", "application/fhir+json"),
+], ids=["metrics", "jwks", "checkpoint", "key", "tile", "fhir"])
+def test_non_json_answers_are_documented_with_their_media_type(
+    openapi_document: dict[str, Any], api: TestClient, path: str, media_type: str
+) -> None:
+    [documented] = openapi_document["paths"][path]["get"]["responses"]["200"]["content"]
+    assert documented.split(";")[0] == media_type
+    if "{" not in path:
+        sent = api.get(path).headers["content-type"]
+        assert sent.split(";")[0] == media_type
+        assert sent.startswith(documented)
+
+
+@pytest.mark.parametrize("insz", ["85073003328", "85.07.30-033.28", "85073003329", "8507300332",
+                                  "850730033280", "\uff18\uff15\uff10\uff17\uff13\uff10"
+                                  "\uff10\uff13\uff13\uff12\uff18"],
+                         ids=["valid", "separators", "bad-check", "short", "long", "fullwidth"])
+def test_the_insz_pattern_and_the_validation_agree(
+    openapi_document: dict[str, Any], api: TestClient, settings: Settings, insz: str
+) -> None:
+    """DESIGN §3: what the document's pattern refuses, the broker refuses as well; what it
+    lets through fails only on the mod-97 check that ``format: insz`` names."""
+    field = openapi_document["components"]["schemas"]["ChallengeIn"]["properties"]["insz"]
+    assert field["format"] == "insz"
+    by_pattern = re.fullmatch(field["pattern"].strip("^$"), insz, flags=re.ASCII) is not None
+    response = api.post("/v1/presence/challenges", json={"insz": insz},
+                        headers=partner_auth(settings))
+    assert (response.status_code != 422) == (by_pattern and is_valid_insz(insz)), response.text
+    if response.status_code == 422:
+        assert response.headers["content-type"] == PROBLEM_JSON
+        assert response.json()["code"] == "invalid_request"
+        assert insz not in response.text  # never echoed
+
+
+@pytest.mark.parametrize("query", ["start=18446744073709551616", "start=9223372036854775808"],
+                         ids=["2^64", "2^63"])
+def test_an_index_beyond_64_bits_is_refused_not_a_server_error(
+    api: TestClient, settings: Settings, query: str
+) -> None:
+    """Found by the contract test below: SQLite cannot bind it, so it was a 500."""
+    token = issuer_token(settings, role="auditor", scope="supervisor")
+    response = api.get(f"/v1/audit/leaves?{query}", headers=auth(token))
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid_request"
+
+
+@pytest.mark.slow
 def test_every_answer_conforms_to_the_document(live_broker: str) -> None:
     schema = schemathesis.openapi.from_url(f"{live_broker}/openapi.json")
     schema.auth(refresh_interval=None)(FreshToken)
