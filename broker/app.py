@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from broker.api import include_routes
 from broker.context import BrokerContext, load_context
 from broker.middleware import BrokerMiddleware, SecurityHeadersMiddleware
+from broker.openapi import install_openapi
 from broker.portal import install as install_portal
 from broker.portal import is_portal_path
 from broker.problems import install_problem_handlers
@@ -37,6 +38,7 @@ def create_app(
     app.state.context = ctx
     install_problem_handlers(app)
     include_routes(app)
+    install_openapi(app)  # DESIGN §5: errors as problem+json, the real status codes and types
     install_portal(app)  # DESIGN §2: the client portal /mijn (routes, static, error pages)
     app.add_middleware(BrokerMiddleware, max_body=ctx.settings.max_body_bytes, metrics=ctx.metrics)
     # Outermost, so the 413 above gets the headers too. (Starlette's last-resort 500 answer

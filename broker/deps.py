@@ -22,7 +22,18 @@ from broker.security.auth import (
 )
 from broker.services.client_scope import ClientScope, scope_for
 
-_bearer = HTTPBearer(auto_error=False)
+# DESIGN §6: three kinds of bearer token, told apart in the OpenAPI document.
+_partner_bearer = HTTPBearer(
+    auto_error=False, scheme_name="PartnerToken", bearerFormat="JWT",
+    description="A JWT the partner signs with its own registered key: `iss` the partner id, "
+    "`sub` the worker's pseudonym, `exp` at most 5 minutes after `iat`, `jti` single use.")
+_client_bearer = HTTPBearer(
+    auto_error=False, scheme_name="ClientToken", bearerFormat="JWT",
+    description="A citizen's token from the configured identity provider (role `client`).")
+_auditor_bearer = HTTPBearer(
+    auto_error=False, scheme_name="AuditorToken", bearerFormat="JWT",
+    description="An auditor's token from the configured identity provider (role `auditor`, "
+    "scope `partner:<id>`, `network:<id>` or `supervisor`).")
 
 
 def get_context(request: Request) -> BrokerContext:
@@ -39,7 +50,7 @@ def get_session(ctx: ContextDep) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
-BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+Credentials = HTTPAuthorizationCredentials | None
 
 
 def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
@@ -48,7 +59,10 @@ def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
     return credentials.credentials
 
 
-def current_partner(request: Request, ctx: ContextDep, credentials: BearerDep) -> PartnerPrincipal:
+def current_partner(
+    request: Request, ctx: ContextDep,
+    credentials: Annotated[Credentials, Depends(_partner_bearer)],
+) -> PartnerPrincipal:
     try:
         principal = verify_partner_token(
             _token(credentials),
@@ -64,7 +78,9 @@ def current_partner(request: Request, ctx: ContextDep, credentials: BearerDep) -
     return principal
 
 
-def current_client(ctx: ContextDep, credentials: BearerDep) -> ClientPrincipal:
+def current_client(
+    ctx: ContextDep, credentials: Annotated[Credentials, Depends(_client_bearer)]
+) -> ClientPrincipal:
     if ctx.issuer is None:
         raise AuthenticationError("no identity provider configured")
     try:
@@ -80,7 +96,9 @@ def current_client(ctx: ContextDep, credentials: BearerDep) -> ClientPrincipal:
         raise
 
 
-def current_auditor(ctx: ContextDep, credentials: BearerDep) -> AuditorPrincipal:
+def current_auditor(
+    ctx: ContextDep, credentials: Annotated[Credentials, Depends(_auditor_bearer)]
+) -> AuditorPrincipal:
     if ctx.issuer is None:
         raise AuthenticationError("no identity provider configured")
     try:

@@ -38,6 +38,87 @@ _HTTP_CODES = {
 }
 
 
+# The body of every error, as ``problem`` below renders it (RFC 9457 §3): the OpenAPI document
+# names it ``Problem``. ``errors`` comes with ``invalid_request``, ``pointer`` with the consent
+# library's errors, ``checks`` with ``not_ready``; RFC 9457 §3.2 lets clients ignore the rest.
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "An RFC 9457 problem: `code` is stable API (clients may branch on it); "
+    "`type` is `urn:gbo-broker:problem:<code>`. No member ever repeats an input value.",
+    "type": "object",
+    "required": ["type", "title", "status", "code"],
+    "properties": {
+        "type": {"type": "string", "pattern": r"^urn:gbo-broker:problem:[a-z][a-z0-9_]*$"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "code": {"type": "string", "pattern": r"^[a-z][a-z0-9_]*$"},
+        "detail": {"type": "string"},
+        "errors": {
+            "description": "With `invalid_request`: where the input is wrong (never the input).",
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["loc", "type", "msg"],
+                "properties": {
+                    "loc": {"type": "array",
+                            "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+                    "type": {"type": "string"},
+                    "msg": {"type": "string"},
+                },
+            },
+        },
+        "pointer": {"description": "The JSON pointer (RFC 6901) of the field in question.",
+                    "type": "string"},
+        "checks": {"description": "With `not_ready`: each readiness check and its outcome.",
+                   "type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_REASONS = {400: "Bad request", 401: "Not authenticated", 403: "Forbidden", 404: "Not found",
+            409: "Conflict with the current state", 410: "Gone", 413: "Request body too large",
+            422: "Not a valid request", 429: "Too many requests", 503: "Unavailable; retry later"}
+_RETRY_AFTER = {"description": "Seconds to wait before retrying (RFC 9110 §10.2.3).",
+                "schema": {"type": "string", "pattern": "^[0-9]+$"}}
+ProblemSource = type[BrokerError] | type[ConsentError] | tuple[int, str]
+
+
+def problem_status(source: ProblemSource) -> tuple[int, str]:
+    """The status and stable code an error class is rendered with (see the handlers below)."""
+    if isinstance(source, tuple):
+        return source
+    if issubclass(source, BrokerError):
+        return source.status, source.code
+    return (409 if issubclass(source, ConsentStateError) else 422), source.code
+
+
+def problem_responses(*sources: ProblemSource) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the errors a route can answer with: per status a problem+json
+    body whose description lists the stable codes. ``broker.openapi`` adds the ones every route
+    of a kind shares (401, 413, 422 for the request's own form, 503 for the database)."""
+    codes: dict[int, list[str]] = {}
+    for source in sources:
+        status, code = problem_status(source)
+        if code not in codes.setdefault(status, []):
+            codes[status].append(code)
+    return {status: problem_response(status, found) for status, found in sorted(codes.items())}
+
+
+def problem_response(status: int, codes: list[str]) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": f"{_REASONS.get(status, 'Error')}: "
+        + ", ".join(f"`{c}`" for c in codes),
+        "content": {PROBLEM_JSON: {"schema": PROBLEM_REF}},
+        "x-problem-codes": list(codes),
+    }
+    if status == 401:
+        response["headers"] = {"WWW-Authenticate": {
+            "description": "`Bearer` (RFC 6750 §3)", "required": True,
+            "schema": {"type": "string"}}}
+    if status in (429, 503):
+        response["headers"] = {"Retry-After": _RETRY_AFTER}
+    return response
+
+
 def problem(
     status: int,
     code: str,

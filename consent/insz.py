@@ -34,5 +34,13 @@ def _check_insz(value: str) -> str:
     return value
 
 
-Insz = Annotated[str, AfterValidator(_check_insz), Field(repr=False)]
+# DESIGN §3 in the request schema: exactly 11 digits, no dots, dashes or spaces (what
+# ``is_valid_insz`` accepts); ``format: insz`` names the mod-97 check no JSON Schema can express.
+INSZ_PATTERN = r"^[0-9]{11}$"
+Insz = Annotated[str, Field(repr=False, pattern=INSZ_PATTERN, json_schema_extra={
+    "format": "insz",
+    "description": "An INSZ (Belgian national number): 11 digits without separators, the last "
+    "two a mod-97 check over the first nine (or over 2 and the first nine, for births from "
+    "2000 on).",
+}), AfterValidator(_check_insz)]
 """A request field holding an INSZ. Keep it out of logs: it is excluded from ``repr``."""

@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 
+from broker.api.problem_docs import AUDITED
 from broker.deps import ContextDep, CurrentPartner, SessionDep
 from broker.observability import request_id_var
+from broker.problems import problem_responses
 from broker.schemas.access import (
     AccessRequestIn,
     AccessResponse,
@@ -21,11 +23,13 @@ from broker.schemas.access import (
 from broker.schemas.common import AuditReceipt
 from broker.services import access
 from broker.store.audit_vocabulary import UNKNOWN
+from consent.errors import UnknownPurpose
 
 router = APIRouter(prefix="/v1", tags=["partners"])
 
 
-@router.post("/access-requests", response_model=AccessResponse, response_model_exclude_none=True)
+@router.post("/access-requests", response_model=AccessResponse, response_model_exclude_none=True,
+             responses=problem_responses(UnknownPurpose, *AUDITED))
 def request_access(body: AccessRequestIn, principal: CurrentPartner, ctx: ContextDep,
                    session: SessionDep, request: Request) -> AccessResponse:
     """Decide by policy, append the decision to the audit log and wait until it is durable,
@@ -56,7 +60,8 @@ def request_access(body: AccessRequestIn, principal: CurrentPartner, ctx: Contex
     )
 
 
-@router.post("/involvement", response_model=InvolvementResponse)
+@router.post("/involvement", response_model=InvolvementResponse,
+             responses=problem_responses(UnknownPurpose, *AUDITED))
 def involvement(body: InvolvementIn, principal: CurrentPartner, ctx: ContextDep,
                 session: SessionDep, request: Request) -> InvolvementResponse:
     """Which other partners help this client, only as far as the client's consents allow

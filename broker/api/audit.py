@@ -11,13 +11,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import PlainTextResponse
 
 from audit.entry import format_time
 from audit.errors import ProofRequestError
 from broker.deps import ContextDep, CurrentAuditor
 from broker.errors import ForbiddenError, InvalidProofRequest, LeafNotFound
+from broker.problems import problem_responses
 from broker.schemas.audit import EntryPage, LeafPage, LeafPublic, ProofPublic
 from broker.services.audit_scope import find_in_scope, in_scope
 from broker.services.witnessing import served_checkpoint
@@ -25,6 +26,7 @@ from broker.store.audit_events import decode
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 MAX_PAGE = 1000
+MAX_INDEX = 2**63 - 1  # the largest index SQLite and PostgreSQL integers hold
 
 
 @router.get("/checkpoint", response_class=PlainTextResponse)
@@ -44,9 +46,11 @@ def key(ctx: ContextDep) -> PlainTextResponse:
     return PlainTextResponse(ctx.audit.log.verifier_key + "\n")
 
 
-@router.get("/proof/inclusion", response_model=ProofPublic)
+@router.get("/proof/inclusion", response_model=ProofPublic,
+            responses=problem_responses(InvalidProofRequest))
 def inclusion_proof(
-    ctx: ContextDep, index: Annotated[int, Query(ge=0)], size: Annotated[int, Query(ge=1)]
+    ctx: ContextDep, index: Annotated[int, Query(ge=0, le=MAX_INDEX)],
+    size: Annotated[int, Query(ge=1, le=MAX_INDEX)],
 ) -> ProofPublic:
     """RFC 6962 / RFC 9162 inclusion proof of leaf ``index`` in the tree of ``size`` leaves."""
     try:
@@ -56,9 +60,11 @@ def inclusion_proof(
     return ProofPublic.of(hashes)
 
 
-@router.get("/proof/consistency", response_model=ProofPublic)
+@router.get("/proof/consistency", response_model=ProofPublic,
+            responses=problem_responses(InvalidProofRequest))
 def consistency_proof(
-    ctx: ContextDep, old: Annotated[int, Query(ge=1)], new: Annotated[int, Query(ge=1)]
+    ctx: ContextDep, old: Annotated[int, Query(ge=1, le=MAX_INDEX)],
+    new: Annotated[int, Query(ge=1, le=MAX_INDEX)],
 ) -> ProofPublic:
     """RFC 6962 / RFC 9162 consistency proof between the trees of ``old`` and ``new`` leaves."""
     try:
@@ -68,8 +74,10 @@ def consistency_proof(
     return ProofPublic.of(hashes)
 
 
-@router.get("/leaves/{index}", response_model=LeafPublic)
-def leaf(ctx: ContextDep, auditor: CurrentAuditor, index: int) -> LeafPublic:
+@router.get("/leaves/{index}", response_model=LeafPublic,
+            responses=problem_responses(LeafNotFound))
+def leaf(ctx: ContextDep, auditor: CurrentAuditor,
+         index: Annotated[int, Path(le=MAX_INDEX)]) -> LeafPublic:
     """One stored leaf's exact bytes, for independent hashing (auditors, within scope)."""
     stored = ctx.audit.log.store.leaf(index) if index >= 0 else None
     if stored is None or not in_scope(decode(stored), auditor.scope):
@@ -77,11 +85,11 @@ def leaf(ctx: ContextDep, auditor: CurrentAuditor, index: int) -> LeafPublic:
     return LeafPublic.of(stored.index, stored.leaf)
 
 
-@router.get("/leaves", response_model=LeafPage)
+@router.get("/leaves", response_model=LeafPage, responses=problem_responses(ForbiddenError))
 def leaves(
     ctx: ContextDep,
     auditor: CurrentAuditor,
-    start: Annotated[int, Query(ge=0)] = 0,
+    start: Annotated[int, Query(ge=0, le=MAX_INDEX)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = MAX_PAGE,
 ) -> LeafPage:
     """Every leaf from ``start``, in order: what ``gbo-broker audit verify --url`` streams.

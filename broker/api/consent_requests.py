@@ -7,7 +7,10 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, status
 
+from broker.api.problem_docs import ACTING, AUDITED, HELPING, TERMS
 from broker.deps import ActingScope, ContextDep, CurrentPartner, SessionDep
+from broker.errors import ClientErased, ConsentRequestNotFound
+from broker.problems import problem_responses
 from broker.schemas.consent_requests import (
     ApprovalIn,
     Approved,
@@ -17,13 +20,15 @@ from broker.schemas.consent_requests import (
     MyConsentRequests,
 )
 from broker.services import consent_requests, consents
+from consent.errors import ApprovalWidensRequest, EmptyPurposes, EmptySections, RequestNotPending
 
 router = APIRouter(tags=["partners"])
 me_router = APIRouter(prefix="/v1/me", tags=["clients"])
 
 
 @router.post("/v1/consent-requests", status_code=status.HTTP_201_CREATED,
-             response_model=ConsentRequestPublic)
+             response_model=ConsentRequestPublic,
+             responses=problem_responses(*HELPING, *TERMS, ClientErased, *AUDITED))
 def ask(body: ConsentRequestCreate, principal: CurrentPartner, ctx: ContextDep,
         session: SessionDep) -> ConsentRequestPublic:
     """Ask the client for consent; they decide in their portal within 14 days. Needs a valid
@@ -34,7 +39,8 @@ def ask(body: ConsentRequestCreate, principal: CurrentPartner, ctx: ContextDep,
     return ConsentRequestPublic.of(request, now)
 
 
-@router.get("/v1/consent-requests/{request_id}", response_model=ConsentRequestPublic)
+@router.get("/v1/consent-requests/{request_id}", response_model=ConsentRequestPublic,
+            responses=problem_responses(ConsentRequestNotFound))
 def status_of(request_id: str, principal: CurrentPartner,
               session: SessionDep) -> ConsentRequestPublic:
     """The status of one of this partner's requests (another partner's answers 404)."""
@@ -43,7 +49,8 @@ def status_of(request_id: str, principal: CurrentPartner,
     return ConsentRequestPublic.of(request, datetime.now(UTC))
 
 
-@router.post("/v1/consent-requests/{request_id}/withdraw", response_model=ConsentRequestPublic)
+@router.post("/v1/consent-requests/{request_id}/withdraw", response_model=ConsentRequestPublic,
+             responses=problem_responses(ConsentRequestNotFound, RequestNotPending, *AUDITED))
 def withdraw(request_id: str, principal: CurrentPartner, ctx: ContextDep,
              session: SessionDep) -> ConsentRequestPublic:
     """Withdraw a pending request."""
@@ -53,7 +60,8 @@ def withdraw(request_id: str, principal: CurrentPartner, ctx: ContextDep,
     return ConsentRequestPublic.of(request, now)
 
 
-@me_router.get("/consent-requests", response_model=MyConsentRequests)
+@me_router.get("/consent-requests", response_model=MyConsentRequests,
+               responses=problem_responses(*ACTING))
 def mine(scope: ActingScope, ctx: ContextDep, session: SessionDep) -> MyConsentRequests:
     """Every consent request about the client, newest first, with the partner's message."""
     now = datetime.now(UTC)
@@ -64,7 +72,10 @@ def mine(scope: ActingScope, ctx: ContextDep, session: SessionDep) -> MyConsentR
 
 
 @me_router.post("/consent-requests/{request_id}/approve", status_code=status.HTTP_201_CREATED,
-                response_model=Approved)
+                response_model=Approved,
+                responses=problem_responses(*ACTING, ConsentRequestNotFound, RequestNotPending,
+                                            ApprovalWidensRequest, EmptyPurposes, EmptySections,
+                                            *TERMS, *AUDITED))
 def approve(request_id: str, scope: ActingScope, ctx: ContextDep, session: SessionDep,
             body: ApprovalIn | None = None) -> Approved:
     """Approve, as asked or narrower: the consent (proof ``client``) and its signed receipt."""
@@ -78,7 +89,9 @@ def approve(request_id: str, scope: ActingScope, ctx: ContextDep, session: Sessi
                     request=ConsentRequestPublic.of(decided, now))
 
 
-@me_router.post("/consent-requests/{request_id}/refuse", response_model=ConsentRequestPublic)
+@me_router.post("/consent-requests/{request_id}/refuse", response_model=ConsentRequestPublic,
+                responses=problem_responses(*ACTING, ConsentRequestNotFound, RequestNotPending,
+                                            *AUDITED))
 def refuse(request_id: str, scope: ActingScope, ctx: ContextDep,
            session: SessionDep) -> ConsentRequestPublic:
     now = datetime.now(UTC)

@@ -6,14 +6,20 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, status
 
+from broker.api.problem_docs import AUDITED, HELPING, TERMS
 from broker.deps import ContextDep, CurrentPartner, SessionDep
+from broker.errors import ClientErased, PresenceNotProven
+from broker.problems import problem_responses
 from broker.schemas.consents import ConsentChanged, ConsentCreate
 from broker.services import consents
+from consent.errors import InvalidEvidence, RelationNotValid
 
 router = APIRouter(prefix="/v1", tags=["partners"])
 
 
-@router.post("/consents", status_code=status.HTTP_201_CREATED, response_model=ConsentChanged)
+@router.post("/consents", status_code=status.HTTP_201_CREATED, response_model=ConsentChanged,
+             responses=problem_responses(*HELPING, PresenceNotProven, *TERMS, InvalidEvidence,
+                                         RelationNotValid, ClientErased, *AUDITED))
 def record_consent(
     body: ConsentCreate, principal: CurrentPartner, ctx: ContextDep, session: SessionDep
 ) -> ConsentChanged:

@@ -6,14 +6,19 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, status
 
+from broker.api.problem_docs import AUDITED, HELPING
 from broker.deps import ContextDep, CurrentPartner, SessionDep
+from broker.errors import ClientErased
+from broker.problems import problem_responses
 from broker.schemas.dossier import EntryCreate, EntryCreated
 from broker.services import dossier
+from consent.errors import UnknownSection
 
 router = APIRouter(prefix="/v1", tags=["partners"])
 
 
-@router.post("/entries", status_code=status.HTTP_201_CREATED, response_model=EntryCreated)
+@router.post("/entries", status_code=status.HTTP_201_CREATED, response_model=EntryCreated,
+             responses=problem_responses(UnknownSection, *HELPING, ClientErased, *AUDITED))
 def create_entry(
     body: EntryCreate, principal: CurrentPartner, ctx: ContextDep, session: SessionDep
 ) -> EntryCreated:

@@ -8,10 +8,12 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from broker.deps import ContextDep
-from broker.problems import problem
+from broker.problems import problem, problem_responses
 from broker.store.db import check_migrated
 
 router = APIRouter(tags=["operations"])
+# What ``prometheus_client`` sends, less the charset: ``text/plain; version=...``.
+METRICS_TYPE = CONTENT_TYPE_LATEST.split("; charset")[0]
 
 
 @router.get("/healthz")
@@ -20,7 +22,7 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses=problem_responses((503, "not_ready")))
 def readyz(ctx: ContextDep) -> Response:
     """Ready to serve (DESIGN §5): the database answers and is migrated, keys and registry are
     loaded, the policy engine can evaluate (an OPA server holds this bundle version)."""
@@ -43,7 +45,9 @@ def readyz(ctx: ContextDep) -> Response:
                          "policy_version": ctx.policy.version})
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=Response, responses={200: {
+    "description": "The Prometheus text exposition format",
+    "content": {METRICS_TYPE: {"schema": {"type": "string"}}}}})
 def metrics(ctx: ContextDep) -> Response:
     """Prometheus metrics: with several workers, of all of them (``Metrics.exposition``)."""
     return Response(ctx.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

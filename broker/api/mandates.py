@@ -7,7 +7,10 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, status
 
+from broker.api.problem_docs import AUDITED, HELPING
 from broker.deps import ContextDep, CurrentClient, CurrentPartner, SessionDep
+from broker.errors import ClientErased, MandateNotFound, NetworkRequired, PresenceNotProven
+from broker.problems import problem_responses
 from broker.schemas.mandates import (
     MandateCreate,
     MandatePublic,
@@ -15,12 +18,22 @@ from broker.schemas.mandates import (
     RepresentativeCreate,
 )
 from broker.services import mandates
+from consent.errors import (
+    MandateNotValid,
+    SelfMandate,
+    UnknownNetwork,
+    ValidUntilInPast,
+    ValidUntilTooFar,
+)
 
 router = APIRouter(tags=["partners"])
 me_router = APIRouter(prefix="/v1/me/mandates", tags=["clients"])
 
 
-@router.post("/v1/mandates", status_code=status.HTTP_201_CREATED, response_model=MandatePublic)
+@router.post("/v1/mandates", status_code=status.HTTP_201_CREATED, response_model=MandatePublic,
+             responses=problem_responses(*HELPING, PresenceNotProven, SelfMandate,
+                                         MandateNotValid, ValidUntilInPast, ValidUntilTooFar,
+                                         ClientErased, *AUDITED))
 def record_representative(body: RepresentativeCreate, principal: CurrentPartner,
                           ctx: ContextDep, session: SessionDep) -> MandatePublic:
     """Record a legal representative of a client this partner helps, proven by the
@@ -32,7 +45,10 @@ def record_representative(body: RepresentativeCreate, principal: CurrentPartner,
     return MandatePublic.of(m, now=now, names={})
 
 
-@me_router.post("", status_code=status.HTTP_201_CREATED, response_model=MandatePublic)
+@me_router.post("", status_code=status.HTTP_201_CREATED, response_model=MandatePublic,
+                responses=problem_responses(SelfMandate, MandateNotValid, ValidUntilInPast,
+                                            ValidUntilTooFar, NetworkRequired, UnknownNetwork,
+                                            ClientErased, *AUDITED))
 def give(body: MandateCreate, principal: CurrentClient, ctx: ContextDep,
          session: SessionDep) -> MandatePublic:
     """Name a trusted person (by INSZ) who may manage, never read, your consents."""
@@ -52,7 +68,8 @@ def mine(principal: CurrentClient, ctx: ContextDep, session: SessionDep) -> Mand
               for m in held])
 
 
-@me_router.delete("/{mandate_id}", response_model=MandatePublic)
+@me_router.delete("/{mandate_id}", response_model=MandatePublic,
+                  responses=problem_responses(MandateNotFound, *AUDITED))
 def revoke(mandate_id: str, principal: CurrentClient, ctx: ContextDep,
            session: SessionDep) -> MandatePublic:
     """End a mandate you gave, or one you hold."""

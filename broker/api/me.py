@@ -6,7 +6,10 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 
+from broker.api.problem_docs import ACTING
 from broker.deps import ActingScope, ContextDep, CurrentClient, SessionDep
+from broker.errors import ClientErased, PolicyUnavailable
+from broker.problems import problem_responses
 from broker.schemas.dossier import DossierPublic
 from broker.schemas.me import AccessLogPublic
 from broker.schemas.notices import DeskRecords
@@ -15,14 +18,16 @@ from broker.services import client_view
 router = APIRouter(prefix="/v1/me", tags=["clients"])
 
 
-@router.get("/dossier", response_model=DossierPublic)
+@router.get("/dossier", response_model=DossierPublic,
+            responses=problem_responses(ClientErased, PolicyUnavailable))
 def my_dossier(principal: CurrentClient, ctx: ContextDep, session: SessionDep) -> DossierPublic:
     """Everything recorded about the client in any network, except working notes (DESIGN §4)."""
     entries = client_view.own_dossier(ctx=ctx, session=session, insz=principal.insz)
     return DossierPublic(entries=entries)
 
 
-@router.get("/access-log", response_model=AccessLogPublic)
+@router.get("/access-log", response_model=AccessLogPublic,
+            responses=problem_responses(ClientErased))
 def my_access_log(
     principal: CurrentClient, ctx: ContextDep, session: SessionDep
 ) -> AccessLogPublic:
@@ -37,7 +42,7 @@ def my_access_log(
                            log_key=ctx.audit.log.verifier_key)
 
 
-@router.get("/notices", response_model=DeskRecords)
+@router.get("/notices", response_model=DeskRecords, responses=problem_responses(*ACTING))
 def my_notices(scope: ActingScope, session: SessionDep) -> DeskRecords:
     """What partners recorded for the client at their desk (DESIGN §9), newest first, with the
     proof: a consent that rests on the worker's word only (``attested``) can be revoked at

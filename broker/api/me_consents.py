@@ -11,8 +11,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
+from broker.api.problem_docs import ACTING, AUDITED, TERMS
 from broker.deps import ActingScope, ContextDep, CurrentClient, SessionDep
-from broker.errors import ConsentNotFound
+from broker.errors import ConsentNotFound, NetworkRequired
+from broker.problems import problem_responses
 from broker.schemas.consents import (
     ConsentChanged,
     ConsentHistory,
@@ -23,6 +25,7 @@ from broker.schemas.consents import (
 )
 from broker.schemas.relations import HelpRelationPublic, RelationsPublic
 from broker.services import consents, relations
+from consent.errors import ConsentNotActive, NotANarrowing
 from consent.fhir import to_fhir
 from consent.rules import relation_is_valid
 from consent.store import StoredConsent
@@ -30,6 +33,7 @@ from consent.store import StoredConsent
 router = APIRouter(prefix="/v1/me", tags=["clients"])
 FHIR_JSON = "application/fhir+json"
 VersionQuery = Annotated[int | None, Query(ge=1, le=1_000_000)]
+OWN = problem_responses(*ACTING, ConsentNotFound)  # unknown or another client's: 404
 
 
 def _history(own: consents.OwnConsent, now: datetime) -> ConsentHistory:
@@ -68,7 +72,7 @@ def my_relations(principal: CurrentClient, ctx: ContextDep, session: SessionDep)
     )
 
 
-@router.get("/consents", response_model=ConsentsPublic)
+@router.get("/consents", response_model=ConsentsPublic, responses=problem_responses(*ACTING))
 def my_consents(scope: ActingScope, ctx: ContextDep, session: SessionDep) -> ConsentsPublic:
     """Every consent with its current status and every version (the history stays readable)."""
     now = datetime.now(UTC)
@@ -76,7 +80,8 @@ def my_consents(scope: ActingScope, ctx: ContextDep, session: SessionDep) -> Con
     return ConsentsPublic(consents=[_history(own, now) for own in found])
 
 
-@router.post("/consents", status_code=status.HTTP_201_CREATED, response_model=ConsentChanged)
+@router.post("/consents", status_code=status.HTTP_201_CREATED, response_model=ConsentChanged,
+             responses=problem_responses(*ACTING, *TERMS, NetworkRequired, *AUDITED))
 def give_consent(
     body: MeConsentCreate, scope: ActingScope, ctx: ContextDep, session: SessionDep
 ) -> ConsentChanged:
@@ -86,7 +91,7 @@ def give_consent(
     return _changed(ctx, own, now)
 
 
-@router.get("/consents/{consent_id}", response_model=ConsentHistory)
+@router.get("/consents/{consent_id}", response_model=ConsentHistory, responses=OWN)
 def my_consent(
     consent_id: str, scope: ActingScope, ctx: ContextDep, session: SessionDep
 ) -> ConsentHistory:
@@ -94,7 +99,9 @@ def my_consent(
     return _history(own, datetime.now(UTC))
 
 
-@router.post("/consents/{consent_id}/narrow", response_model=ConsentChanged)
+@router.post("/consents/{consent_id}/narrow", response_model=ConsentChanged,
+             responses=problem_responses(*ACTING, ConsentNotFound, ConsentNotActive,
+                                         NotANarrowing, *TERMS, *AUDITED))
 def narrow_consent(
     consent_id: str,
     body: ConsentNarrow,
@@ -112,7 +119,8 @@ def narrow_consent(
     return _changed(ctx, own, now)
 
 
-@router.post("/consents/{consent_id}/revoke", response_model=ConsentChanged)
+@router.post("/consents/{consent_id}/revoke", response_model=ConsentChanged,
+             responses=problem_responses(*ACTING, ConsentNotFound, ConsentNotActive, *AUDITED))
 def revoke_consent(
     consent_id: str, scope: ActingScope, ctx: ContextDep, session: SessionDep
 ) -> ConsentChanged:
@@ -124,7 +132,7 @@ def revoke_consent(
     return _changed(ctx, own, now)
 
 
-@router.get("/consents/{consent_id}/receipt", response_model=SignedReceipt)
+@router.get("/consents/{consent_id}/receipt", response_model=SignedReceipt, responses=OWN)
 def consent_receipt(
     consent_id: str,
     scope: ActingScope,
@@ -142,7 +150,8 @@ def consent_receipt(
 @router.get(
     "/consents/{consent_id}/fhir",
     response_class=Response,
-    responses={200: {"content": {FHIR_JSON: {}}, "description": "An HL7 FHIR R5 Consent"}},
+    responses={200: {"content": {FHIR_JSON: {"schema": {"type": "object"}}},
+                     "description": "An HL7 FHIR R5 Consent"}, **OWN},
 )
 def consent_fhir(
     consent_id: str,

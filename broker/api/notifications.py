@@ -7,13 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from broker.deps import CurrentPartner, SessionDep
+from broker.errors import InvalidCursor
+from broker.problems import problem_responses
 from broker.schemas.notifications import NotificationPage, NotificationPublic
 from broker.services import notifications
 
 router = APIRouter(prefix="/v1", tags=["partners"])
 
 
-@router.get("/notifications", response_model=NotificationPage)
+@router.get("/notifications", response_model=NotificationPage,
+            responses=problem_responses(InvalidCursor))
 def notification_feed(
     principal: CurrentPartner,
     session: SessionDep,

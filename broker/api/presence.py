@@ -7,13 +7,16 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, status
 
 from broker.deps import ContextDep, CurrentPartner, SessionDep
+from broker.errors import ClientErased
+from broker.problems import problem_responses
 from broker.schemas.presence import ChallengeIn, ChallengeOut
 from broker.services import presence
 
 router = APIRouter(prefix="/v1/presence", tags=["partners"])
 
 
-@router.post("/challenges", status_code=status.HTTP_201_CREATED, response_model=ChallengeOut)
+@router.post("/challenges", status_code=status.HTTP_201_CREATED, response_model=ChallengeOut,
+             responses=problem_responses(ClientErased))
 def new_challenge(body: ChallengeIn, principal: CurrentPartner, ctx: ContextDep,
                   session: SessionDep) -> ChallengeOut:
     """A single-use challenge, valid 5 minutes, for this partner and this client. The client's

@@ -7,15 +7,21 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, status
 
+from broker.api.problem_docs import AUDITED
 from broker.deps import ContextDep, CurrentPartner, SessionDep
+from broker.errors import ClientErased, PresenceNotProven, RelationNotFound
+from broker.problems import problem_responses
 from broker.schemas.relations import HelpRelationCreate, HelpRelationPublic
 from broker.services import relations
+from consent.errors import RelationEndInPast, RelationEndTooFar, RelationNotValid
 from consent.rules import relation_is_valid
 
 router = APIRouter(prefix="/v1/relations", tags=["partners"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=HelpRelationPublic)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=HelpRelationPublic,
+             responses=problem_responses(PresenceNotProven, RelationEndInPast, RelationEndTooFar,
+                                         ClientErased, *AUDITED))
 def declare_relation(
     body: HelpRelationCreate, principal: CurrentPartner, ctx: ContextDep, session: SessionDep
 ) -> HelpRelationPublic:
@@ -38,7 +44,8 @@ def declare_relation(
     return HelpRelationPublic.of(relation, valid=relation_is_valid(relation, now))
 
 
-@router.post("/{relation_id}/end", response_model=HelpRelationPublic)
+@router.post("/{relation_id}/end", response_model=HelpRelationPublic,
+             responses=problem_responses(RelationNotFound, RelationNotValid, *AUDITED))
 def end_relation(
     relation_id: str, principal: CurrentPartner, ctx: ContextDep, session: SessionDep
 ) -> HelpRelationPublic:

@@ -8,8 +8,10 @@ from typing import Literal
 
 from fastapi import APIRouter
 
+from broker.api.problem_docs import AUDITED
 from broker.deps import ContextDep, CurrentAuditor, SessionDep
-from broker.errors import ForbiddenError
+from broker.errors import ForbiddenError, ReviewRecordNotFound
+from broker.problems import problem_responses
 from broker.schemas.review import AttestedPublic, PartnerMonth, ReviewIn, ReviewQueue
 from broker.security.auth import AuditorPrincipal
 from broker.services import review
@@ -22,7 +24,7 @@ def _supervisor(auditor: AuditorPrincipal) -> None:
         raise ForbiddenError("The review queue needs the supervisor scope.")
 
 
-@router.get("", response_model=ReviewQueue)
+@router.get("", response_model=ReviewQueue, responses=problem_responses(ForbiddenError))
 def queue(auditor: CurrentAuditor, session: SessionDep,
           reviewed: bool | None = None) -> ReviewQueue:
     """Consents and relations recorded on a worker's word only, newest first, and how many
@@ -36,7 +38,8 @@ def queue(auditor: CurrentAuditor, session: SessionDep,
         for (p, m), c in sorted(counts.items())])
 
 
-@router.post("/{kind}/{record_id}", response_model=AttestedPublic)
+@router.post("/{kind}/{record_id}", response_model=AttestedPublic,
+             responses=problem_responses(ForbiddenError, ReviewRecordNotFound, *AUDITED))
 def mark(kind: Literal["consent", "relation"], record_id: str, body: ReviewIn,
          auditor: CurrentAuditor, ctx: ContextDep, session: SessionDep) -> AttestedPublic:
     """Mark an attested record reviewed, with a note (never dossier content)."""

@@ -18,12 +18,15 @@ from audit.errors import AuditError, ProofRequestError
 from audit.tiles import TILE_HEIGHT, TILE_WIDTH, entry_bundle, parse_tile_path
 from broker.deps import ContextDep, CurrentAuditor
 from broker.errors import ForbiddenError, LeafNotFound
+from broker.problems import problem_responses
 from broker.services.witnessing import served_checkpoint
 
 router = APIRouter(prefix="/v1/audit/tile", tags=["audit"])
 FULL = "public, max-age=31536000, immutable"
 PARTIAL = "public, max-age=3600"
 OCTETS = "application/octet-stream"
+BINARY = {"description": "The tile's bytes (C2SP tlog-tiles)",
+          "content": {OCTETS: {"schema": {"type": "string", "format": "binary"}}}}
 
 
 def _served_size(ctx: ContextDep) -> int:
@@ -31,7 +34,8 @@ def _served_size(ctx: ContextDep) -> int:
     return 0 if served is None else served.size
 
 
-@router.get("/entries/{path:path}", response_class=Response)
+@router.get("/entries/{path:path}", response_class=Response,
+            responses={200: BINARY, **problem_responses(ForbiddenError, LeafNotFound)})
 def entries(path: str, ctx: ContextDep, auditor: CurrentAuditor) -> Response:
     """An entry bundle: the stored leaves, each prefixed by its uint16 length (supervisor)."""
     if auditor.scope != "supervisor":
@@ -57,7 +61,8 @@ def entries(path: str, ctx: ContextDep, auditor: CurrentAuditor) -> Response:
     return Response(body, media_type=OCTETS, headers={"Cache-Control": cache})
 
 
-@router.get("/{path:path}", response_class=Response)
+@router.get("/{path:path}", response_class=Response,
+            responses={200: BINARY, **problem_responses(LeafNotFound)})
 def tile(path: str, ctx: ContextDep) -> Response:
     """A hash tile: up to 256 Merkle Tree Hashes of one level (public)."""
     try:

@@ -4,20 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from broker.deps import ContextDep
 from consent.receipt import public_jwk
 
 router = APIRouter(tags=["public"])
+JWK_SET = "application/jwk-set+json"  # RFC 7517 §8.5.1
 
 
-@router.get("/.well-known/jwks.json")
+@router.get("/.well-known/jwks.json", response_class=Response, responses={200: {
+    "description": "An RFC 7517 JWK Set",
+    "content": {JWK_SET: {"schema": {
+        "type": "object", "required": ["keys"],
+        "properties": {"keys": {"type": "array", "items": {
+            "type": "object", "required": ["kty", "kid"],
+            "properties": {"kty": {"type": "string"}, "kid": {"type": "string"},
+                           "crv": {"type": "string"}, "x": {"type": "string"},
+                           "alg": {"type": "string"}, "use": {"type": "string"}}}}}}}}}})
 def jwks(ctx: ContextDep) -> JSONResponse:
     """The public half of the receipt signing key as an RFC 7517 JWK Set (public, no token)."""
     key = ctx.receipt_key
     body: dict[str, Any] = {"keys": [public_jwk(key.private_key.public_key(), key.kid)]}
     return JSONResponse(
-        body, media_type="application/jwk-set+json", headers={"Cache-Control": "max-age=300"}
+        body, media_type=JWK_SET, headers={"Cache-Control": "max-age=300"}
     )
