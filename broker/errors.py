@@ -273,3 +273,19 @@ class LeafNotFound(BrokerError):
     code = "leaf_not_found"
     status = 404
     title = "No such leaf"
+
+
+# --- request bodies ---------------------------------------------------------------------------
+
+
+class InvalidJSONBody(BrokerError):
+    """DESIGN §5, §8: a request body the strict JSON reader (``broker.strict_json``) refuses.
+    ``code`` is the reader's stable code (``invalid_json``, ``json_duplicate_key``, ...); the
+    detail is the reader's fixed text, which never quotes the input."""
+
+    title = "The request body is not acceptable JSON"
+
+    def __init__(self, code: str, detail: str, status: int) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.status = status

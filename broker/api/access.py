@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 
+from broker.api.routing import StrictJSONRoute
 from broker.deps import ContextDep, CurrentPartner, SessionDep
 from broker.observability import request_id_var
 from broker.schemas.access import (
@@ -22,7 +23,7 @@ from broker.schemas.common import AuditReceipt
 from broker.services import access
 from broker.store.audit_vocabulary import UNKNOWN
 
-router = APIRouter(prefix="/v1", tags=["partners"])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/v1", tags=["partners"])
 
 
 @router.post("/access-requests", response_model=AccessResponse, response_model_exclude_none=True)

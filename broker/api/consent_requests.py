@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, status
 
+from broker.api.routing import StrictJSONRoute
 from broker.deps import ActingScope, ContextDep, CurrentPartner, SessionDep
 from broker.schemas.consent_requests import (
     ApprovalIn,
@@ -18,8 +19,8 @@ from broker.schemas.consent_requests import (
 )
 from broker.services import consent_requests, consents
 
-router = APIRouter(tags=["partners"])
-me_router = APIRouter(prefix="/v1/me", tags=["clients"])
+router = APIRouter(route_class=StrictJSONRoute, tags=["partners"])
+me_router = APIRouter(route_class=StrictJSONRoute, prefix="/v1/me", tags=["clients"])
 
 
 @router.post("/v1/consent-requests", status_code=status.HTTP_201_CREATED,

@@ -6,11 +6,12 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, status
 
+from broker.api.routing import StrictJSONRoute
 from broker.deps import ContextDep, CurrentPartner, SessionDep
 from broker.schemas.consents import ConsentChanged, ConsentCreate
 from broker.services import consents
 
-router = APIRouter(prefix="/v1", tags=["partners"])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/v1", tags=["partners"])
 
 
 @router.post("/consents", status_code=status.HTTP_201_CREATED, response_model=ConsentChanged)

@@ -6,11 +6,12 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, status
 
+from broker.api.routing import StrictJSONRoute
 from broker.deps import ActingScope, ContextDep, SessionDep
 from broker.schemas.exclusions import ExclusionCreate, ExclusionPublic, ExclusionsPublic
 from broker.services import exclusions
 
-router = APIRouter(prefix="/v1/me/exclusions", tags=["clients"])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/v1/me/exclusions", tags=["clients"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ExclusionPublic)

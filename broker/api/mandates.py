@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, status
 
+from broker.api.routing import StrictJSONRoute
 from broker.deps import ContextDep, CurrentClient, CurrentPartner, SessionDep
 from broker.schemas.mandates import (
     MandateCreate,
@@ -16,8 +17,8 @@ from broker.schemas.mandates import (
 )
 from broker.services import mandates
 
-router = APIRouter(tags=["partners"])
-me_router = APIRouter(prefix="/v1/me/mandates", tags=["clients"])
+router = APIRouter(route_class=StrictJSONRoute, tags=["partners"])
+me_router = APIRouter(route_class=StrictJSONRoute, prefix="/v1/me/mandates", tags=["clients"])
 
 
 @router.post("/v1/mandates", status_code=status.HTTP_201_CREATED, response_model=MandatePublic)

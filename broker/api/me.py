@@ -6,13 +6,14 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 
+from broker.api.routing import StrictJSONRoute
 from broker.deps import ActingScope, ContextDep, CurrentClient, SessionDep
 from broker.schemas.dossier import DossierPublic
 from broker.schemas.me import AccessLogPublic
 from broker.schemas.notices import DeskRecords
 from broker.services import client_view
 
-router = APIRouter(prefix="/v1/me", tags=["clients"])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/v1/me", tags=["clients"])
 
 
 @router.get("/dossier", response_model=DossierPublic)

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
+from broker.api.routing import StrictJSONRoute
 from broker.deps import ActingScope, ContextDep, CurrentClient, SessionDep
 from broker.errors import ConsentNotFound
 from broker.schemas.consents import (
@@ -27,7 +28,7 @@ from consent.fhir import to_fhir
 from consent.rules import relation_is_valid
 from consent.store import StoredConsent
 
-router = APIRouter(prefix="/v1/me", tags=["clients"])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/v1/me", tags=["clients"])
 FHIR_JSON = "application/fhir+json"
 VersionQuery = Annotated[int | None, Query(ge=1, le=1_000_000)]
 

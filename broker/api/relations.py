@@ -7,12 +7,13 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, status
 
+from broker.api.routing import StrictJSONRoute
 from broker.deps import ContextDep, CurrentPartner, SessionDep
 from broker.schemas.relations import HelpRelationCreate, HelpRelationPublic
 from broker.services import relations
 from consent.rules import relation_is_valid
 
-router = APIRouter(prefix="/v1/relations", tags=["partners"])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/v1/relations", tags=["partners"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=HelpRelationPublic)

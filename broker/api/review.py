@@ -8,13 +8,14 @@ from typing import Literal
 
 from fastapi import APIRouter
 
+from broker.api.routing import StrictJSONRoute
 from broker.deps import ContextDep, CurrentAuditor, SessionDep
 from broker.errors import ForbiddenError
 from broker.schemas.review import AttestedPublic, PartnerMonth, ReviewIn, ReviewQueue
 from broker.security.auth import AuditorPrincipal
 from broker.services import review
 
-router = APIRouter(prefix="/v1/audit/review-queue", tags=["audit"])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/v1/audit/review-queue", tags=["audit"])
 
 
 def _supervisor(auditor: AuditorPrincipal) -> None:

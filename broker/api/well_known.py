@@ -7,10 +7,11 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from broker.api.routing import StrictJSONRoute
 from broker.deps import ContextDep
 from consent.receipt import public_jwk
 
-router = APIRouter(tags=["public"])
+router = APIRouter(route_class=StrictJSONRoute, tags=["public"])
 
 
 @router.get("/.well-known/jwks.json")

@@ -18,6 +18,7 @@ from typing import Any
 
 from audit.entry import format_time
 from audit.store import AuditStore
+from broker.bounds import INT64_MAX, is_day_within_window
 from broker.portal.texts import LOCAL_TZ
 from broker.services.audit_scope import find_in_scope
 from broker.store.audit_events import decode
@@ -78,12 +79,17 @@ def _day_start(day: date) -> str:
 
 
 def _date(value: str, field: str) -> date | None:
+    """A day in the window of ``broker.bounds`` (DESIGN §8: far days would overflow the
+    conversion to the log's UTC form or the day after), else ``FilterError``."""
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError as exc:
         raise FilterError(field) from exc
+    if not is_day_within_window(day):
+        raise FilterError(field)
+    return day
 
 
 def parse_filters(params: Mapping[str, str], purposes: Mapping[str, Any]) -> Filters:
@@ -103,7 +109,7 @@ def parse_filters(params: Mapping[str, str], purposes: Mapping[str, Any]) -> Fil
     if get("nood") not in ("", "ja", "nee"):
         raise FilterError("nood")
     cursor = get("na")
-    if cursor and not _CURSOR.fullmatch(cursor):
+    if cursor and not (_CURSOR.fullmatch(cursor) and int(cursor) <= INT64_MAX):
         raise FilterError("na")
     van, tot = _date(get("van"), "van"), _date(get("tot"), "tot")
     if van and tot and tot < van:

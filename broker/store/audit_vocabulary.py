@@ -164,6 +164,12 @@ FACTS: dict[str, Callable[[object, str], None]] = {
 }
 
 
+# The ``field`` label of ``gbo_audit_vocabulary_refused``: a leaf's fields, and its size.
+LABELS = frozenset({"v", "id", "kind", "time", "network", "partner", "worker", "client",
+                    "purpose", "sections", "policy_version", "consent_ids", "request_id",
+                    "break_glass", "facts", "detail", "size"})
+
+
 @dataclass
 class GuardCounts:
     """Refusals per field since the process started (``gbo_audit_vocabulary_refused``) and
@@ -175,6 +181,8 @@ class GuardCounts:
 
     def refuse(self, where: str) -> None:
         top = where.split(".", 1)[0].split("[", 1)[0]
+        if top not in LABELS:  # a metric label from a closed set, whatever the refused name
+            top = "other"
         with self.lock:
             self.refused[top] = self.refused.get(top, 0) + 1
 
