@@ -166,6 +166,18 @@ class UnknownPartnerId(BrokerError):
     title = "The partner is not registered"
 
 
+class EntryNotFound(BrokerError):
+    code = "entry_not_found"
+    status = 404
+    title = "No such dossier entry"
+
+
+class EntryAlreadyRedacted(BrokerError):
+    code = "entry_redacted"
+    status = 409
+    title = "This dossier entry was already redacted"
+
+
 class ReviewRecordNotFound(BrokerError):
     code = "review_record_not_found"
     status = 404

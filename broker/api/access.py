@@ -48,7 +48,8 @@ def request_access(body: AccessRequestIn, principal: CurrentPartner, ctx: Contex
         sections[name] = SectionResult(
             verdict=verdict.verdict, reasons=list(verdict.reasons),
             entries=[ReleasedEntry(id=e.id, author=e.author, created_at=e.created_at,
-                                   content=e.content) for e in released] if released else
+                                   content=e.content, redacted=e.redacted)
+                     for e in released] if released else
             ([] if verdict.verdict == "granted" else None),
         )
     return AccessResponse(

@@ -38,7 +38,7 @@ KINDS = frozenset({
     "access.decision", "access.involvement",
     "consent.created", "consent.narrowed", "consent.revoked",
     "relation.created", "relation.ended",
-    "client.erased",
+    "client.erased", "entry.redacted",
     "consent_request.created", "consent_request.approved", "consent_request.refused",
     "consent_request.expired", "consent_request.withdrawn",
     "exclusion.created", "exclusion.ended",
@@ -161,6 +161,7 @@ FACTS: dict[str, Callable[[object, str], None]] = {
     "record_kind": _code,
     "record_id": _record_id,
     "on_behalf_of": _on_behalf_of,
+    "reason": _code,
 }
 
 
