@@ -4,7 +4,8 @@ serialised again and read back, on both databases.
 Python's ``json`` module accepts more than RFC 8259 interoperably allows and more than the rest
 of the broker can carry. This reader refuses, each with its own stable code:
 
-- ``invalid_json``: not a JSON text (RFC 8259 §2), or not UTF-8 (RFC 8259 §8.1);
+- ``invalid_request``: not a JSON text (RFC 8259 §2; the code and status FastAPI gave before);
+- ``invalid_encoding``: not UTF-8 (RFC 8259 §8.1), a byte order mark included;
 - ``json_duplicate_key``: an object names a member twice (RFC 8259 §4: names SHOULD be unique;
   ``json`` silently keeps the last one);
 - ``json_non_finite_number``: ``NaN``, ``Infinity``, ``-Infinity`` (not JSON at all) or a number
@@ -121,13 +122,15 @@ def read_json(body: bytes) -> Any:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise JSONBodyError("invalid_json", "The body is not UTF-8.", 400) from None
+        raise JSONBodyError("invalid_encoding", "The body is not UTF-8.") from None
+    if text.startswith("\ufeff"):  # RFC 8259 §8.1: no byte order mark
+        raise JSONBodyError("invalid_encoding", "The body starts with a byte order mark.")
     try:
         document = _DECODER.decode(text)  # RFC 8259 §2: whitespace around one value, no more
     except RecursionError:
         raise JSONBodyError("json_too_deep",
                             f"Arrays and objects nest at most {MAX_DEPTH} levels deep.") from None
     except json.JSONDecodeError:
-        raise JSONBodyError("invalid_json", "The body is not a JSON text.", 400) from None
+        raise JSONBodyError("invalid_request", "The body is not a JSON text.") from None
     _check_shape(document)
     return document

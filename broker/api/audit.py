@@ -16,7 +16,7 @@ from fastapi.responses import PlainTextResponse
 from audit.entry import format_time
 from audit.errors import ProofRequestError
 from broker.api.routing import StrictJSONRoute
-from broker.bounds import INT64_MAX, Moment
+from broker.bounds import INT64_MAX, FilterMoment
 from broker.deps import ContextDep, CurrentAuditor
 from broker.errors import ForbiddenError, InvalidCursor, InvalidProofRequest, LeafNotFound
 from broker.schemas.audit import EntryPage, LeafPage, LeafPublic, ProofPublic
@@ -107,8 +107,8 @@ def entries(
     auditor: CurrentAuditor,
     kind: Annotated[str | None, Query(max_length=40, pattern=r"^[a-z_.]+$")] = None,
     partner: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z0-9-]+$")] = None,
-    time_from: Annotated[Moment | None, Query(alias="from")] = None,
-    time_to: Annotated[Moment | None, Query(alias="to")] = None,
+    time_from: Annotated[FilterMoment | None, Query(alias="from")] = None,
+    time_to: Annotated[FilterMoment | None, Query(alias="to")] = None,
     cursor: Annotated[str | None, Query(pattern=r"^\d{1,19}$")] = None,
     break_glass: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
@@ -116,7 +116,7 @@ def entries(
     """Entries in the auditor's scope, pseudonymised, oldest first; ``kind`` matches a prefix
     (``access`` or ``access.decision``); ``break_glass=true`` lists the emergency accesses the
     partners' data protection officers review (obligation ``notify_dpo``). Pass the returned
-    ``cursor`` for the next page. Times lie in 1900..2200 (``broker.bounds``)."""
+    ``cursor`` for the next page. Times outside 1900..2200 mean its edge (``broker.bounds``)."""
     if cursor is not None and int(cursor) > INT64_MAX:
         raise InvalidCursor()
     found = find_in_scope(

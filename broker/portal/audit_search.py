@@ -18,7 +18,7 @@ from typing import Any
 
 from audit.entry import format_time
 from audit.store import AuditStore
-from broker.bounds import INT64_MAX, is_day_within_window
+from broker.bounds import INT64_MAX, clamp_day
 from broker.portal.texts import LOCAL_TZ
 from broker.services.audit_scope import find_in_scope
 from broker.store.audit_events import decode
@@ -79,17 +79,14 @@ def _day_start(day: date) -> str:
 
 
 def _date(value: str, field: str) -> date | None:
-    """A day in the window of ``broker.bounds`` (DESIGN §8: far days would overflow the
-    conversion to the log's UTC form or the day after), else ``FilterError``."""
+    """The day, moved into the window of ``broker.bounds`` (DESIGN §8: a far day would overflow
+    the conversion to the log's UTC form or the day after; nothing is logged outside it)."""
     if not value:
         return None
     try:
-        day = date.fromisoformat(value)
+        return clamp_day(date.fromisoformat(value))
     except ValueError as exc:
         raise FilterError(field) from exc
-    if not is_day_within_window(day):
-        raise FilterError(field)
-    return day
 
 
 def parse_filters(params: Mapping[str, str], purposes: Mapping[str, Any]) -> Filters:
