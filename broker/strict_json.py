@@ -55,22 +55,6 @@ def _refuse_constant(name: str) -> Any:
                         "NaN and Infinity are not JSON numbers; send a finite number or null.")
 
 
-def _parse_float(text: str) -> float:
-    value = float(text)
-    if value in (float("inf"), float("-inf")):
-        raise JSONBodyError("json_non_finite_number",
-                            "A number is too large to be represented; send a smaller one.")
-    return value
-
-
-def _parse_int(text: str) -> int:
-    # Long digit strings are refused before int() spends time on them.
-    if len(text.lstrip("-")) > 19 or not INT64_MIN <= (value := int(text)) <= INT64_MAX:
-        raise JSONBodyError("json_integer_out_of_range",
-                            "An integer is outside the 64-bit signed range.")
-    return value
-
-
 def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in pairs:
@@ -80,8 +64,10 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-_DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_float=_parse_float,
-                            parse_int=_parse_int, parse_constant=_refuse_constant)
+# Numbers are checked in the walk, not by parse_int/parse_float hooks: those would cost a Python
+# call per number.
+_DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_refuse_constant)
+_INFINITIES = (float("inf"), float("-inf"))
 
 
 def _check_string(value: str) -> None:
@@ -105,6 +91,16 @@ def _check_shape(document: Any) -> None:
                                 f"A body holds at most {MAX_VALUES} values.")
         if isinstance(value, str):
             _check_string(value)
+        elif isinstance(value, bool):
+            pass
+        elif isinstance(value, int):
+            if not INT64_MIN <= value <= INT64_MAX:
+                raise JSONBodyError("json_integer_out_of_range",
+                                    "An integer is outside the 64-bit signed range.")
+        elif isinstance(value, float):
+            if value in _INFINITIES:  # 1e400: too large for a double (NaN was refused above)
+                raise JSONBodyError("json_non_finite_number",
+                                    "A number is too large to be represented; send a smaller one.")
         elif isinstance(value, dict | list):
             if depth > MAX_DEPTH:
                 raise JSONBodyError("json_too_deep",
@@ -127,10 +123,15 @@ def read_json(body: bytes) -> Any:
         raise JSONBodyError("invalid_encoding", "The body starts with a byte order mark.")
     try:
         document = _DECODER.decode(text)  # RFC 8259 §2: whitespace around one value, no more
+    except JSONBodyError:  # from a hook: a duplicate key, NaN or Infinity
+        raise
     except RecursionError:
         raise JSONBodyError("json_too_deep",
                             f"Arrays and objects nest at most {MAX_DEPTH} levels deep.") from None
     except json.JSONDecodeError:
         raise JSONBodyError("invalid_request", "The body is not a JSON text.") from None
+    except ValueError:  # int(): more digits than Python converts (sys.get_int_max_str_digits)
+        raise JSONBodyError("json_integer_out_of_range",
+                            "An integer is outside the 64-bit signed range.") from None
     _check_shape(document)
     return document
