@@ -12,7 +12,7 @@ from broker.context import BrokerContext, load_context
 from broker.middleware import BrokerMiddleware, SecurityHeadersMiddleware
 from broker.openapi import install_openapi
 from broker.portal import install as install_portal
-from broker.portal import is_portal_path
+from broker.portal import is_portal_path, is_static_path
 from broker.problems import install_problem_handlers
 from broker.settings import Settings
 
@@ -43,7 +43,7 @@ def create_app(
     app.add_middleware(BrokerMiddleware, max_body=ctx.settings.max_body_bytes, metrics=ctx.metrics)
     # Outermost, so the 413 above gets the headers too. (Starlette's last-resort 500 answer
     # comes from outside every middleware: it is problem+json, never a portal page.)
-    app.add_middleware(SecurityHeadersMiddleware, is_html=is_portal_path,
+    app.add_middleware(SecurityHeadersMiddleware, is_html=is_portal_path, is_static=is_static_path,
                        form_action_origin=ctx.oidc.origin if ctx.oidc else None)
     return app
 

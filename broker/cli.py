@@ -23,6 +23,8 @@ db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 keys_app = typer.Typer(help="Key files in the data directory.", no_args_is_help=True)
 token_app = typer.Typer(help="Print a token signed with the demo keys.", no_args_is_help=True)
 client_app = typer.Typer(help="Client records.", no_args_is_help=True)
+entry_app = typer.Typer(help="Dossier entries: find and redact broken or mistaken ones.",
+                        no_args_is_help=True)
 policy_app = typer.Typer(help="The Rego policy bundle.", no_args_is_help=True)
 audit_app = typer.Typer(
     help="The audit log: verify it, print its checkpoint or its key.", no_args_is_help=True
@@ -33,6 +35,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(token_app, name="token")
 app.add_typer(client_app, name="client")
+app.add_typer(entry_app, name="entry")
 app.add_typer(policy_app, name="policy")
 app.add_typer(audit_app, name="audit")
 
@@ -302,6 +305,77 @@ def client_erase(
     finally:
         ctx.close()
     typer.echo(f"erased client {ref} in {network}: their data can no longer be decrypted")
+
+
+@entry_app.command("redact")
+def entry_redact(
+    entry_id: Annotated[str, typer.Argument(help="The entry's id, e.g. e-1f0c...")],
+    reason: Annotated[str, typer.Option(
+        help="mistaken (recorded in error) or malformed (its content cannot be served).")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Remove one dossier entry's content, audited first (kind entry.redacted). The entry stays,
+    marked redacted, for its client and the partners it is released to; the log still
+    verifies."""
+    from broker.context import load_context
+    from broker.services.redaction import REASONS, redact_entry
+    from broker.store.db import session_scope
+
+    if reason not in REASONS:
+        raise _fail(f"--reason must be one of: {', '.join(REASONS)}")
+    settings = _settings()
+    try:
+        ctx = load_context(settings)
+    except BrokerError as exc:
+        raise _fail(exc.detail) from None
+    try:
+        if not yes and sys.stdin.isatty():
+            typer.confirm(f"Redact entry {entry_id}? Its content cannot be restored.", abort=True)
+        with session_scope(ctx.engine) as session:
+            redact_entry(session=session, audit=ctx.audit, entry_id=entry_id,
+                         reason=reason,  # type: ignore[arg-type]  # checked against REASONS
+                         now=_now())
+    except BrokerError as exc:
+        raise _fail(f"{exc.detail} ({exc.code})") from None
+    finally:
+        ctx.close()
+    typer.echo(f"redacted entry {entry_id}: its content is gone, its audit entry is logged")
+
+
+@entry_app.command("check")
+def entry_check() -> None:
+    """List the stored entries whose content the strict JSON reader refuses today (accepted
+    before it bounded bodies; they may fail to be served): id, section, author and the refusal
+    code, never content. Exit 1 if there is any; redact them with `entry redact`."""
+    from sqlmodel import select
+
+    from broker.context import load_context
+    from broker.services.dossier import stored_content
+    from broker.store.db import session_scope
+    from broker.store.models import Client, Entry
+    from broker.strict_json import JSONBodyError, read_json
+
+    try:
+        ctx = load_context(_settings())
+    except BrokerError as exc:
+        raise _fail(exc.detail) from None
+    found = 0
+    try:
+        with session_scope(ctx.engine) as session:
+            rows = session.exec(select(Entry, Client).where(Entry.client_id == Client.id)).all()
+            for entry, client in rows:
+                if entry.is_redacted or client.data_key_wrapped is None:
+                    continue
+                try:
+                    read_json(stored_content(keyring=ctx.keyring, client=client, entry=entry))
+                except JSONBodyError as exc:
+                    found += 1
+                    typer.echo(f"{entry.id}\t{entry.section}\t{entry.author}\t{exc.code}")
+    finally:
+        ctx.close()
+    if found:
+        raise typer.Exit(code=1)
+    typer.echo("every stored entry can be served")
 
 
 @audit_app.command("verify")

@@ -166,6 +166,18 @@ class UnknownPartnerId(BrokerError):
     title = "The partner is not registered"
 
 
+class EntryNotFound(BrokerError):
+    code = "entry_not_found"
+    status = 404
+    title = "No such dossier entry"
+
+
+class EntryAlreadyRedacted(BrokerError):
+    code = "entry_redacted"
+    status = 409
+    title = "This dossier entry was already redacted"
+
+
 class ReviewRecordNotFound(BrokerError):
     code = "review_record_not_found"
     status = 404
@@ -273,3 +285,19 @@ class LeafNotFound(BrokerError):
     code = "leaf_not_found"
     status = 404
     title = "No such leaf"
+
+
+# --- request bodies ---------------------------------------------------------------------------
+
+
+class InvalidJSONBody(BrokerError):
+    """DESIGN §5, §8: a request body the strict JSON reader (``broker.strict_json``) refuses.
+    ``code`` is the reader's stable code (``invalid_json``, ``json_duplicate_key``, ...); the
+    detail is the reader's fixed text, which never quotes the input."""
+
+    title = "The request body is not acceptable JSON"
+
+    def __init__(self, code: str, detail: str, status: int) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.status = status

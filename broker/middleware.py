@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from starlette.datastructures import MutableHeaders
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from broker.observability import Metrics, request_id_var
@@ -43,6 +44,11 @@ def content_security_policy(form_action_origin: str | None = None) -> str:
     )
 
 
+# RFC 9110 §9 and PATCH (RFC 5789): the ``method`` label of the request metrics; every other
+# method is counted as ``other``, so no caller can mint new series.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE",
+                     "PATCH"})
+
 # Every response, the v1 API's JSON included: never sniffed into something executable.
 COMMON_HEADERS = {"X-Content-Type-Options": "nosniff"}
 
@@ -61,12 +67,20 @@ def html_headers(form_action_origin: str | None = None) -> dict[str, str]:
 class SecurityHeadersMiddleware:
     """Sets the HTML headers (``html_headers``) on every response to a path where
     ``is_html(path)`` (the portals: pages, static files, redirects and error pages alike) and
-    ``COMMON_HEADERS`` on every other one, replacing any the app set itself."""
+    ``COMMON_HEADERS`` on every other one, replacing any the app set itself.
+
+    ``Cache-Control: no-store`` on every response that does not set its own and is not a
+    static file (``is_static(path)``): the API and the portals answer with personal data
+    (dossier, consents, access logs, audit entries) and with errors about it, none of which a
+    browser or proxy may keep (RFC 9111 §5.2.2.5). What may be cached says so itself: hash tiles
+    (immutable), the checkpoint (``no-cache``), the receipt keys (JWKS)."""
 
     def __init__(self, app: ASGIApp, *, is_html: Callable[[str], bool],
+                 is_static: Callable[[str], bool] = lambda _: False,
                  form_action_origin: str | None = None) -> None:
         self.app = app
         self.is_html = is_html
+        self.is_static = is_static
         self.html = html_headers(form_action_origin)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -74,6 +88,7 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         wanted = self.html if self.is_html(scope["path"]) else COMMON_HEADERS
+        static = self.is_static(scope["path"])
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -81,6 +96,8 @@ class SecurityHeadersMiddleware:
                 headers = MutableHeaders(scope=message)
                 for name, value in wanted.items():
                     headers[name] = value
+                if not static and "cache-control" not in headers:
+                    headers["Cache-Control"] = "no-store"
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -145,7 +162,13 @@ class BrokerMiddleware:
 
         try:
             declared = headers.get(b"content-length")
-            if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            if declared is not None and b"transfer-encoding" in headers:
+                # RFC 9112 §6.1: both framings at once is how requests are smuggled past a
+                # proxy that reads the other one; refused, and the connection is closed.
+                await self._send(send_wrapper, problem(
+                    400, "ambiguous_framing", "The request has both Transfer-Encoding and "
+                    "Content-Length", headers={"connection": "close"}))
+            elif declared is not None and declared.isdigit() and int(declared) > self.max_body:
                 await self._send_413(send_wrapper)
             else:
                 await self.app(scope, receive_wrapper, send_wrapper)
@@ -154,10 +177,13 @@ class BrokerMiddleware:
             request_id_var.reset(token)
 
     async def _send_413(self, send: Send) -> None:
-        response = problem(413, "payload_too_large", "The request body is too large",
-                           f"Request bodies are limited to {self.max_body} bytes.",
-                           headers={"connection": "close"})
-        await send({"type": "http.response.start", "status": 413,
+        await self._send(send, problem(413, "payload_too_large", "The request body is too large",
+                                       f"Request bodies are limited to {self.max_body} bytes.",
+                                       headers={"connection": "close"}))
+
+    @staticmethod
+    async def _send(send: Send, response: Response) -> None:
+        await send({"type": "http.response.start", "status": response.status_code,
                     "headers": response.raw_headers})
         await send({"type": "http.response.body", "body": response.body})
 
@@ -166,6 +192,8 @@ class BrokerMiddleware:
         template = getattr(route, "path", None) or "<unmatched>"
         state: dict[str, Any] = scope.get("state") or {}
         method = scope.get("method", "")
+        if method not in METHODS:  # any token is a method to HTTP; a label must be from a set
+            method = "other"
         self.metrics.requests.labels(method, template, str(status)).inc()
         self.metrics.duration.labels(method, template).observe(seconds)
         access_log.info(

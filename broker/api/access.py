@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request
 
 from broker.api.problem_docs import AUDITED
+from broker.api.routing import StrictJSONRoute
 from broker.deps import ContextDep, CurrentPartner, SessionDep
 from broker.observability import request_id_var
 from broker.problems import problem_responses
@@ -25,7 +26,7 @@ from broker.services import access
 from broker.store.audit_vocabulary import UNKNOWN
 from consent.errors import UnknownPurpose
 
-router = APIRouter(prefix="/v1", tags=["partners"])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/v1", tags=["partners"])
 
 
 @router.post("/access-requests", response_model=AccessResponse, response_model_exclude_none=True,
@@ -51,7 +52,8 @@ def request_access(body: AccessRequestIn, principal: CurrentPartner, ctx: Contex
         sections[name] = SectionResult(
             verdict=verdict.verdict, reasons=list(verdict.reasons),
             entries=[ReleasedEntry(id=e.id, author=e.author, created_at=e.created_at,
-                                   content=e.content) for e in released] if released else
+                                   content=e.content, redacted=e.redacted)
+                     for e in released] if released else
             ([] if verdict.verdict == "granted" else None),
         )
     return AccessResponse(

@@ -8,7 +8,6 @@ exactly like a leaf that does not exist (``broker.services.audit_scope``).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
@@ -16,17 +15,21 @@ from fastapi.responses import PlainTextResponse
 
 from audit.entry import format_time
 from audit.errors import ProofRequestError
+from broker.api.routing import StrictJSONRoute
+from broker.bounds import INT64_MAX, FilterMoment
 from broker.deps import ContextDep, CurrentAuditor
-from broker.errors import ForbiddenError, InvalidProofRequest, LeafNotFound
+from broker.errors import ForbiddenError, InvalidCursor, InvalidProofRequest, LeafNotFound
 from broker.problems import problem_responses
 from broker.schemas.audit import EntryPage, LeafPage, LeafPublic, ProofPublic
 from broker.services.audit_scope import find_in_scope, in_scope
 from broker.services.witnessing import served_checkpoint
 from broker.store.audit_events import decode
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/v1/audit", tags=["audit"])
 MAX_PAGE = 1000
-MAX_INDEX = 2**63 - 1  # the largest index SQLite and PostgreSQL integers hold
+# DESIGN §8: indices and sizes within the 64-bit range the database columns hold.
+Index = Annotated[int, Query(ge=0, le=INT64_MAX)]
+Size = Annotated[int, Query(ge=1, le=INT64_MAX)]
 
 
 @router.get("/checkpoint", response_class=PlainTextResponse)
@@ -49,8 +52,7 @@ def key(ctx: ContextDep) -> PlainTextResponse:
 @router.get("/proof/inclusion", response_model=ProofPublic,
             responses=problem_responses(InvalidProofRequest))
 def inclusion_proof(
-    ctx: ContextDep, index: Annotated[int, Query(ge=0, le=MAX_INDEX)],
-    size: Annotated[int, Query(ge=1, le=MAX_INDEX)],
+    ctx: ContextDep, index: Index, size: Size
 ) -> ProofPublic:
     """RFC 6962 / RFC 9162 inclusion proof of leaf ``index`` in the tree of ``size`` leaves."""
     try:
@@ -63,8 +65,7 @@ def inclusion_proof(
 @router.get("/proof/consistency", response_model=ProofPublic,
             responses=problem_responses(InvalidProofRequest))
 def consistency_proof(
-    ctx: ContextDep, old: Annotated[int, Query(ge=1, le=MAX_INDEX)],
-    new: Annotated[int, Query(ge=1, le=MAX_INDEX)],
+    ctx: ContextDep, old: Size, new: Size
 ) -> ProofPublic:
     """RFC 6962 / RFC 9162 consistency proof between the trees of ``old`` and ``new`` leaves."""
     try:
@@ -77,7 +78,7 @@ def consistency_proof(
 @router.get("/leaves/{index}", response_model=LeafPublic,
             responses=problem_responses(LeafNotFound))
 def leaf(ctx: ContextDep, auditor: CurrentAuditor,
-         index: Annotated[int, Path(le=MAX_INDEX)]) -> LeafPublic:
+         index: Annotated[int, Path(le=INT64_MAX)]) -> LeafPublic:
     """One stored leaf's exact bytes, for independent hashing (auditors, within scope)."""
     stored = ctx.audit.log.store.leaf(index) if index >= 0 else None
     if stored is None or not in_scope(decode(stored), auditor.scope):
@@ -89,7 +90,7 @@ def leaf(ctx: ContextDep, auditor: CurrentAuditor,
 def leaves(
     ctx: ContextDep,
     auditor: CurrentAuditor,
-    start: Annotated[int, Query(ge=0, le=MAX_INDEX)] = 0,
+    start: Index = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = MAX_PAGE,
 ) -> LeafPage:
     """Every leaf from ``start``, in order: what ``gbo-broker audit verify --url`` streams.
@@ -110,8 +111,8 @@ def entries(
     auditor: CurrentAuditor,
     kind: Annotated[str | None, Query(max_length=40, pattern=r"^[a-z_.]+$")] = None,
     partner: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z0-9-]+$")] = None,
-    time_from: Annotated[datetime | None, Query(alias="from")] = None,
-    time_to: Annotated[datetime | None, Query(alias="to")] = None,
+    time_from: Annotated[FilterMoment | None, Query(alias="from")] = None,
+    time_to: Annotated[FilterMoment | None, Query(alias="to")] = None,
     cursor: Annotated[str | None, Query(pattern=r"^\d{1,19}$")] = None,
     break_glass: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
@@ -119,7 +120,9 @@ def entries(
     """Entries in the auditor's scope, pseudonymised, oldest first; ``kind`` matches a prefix
     (``access`` or ``access.decision``); ``break_glass=true`` lists the emergency accesses the
     partners' data protection officers review (obligation ``notify_dpo``). Pass the returned
-    ``cursor`` for the next page."""
+    ``cursor`` for the next page. Times outside 1900..2200 mean its edge (``broker.bounds``)."""
+    if cursor is not None and int(cursor) > INT64_MAX:
+        raise InvalidCursor()
     found = find_in_scope(
         ctx.audit.log.store,
         auditor.scope,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, status
 
 from broker.api.problem_docs import ACTING, AUDITED, HELPING, TERMS
+from broker.api.routing import StrictJSONRoute
 from broker.deps import ActingScope, ContextDep, CurrentPartner, SessionDep
 from broker.errors import ClientErased, ConsentRequestNotFound
 from broker.problems import problem_responses
@@ -22,8 +23,8 @@ from broker.schemas.consent_requests import (
 from broker.services import consent_requests, consents
 from consent.errors import ApprovalWidensRequest, EmptyPurposes, EmptySections, RequestNotPending
 
-router = APIRouter(tags=["partners"])
-me_router = APIRouter(prefix="/v1/me", tags=["clients"])
+router = APIRouter(route_class=StrictJSONRoute, tags=["partners"])
+me_router = APIRouter(route_class=StrictJSONRoute, prefix="/v1/me", tags=["clients"])
 
 
 @router.post("/v1/consent-requests", status_code=status.HTTP_201_CREATED,

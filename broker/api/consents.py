@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, status
 
 from broker.api.problem_docs import AUDITED, HELPING, TERMS
+from broker.api.routing import StrictJSONRoute
 from broker.deps import ContextDep, CurrentPartner, SessionDep
 from broker.errors import ClientErased, PresenceNotProven
 from broker.problems import problem_responses
@@ -14,7 +15,7 @@ from broker.schemas.consents import ConsentChanged, ConsentCreate
 from broker.services import consents
 from consent.errors import InvalidEvidence, RelationNotValid
 
-router = APIRouter(prefix="/v1", tags=["partners"])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/v1", tags=["partners"])
 
 
 @router.post("/consents", status_code=status.HTTP_201_CREATED, response_model=ConsentChanged,

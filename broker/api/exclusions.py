@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, status
 
 from broker.api.problem_docs import ACTING, AUDITED
+from broker.api.routing import StrictJSONRoute
 from broker.deps import ActingScope, ContextDep, SessionDep
 from broker.errors import ExclusionNotFound, UnknownPartnerId
 from broker.problems import problem_responses
@@ -14,7 +15,7 @@ from broker.schemas.exclusions import ExclusionCreate, ExclusionPublic, Exclusio
 from broker.services import exclusions
 from consent.errors import AlreadyExcluded
 
-router = APIRouter(prefix="/v1/me/exclusions", tags=["clients"])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/v1/me/exclusions", tags=["clients"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ExclusionPublic,

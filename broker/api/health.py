@@ -7,11 +7,12 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
+from broker.api.routing import StrictJSONRoute
 from broker.deps import ContextDep
 from broker.problems import problem, problem_responses
 from broker.store.db import check_migrated
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(route_class=StrictJSONRoute, tags=["operations"])
 # What ``prometheus_client`` sends, less the charset: ``text/plain; version=...``.
 METRICS_TYPE = CONTENT_TYPE_LATEST.split("; charset")[0]
 

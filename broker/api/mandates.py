@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, status
 
 from broker.api.problem_docs import AUDITED, HELPING
+from broker.api.routing import StrictJSONRoute
 from broker.deps import ContextDep, CurrentClient, CurrentPartner, SessionDep
 from broker.errors import ClientErased, MandateNotFound, NetworkRequired, PresenceNotProven
 from broker.problems import problem_responses
@@ -26,8 +27,8 @@ from consent.errors import (
     ValidUntilTooFar,
 )
 
-router = APIRouter(tags=["partners"])
-me_router = APIRouter(prefix="/v1/me/mandates", tags=["clients"])
+router = APIRouter(route_class=StrictJSONRoute, tags=["partners"])
+me_router = APIRouter(route_class=StrictJSONRoute, prefix="/v1/me/mandates", tags=["clients"])
 
 
 @router.post("/v1/mandates", status_code=status.HTTP_201_CREATED, response_model=MandatePublic,

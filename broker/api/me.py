@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter
 
 from broker.api.problem_docs import ACTING
+from broker.api.routing import StrictJSONRoute
 from broker.deps import ActingScope, ContextDep, CurrentClient, SessionDep
 from broker.errors import ClientErased, PolicyUnavailable
 from broker.problems import problem_responses
@@ -15,7 +16,7 @@ from broker.schemas.me import AccessLogPublic
 from broker.schemas.notices import DeskRecords
 from broker.services import client_view
 
-router = APIRouter(prefix="/v1/me", tags=["clients"])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/v1/me", tags=["clients"])
 
 
 @router.get("/dossier", response_model=DossierPublic,

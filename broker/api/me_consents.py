@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from broker.api.problem_docs import ACTING, AUDITED, TERMS
+from broker.api.routing import StrictJSONRoute
 from broker.deps import ActingScope, ContextDep, CurrentClient, SessionDep
 from broker.errors import ConsentNotFound, NetworkRequired
 from broker.problems import problem_responses
@@ -30,7 +31,7 @@ from consent.fhir import to_fhir
 from consent.rules import relation_is_valid
 from consent.store import StoredConsent
 
-router = APIRouter(prefix="/v1/me", tags=["clients"])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/v1/me", tags=["clients"])
 FHIR_JSON = "application/fhir+json"
 VersionQuery = Annotated[int | None, Query(ge=1, le=1_000_000)]
 OWN = problem_responses(*ACTING, ConsentNotFound)  # unknown or another client's: 404

@@ -6,13 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from broker.api.routing import StrictJSONRoute
 from broker.deps import CurrentPartner, SessionDep
 from broker.errors import InvalidCursor
 from broker.problems import problem_responses
 from broker.schemas.notifications import NotificationPage, NotificationPublic
 from broker.services import notifications
 
-router = APIRouter(prefix="/v1", tags=["partners"])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/v1", tags=["partners"])
 
 
 @router.get("/notifications", response_model=NotificationPage,

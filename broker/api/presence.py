@@ -6,13 +6,14 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, status
 
+from broker.api.routing import StrictJSONRoute
 from broker.deps import ContextDep, CurrentPartner, SessionDep
 from broker.errors import ClientErased
 from broker.problems import problem_responses
 from broker.schemas.presence import ChallengeIn, ChallengeOut
 from broker.services import presence
 
-router = APIRouter(prefix="/v1/presence", tags=["partners"])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/v1/presence", tags=["partners"])
 
 
 @router.post("/challenges", status_code=status.HTTP_201_CREATED, response_model=ChallengeOut,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, status
 
 from broker.api.problem_docs import AUDITED
+from broker.api.routing import StrictJSONRoute
 from broker.deps import ContextDep, CurrentPartner, SessionDep
 from broker.errors import ClientErased, PresenceNotProven, RelationNotFound
 from broker.problems import problem_responses
@@ -16,7 +17,7 @@ from broker.services import relations
 from consent.errors import RelationEndInPast, RelationEndTooFar, RelationNotValid
 from consent.rules import relation_is_valid
 
-router = APIRouter(prefix="/v1/relations", tags=["partners"])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/v1/relations", tags=["partners"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=HelpRelationPublic,

@@ -9,6 +9,7 @@ from typing import Literal
 from fastapi import APIRouter
 
 from broker.api.problem_docs import AUDITED
+from broker.api.routing import StrictJSONRoute
 from broker.deps import ContextDep, CurrentAuditor, SessionDep
 from broker.errors import ForbiddenError, ReviewRecordNotFound
 from broker.problems import problem_responses
@@ -16,7 +17,7 @@ from broker.schemas.review import AttestedPublic, PartnerMonth, ReviewIn, Review
 from broker.security.auth import AuditorPrincipal
 from broker.services import review
 
-router = APIRouter(prefix="/v1/audit/review-queue", tags=["audit"])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/v1/audit/review-queue", tags=["audit"])
 
 
 def _supervisor(auditor: AuditorPrincipal) -> None:

@@ -6,8 +6,8 @@ complete-subtree nodes. Entry bundles are the stored leaf bytes and need the ``s
 auditor scope, exactly like ``GET /v1/audit/leaves`` (leaves hold pseudonyms, which still link
 one client's accesses across partners). Only what the served checkpoint covers is served, so a
 tiles client reads exactly the tree the checkpoint commits to. Full tiles and bundles never
-change: they are cached for a year as immutable; partial ones for an hour (tlog-tiles lets a log
-drop a partial once the full tile exists).
+change: full hash tiles are cached for a year as immutable, partial ones for an hour (tlog-tiles
+lets a log drop a partial once the full tile exists); entry bundles, personal data, never.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ from fastapi import APIRouter, Response
 
 from audit.errors import AuditError, ProofRequestError
 from audit.tiles import TILE_HEIGHT, TILE_WIDTH, entry_bundle, parse_tile_path
+from broker.api.routing import StrictJSONRoute
 from broker.deps import ContextDep, CurrentAuditor
 from broker.errors import ForbiddenError, LeafNotFound
 from broker.problems import problem_responses
 from broker.services.witnessing import served_checkpoint
 
-router = APIRouter(prefix="/v1/audit/tile", tags=["audit"])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/v1/audit/tile", tags=["audit"])
 FULL = "public, max-age=31536000, immutable"
 PARTIAL = "public, max-age=3600"
 OCTETS = "application/octet-stream"
@@ -56,9 +57,8 @@ def entries(path: str, ctx: ContextDep, auditor: CurrentAuditor) -> Response:
         body = entry_bundle(leaves)
     except ProofRequestError:
         raise LeafNotFound() from None
-    cache = ("private, max-age=31536000, immutable" if tile.width is None
-             else "private, max-age=3600")
-    return Response(body, media_type=OCTETS, headers={"Cache-Control": cache})
+    # Bundles hold client pseudonyms (personal data): never kept by a cache (DESIGN §9).
+    return Response(body, media_type=OCTETS, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/{path:path}", response_class=Response,

@@ -7,10 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
+from broker.api.routing import StrictJSONRoute
 from broker.deps import ContextDep
 from consent.receipt import public_jwk
 
-router = APIRouter(tags=["public"])
+router = APIRouter(route_class=StrictJSONRoute, tags=["public"])
 JWK_SET = "application/jwk-set+json"  # RFC 7517 §8.5.1
 
 

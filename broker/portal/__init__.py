@@ -10,11 +10,17 @@ from fastapi.staticfiles import StaticFiles
 
 STATIC_DIR = Path(__file__).parent / "static"
 PREFIXES = ("/mijn", "/audit")
+STATIC_PREFIXES = ("/mijn/static/", "/audit/static/")
 
 
 def is_portal_path(path: str) -> bool:
     """Whether ``path`` is the portals': their pages, static files and (HTML) error pages."""
     return any(path == prefix or path.startswith(prefix + "/") for prefix in PREFIXES)
+
+
+def is_static_path(path: str) -> bool:
+    """Whether ``path`` is one of the portals' static files (public, the same for everyone)."""
+    return path.startswith(STATIC_PREFIXES)
 
 
 def install(app: FastAPI) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from audit.entry import format_time
 from audit.store import AuditStore
+from broker.bounds import INT64_MAX, clamp_day
 from broker.portal.texts import LOCAL_TZ
 from broker.services.audit_scope import find_in_scope
 from broker.store.audit_events import decode
@@ -26,7 +27,7 @@ PAGE_SIZE = 50
 BATCH = 500
 MAX_SCAN = 20_000  # leaves examined per page at most; the next-page link continues the scan
 KINDS = ("access", "access.decision", "access.involvement", "consent", "relation",
-         "client.erased")
+         "client.erased", "entry.redacted")
 VERDICTS = ("granted", "denied")
 _PARTNER = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _CURSOR = re.compile(r"\d{1,19}")
@@ -78,10 +79,12 @@ def _day_start(day: date) -> str:
 
 
 def _date(value: str, field: str) -> date | None:
+    """The day, moved into the window of ``broker.bounds`` (DESIGN §8: a far day would overflow
+    the conversion to the log's UTC form or the day after; nothing is logged outside it)."""
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        return clamp_day(date.fromisoformat(value))
     except ValueError as exc:
         raise FilterError(field) from exc
 
@@ -103,7 +106,7 @@ def parse_filters(params: Mapping[str, str], purposes: Mapping[str, Any]) -> Fil
     if get("nood") not in ("", "ja", "nee"):
         raise FilterError("nood")
     cursor = get("na")
-    if cursor and not _CURSOR.fullmatch(cursor):
+    if cursor and not (_CURSOR.fullmatch(cursor) and int(cursor) <= INT64_MAX):
         raise FilterError("na")
     van, tot = _date(get("van"), "van"), _date(get("tot"), "tot")
     if van and tot and tot < van:

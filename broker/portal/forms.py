@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from broker.bounds import is_day_within_window
 from broker.errors import BrokerError
 from broker.portal.texts import LOCAL_TZ, error_text, local
 from broker.schemas.consent_requests import ApprovalIn
@@ -99,6 +100,8 @@ def parse_end_date(value: str) -> datetime:
         day = date.fromisoformat(value)
     except ValueError as exc:
         raise FormError("valid_until_invalid") from exc
+    if not is_day_within_window(day):  # DESIGN §8: a far day overflows the conversion to UTC
+        raise FormError("valid_until_invalid")
     return datetime.combine(day, time(23, 59, 59), tzinfo=LOCAL_TZ)
 
 

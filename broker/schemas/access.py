@@ -26,10 +26,14 @@ class AccessRequestIn(RequestBody):
 
 
 class ReleasedEntry(BaseModel):
+    """A released entry; a redacted one (``gbo-broker entry redact``) shows that it existed,
+    with ``redacted`` true and no content."""
+
     id: str
     author: str
     created_at: datetime
-    content: dict[str, Any]
+    content: dict[str, Any] | None
+    redacted: bool = False
 
 
 class SectionResult(BaseModel):

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, Field, StrictStr
+from pydantic import BaseModel, Field, StrictStr
 
+from broker.bounds import AwareMoment
 from broker.schemas.common import RequestBody
 from broker.schemas.consents import ConsentChanged
 from consent.controls import MESSAGE_MAX, ConsentRequest, RequestStatus
@@ -22,7 +23,7 @@ class ConsentRequestCreate(RequestBody):
     recipients: list[Recipient] = Field(max_length=50)
     purposes: list[Name] = Field(max_length=20)
     sections: list[Name] = Field(max_length=50)
-    valid_until: AwareDatetime
+    valid_until: AwareMoment
     message: StrictStr | None = Field(default=None, min_length=1, max_length=MESSAGE_MAX)
 
     def __repr__(self) -> str:  # never print the INSZ or the message
@@ -76,7 +77,7 @@ class ApprovalIn(RequestBody):
 
     purposes: list[Name] | None = Field(default=None, max_length=20)
     sections: list[Name] | None = Field(default=None, max_length=50)
-    valid_until: AwareDatetime | None = None
+    valid_until: AwareMoment | None = None
 
     def change(self) -> NarrowChange | None:
         if self.purposes is None and self.sections is None and self.valid_until is None:

@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
+from broker.bounds import AwareMoment
 from broker.schemas.common import RequestBody
 from broker.schemas.presence import PresenceIn
 from consent.insz import Insz
@@ -31,8 +32,8 @@ class ConsentTermsIn(RequestBody):
     recipients: list[Recipient] = Field(max_length=50)
     purposes: list[Name] = Field(max_length=20)
     sections: list[Name] = Field(max_length=50)
-    valid_from: AwareDatetime | None = None
-    valid_until: AwareDatetime
+    valid_from: AwareMoment | None = None
+    valid_until: AwareMoment
     grantor: Grantor | None = None
     help_relation_id: Name | None = None
 
@@ -68,7 +69,7 @@ class ConsentNarrow(RequestBody):
     recipients: list[Recipient] | None = Field(default=None, max_length=50)
     purposes: list[Name] | None = Field(default=None, max_length=20)
     sections: list[Name] | None = Field(default=None, max_length=50)
-    valid_until: AwareDatetime | None = None
+    valid_until: AwareMoment | None = None
 
     def change(self) -> NarrowChange:
         def kept(items: list[Any] | None) -> tuple[Any, ...] | None:

@@ -29,14 +29,17 @@ class EntryCreated(BaseModel):
 
 
 class EntryPublic(BaseModel):
-    """One decrypted entry: to its client, or released to a partner by a decision."""
+    """One decrypted entry: to its client, or released to a partner by a decision. A redacted
+    entry (an operator removed its content, ``gbo-broker entry redact``) still shows that it
+    existed: ``redacted`` true and ``content`` null."""
 
     id: str
     section: str
     author: str
     restricted: bool
     created_at: datetime
-    content: dict[str, Any]
+    content: dict[str, Any] | None
+    redacted: bool = False
 
     def __repr__(self) -> str:  # never print the content
         return f"EntryPublic(id={self.id!r}, section={self.section!r})"

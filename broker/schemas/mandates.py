@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, Field, StrictStr
+from pydantic import BaseModel, Field, StrictStr
 
+from broker.bounds import AwareMoment
 from broker.schemas.common import RequestBody
 from broker.schemas.presence import PresenceIn
 from consent.controls import Mandate, MandateRole
@@ -22,7 +23,7 @@ class MandateCreate(RequestBody):
     encrypted)."""
 
     insz: Insz
-    valid_until: AwareDatetime
+    valid_until: AwareMoment
     network: Name | None = None
     trusted_person_name: Label | None = Field(default=None, min_length=1, max_length=100)
     my_name: Label | None = Field(default=None, min_length=1, max_length=100)
@@ -39,7 +40,7 @@ class RepresentativeCreate(RequestBody):
 
     insz: Insz
     representative_insz: Insz
-    valid_until: AwareDatetime
+    valid_until: AwareMoment
     presence: PresenceIn
     representative_name: Label | None = Field(default=None, min_length=1, max_length=100)
     client_name: Label | None = Field(default=None, min_length=1, max_length=100)

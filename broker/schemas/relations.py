@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
+from broker.bounds import AwareMoment
 from broker.schemas.common import RequestBody
 from broker.schemas.presence import PresenceIn
 from consent.insz import Insz
@@ -19,7 +20,7 @@ class HelpRelationCreate(RequestBody):
     ``attested`` (DESIGN §9)."""
 
     insz: Insz
-    end: AwareDatetime | None = None
+    end: AwareMoment | None = None
     presence: PresenceIn | None = None
 
 

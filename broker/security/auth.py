@@ -21,6 +21,7 @@ import jwt
 from jwt import PyJWK
 from jwt.exceptions import PyJWKError, PyJWTError
 
+from broker.bounds import EARLIEST_EPOCH, LATEST_EPOCH
 from broker.errors import AuthenticationError, ConfigurationError
 from broker.security.registry import Partner, Registry
 from consent.insz import is_valid_insz, looks_like_insz
@@ -104,17 +105,34 @@ def _decode(
         raise AuthenticationError(f"rejected: {type(exc).__name__}") from exc
 
 
-def _check_times(claims: dict[str, Any], now: datetime, max_lifetime: int) -> None:
-    try:
-        iat, exp = int(claims["iat"]), int(claims["exp"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise AuthenticationError("bad times") from exc
+def _numeric_date(claims: dict[str, Any], name: str) -> float | None:
+    """RFC 7519 §2 NumericDate: a JSON number (never a string, boolean or null), here also
+    finite and within the window of ``broker.bounds`` (DESIGN §8), else ``AuthenticationError``.
+    None when the claim is absent."""
+    if name not in claims:
+        return None
+    value = claims[name]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise AuthenticationError(f"{name} is not a number")
+    if not EARLIEST_EPOCH <= value < LATEST_EPOCH:  # also false for NaN
+        raise AuthenticationError(f"{name} out of range")
+    return float(value)
+
+
+def _check_times(claims: dict[str, Any], now: datetime, max_lifetime: int) -> tuple[float, float]:
+    """``(iat, exp)`` after checking both, and ``nbf`` when present. Raises
+    ``AuthenticationError``."""
+    iat, exp = _numeric_date(claims, "iat"), _numeric_date(claims, "exp")
+    nbf = _numeric_date(claims, "nbf")
+    if iat is None or exp is None:
+        raise AuthenticationError("bad times")
     if iat > now.timestamp() + CLOCK_SKEW_SECONDS:
         raise AuthenticationError("issued in the future")
     if exp - iat > max_lifetime or exp <= iat:
         raise AuthenticationError("lifetime too long")
-    if "nbf" in claims and float(claims["nbf"]) > now.timestamp() + CLOCK_SKEW_SECONDS:
+    if nbf is not None and nbf > now.timestamp() + CLOCK_SKEW_SECONDS:
         raise AuthenticationError("not yet valid")
+    return iat, exp
 
 
 def verify_partner_token(
@@ -141,7 +159,7 @@ def verify_partner_token(
         issuer=partner.id,
         required=["exp", "iat", "iss", "aud", "sub", "jti"],
     )
-    _check_times(claims, now, MAX_PARTNER_TOKEN_LIFETIME)
+    iat, exp = _check_times(claims, now, MAX_PARTNER_TOKEN_LIFETIME)
     worker, jti = claims["sub"], claims["jti"]
     # The worker id is logged and audited: it must be a pseudonym, never a national number.
     if not isinstance(worker, str) or not _WORKER.fullmatch(worker) or looks_like_insz(worker):
@@ -149,8 +167,7 @@ def verify_partner_token(
     if not isinstance(jti, str) or not _JTI.fullmatch(jti):
         raise AuthenticationError("bad jti")
     if not replay_guard.check_and_store(
-        partner.id, jti, datetime.fromtimestamp(claims["exp"], UTC),
-        datetime.fromtimestamp(claims["iat"], UTC),
+        partner.id, jti, datetime.fromtimestamp(exp, UTC), datetime.fromtimestamp(iat, UTC),
     ):
         raise AuthenticationError("replayed jti")
     return PartnerPrincipal(partner=partner, worker=worker, jti=jti)

@@ -148,10 +148,17 @@ def store_entry(
     return entry
 
 
+def stored_content(*, keyring: Keyring, client: Client, entry: Entry) -> bytes:
+    """The stored JSON text of a (not redacted) entry. Raises ``ClientErased`` or
+    ``DecryptionError``."""
+    return crypto.decrypt(keyring.data_key(client), entry.content_ct, _entry_aad(entry.id))
+
+
 def decrypt_entries(
     *, keyring: Keyring, client: Client, entries: list[Entry]
 ) -> list[EntryPublic]:
-    """Decrypt ``entries`` of ``client``. Raises ``ClientErased`` or ``DecryptionError``."""
+    """Decrypt ``entries`` of ``client`` (a redacted one has no content left to decrypt).
+    Raises ``ClientErased`` or ``DecryptionError``."""
     key = keyring.data_key(client)
     return [
         EntryPublic(
@@ -160,7 +167,9 @@ def decrypt_entries(
             author=e.author,
             restricted=e.restricted,
             created_at=e.created_at,
-            content=json.loads(crypto.decrypt(key, e.content_ct, _entry_aad(e.id))),
+            content=None if e.is_redacted
+            else json.loads(crypto.decrypt(key, e.content_ct, _entry_aad(e.id))),
+            redacted=e.is_redacted,
         )
         for e in entries
     ]

@@ -38,7 +38,7 @@ KINDS = frozenset({
     "access.decision", "access.involvement",
     "consent.created", "consent.narrowed", "consent.revoked",
     "relation.created", "relation.ended",
-    "client.erased",
+    "client.erased", "entry.redacted",
     "consent_request.created", "consent_request.approved", "consent_request.refused",
     "consent_request.expired", "consent_request.withdrawn",
     "exclusion.created", "exclusion.ended",
@@ -161,7 +161,14 @@ FACTS: dict[str, Callable[[object, str], None]] = {
     "record_kind": _code,
     "record_id": _record_id,
     "on_behalf_of": _on_behalf_of,
+    "reason": _code,
 }
+
+
+# The ``field`` label of ``gbo_audit_vocabulary_refused``: a leaf's fields, and its size.
+LABELS = frozenset({"v", "id", "kind", "time", "network", "partner", "worker", "client",
+                    "purpose", "sections", "policy_version", "consent_ids", "request_id",
+                    "break_glass", "facts", "detail", "size"})
 
 
 @dataclass
@@ -175,6 +182,8 @@ class GuardCounts:
 
     def refuse(self, where: str) -> None:
         top = where.split(".", 1)[0].split("[", 1)[0]
+        if top not in LABELS:  # a metric label from a closed set, whatever the refused name
+            top = "other"
         with self.lock:
             self.refused[top] = self.refused.get(top, 0) + 1
 

@@ -39,8 +39,14 @@ class Client(SQLModel, table=True):
     erased_at: datetime | None = _utc(nullable=True)
 
 
+REDACTED = b""
+"""``Entry.content_ct`` of a redacted entry (``gbo-broker entry redact``): empty, which no
+AES-GCM ciphertext is (nonce and tag alone are 28 bytes), so no column is needed for it."""
+
+
 class Entry(SQLModel, table=True):
-    """One record in one section of a client's dossier; ``content_ct`` is AES-GCM ciphertext."""
+    """One record in one section of a client's dossier; ``content_ct`` is AES-GCM ciphertext,
+    or ``REDACTED`` once an operator redacted the entry (its content is gone, the entry stays)."""
 
     __tablename__ = "entry"
 
@@ -52,6 +58,10 @@ class Entry(SQLModel, table=True):
     restricted: bool = False
     created_at: datetime = _utc(nullable=False)
     content_ct: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+    @property
+    def is_redacted(self) -> bool:
+        return self.content_ct == REDACTED
 
 
 class UsedToken(SQLModel, table=True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -170,7 +171,12 @@ def test_streamed_body_over_1_mib_without_length_rejected_with_413(
 
 def test_body_just_under_the_limit_accepted(api: TestClient, settings: Settings) -> None:
     declare_relation(api, settings)
-    body = make_entry(content={"blob": "x" * (1024 * 1024 - 200)})
+    # Strings hold at most 100,000 characters (the strict JSON reader): the body is made of
+    # several, just under 1 MiB in all.
+    blob = "x" * (1024 * 1024 - 300)
+    body = make_entry(content={f"part{i}": blob[i:i + 100_000]
+                               for i in range(0, len(blob), 100_000)})
+    assert 1024 * 1024 - 300 < len(json.dumps(body)) <= 1024 * 1024
     response = api.post("/v1/entries", json=body, headers=partner_auth(settings))
     assert response.status_code == 201
 
