@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
@@ -54,6 +54,9 @@ def clamp_day(day: date) -> date:
 
 
 # A moment to store (a body's): with an offset, refused outside the window.
-AwareMoment = Annotated[AwareDatetime, AfterValidator(_check_moment)]
+AwareMoment = Annotated[AwareDatetime, AfterValidator(_check_moment),
+                        WithJsonSchema({"type": "string", "format": "date-time",
+                                        "description": "With an offset; between 1900-01-01 and "
+                                                       "2200-01-01 (UTC)."})]
 # A search bound (a query's): naive means UTC, clamped into the window.
 FilterMoment = Annotated[datetime, AfterValidator(clamp_moment)]

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from broker.problems import PROBLEM_SCHEMA, problem_response
+from broker.strict_json import BODY_CODES
 
 # Operations that read no database, so never answer ``database_unavailable``.
 _NO_DATABASE = frozenset({
@@ -50,8 +51,10 @@ def _truthful(document: dict[str, Any]) -> dict[str, Any]:
                 _add(responses, 422, "invalid_request")
             if operation.get("requestBody"):
                 # A body that is not JSON at all (not UTF-8, say) is refused before validation.
-                _add(responses, 400, "bad_request")
+                _add(responses, 400, "bad_request", "ambiguous_framing")
                 _add(responses, 413, "payload_too_large")
+                # The strict JSON reader's refusals (DESIGN §8: bounds on every input).
+                _add(responses, 422, *BODY_CODES)
             if (method, path) not in _NO_DATABASE:
                 _add(responses, 503, "database_unavailable")
             operation["responses"] = dict(sorted(responses.items()))

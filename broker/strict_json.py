@@ -39,6 +39,13 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+# Every code this reader answers with besides ``invalid_request`` (all 422), for the OpenAPI
+# document (DESIGN §5).
+BODY_CODES = ("invalid_encoding", "json_duplicate_key", "json_non_finite_number",
+              "json_integer_out_of_range", "json_lone_surrogate", "json_too_deep",
+              "json_string_too_long", "json_too_many_values")
+
+
 class JSONBodyError(ValueError):
     """A body this reader refuses. ``code`` is stable API; ``status`` its HTTP status;
     ``message`` a fixed text that never quotes the input."""
