@@ -69,6 +69,8 @@ def current_auditor_portal(ctx: ContextDep, session: AuditSessionOrNone) -> Audi
     """Raises ``LoginRequired`` (a redirect to the auditor login) without an auditor session."""
     if session is None or session.scope is None:
         raise LoginRequired(LOGIN)
+    if session.sid is not None:  # always set: read_session refuses a logged-in one without
+        ctx.rate_limiter.check_session("auditor", session.sid, datetime.now(UTC))
     return AuditPortal(ctx=ctx, session=session, scope=session.scope)
 
 

@@ -35,7 +35,8 @@ def open_session(*, engine: Engine, portal: str, subject: str, now: datetime,
     sid = secrets.token_urlsafe(32)
     with Session(engine) as db:
         if replaces is not None:
-            db.exec(delete(PortalSessionRecord).where(col(PortalSessionRecord.id) == _row_id(replaces)))
+            db.exec(delete(PortalSessionRecord)
+                    .where(col(PortalSessionRecord.id) == _row_id(replaces)))
         db.exec(delete(PortalSessionRecord).where(col(PortalSessionRecord.expires_at) <= now))
         db.add(PortalSessionRecord(id=_row_id(sid), portal=portal, subject=subject,
                                    created_at=now, expires_at=now + lifetime))
