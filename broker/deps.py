@@ -86,17 +86,20 @@ def current_client(
 ) -> ClientPrincipal:
     if ctx.issuer is None:
         raise AuthenticationError("no identity provider configured")
+    now = datetime.now(UTC)
     try:
-        return verify_client_token(
+        principal = verify_client_token(
             _token(credentials),
             issuer=ctx.issuer,
             audience=ctx.settings.audience,
             insz_claim=ctx.settings.client_insz_claim,
-            now=datetime.now(UTC),
+            now=now,
         )
     except AuthenticationError:
         ctx.metrics.auth_failures.labels("client").inc()
         raise
+    ctx.rate_limiter.check_client(principal.insz, now)  # DESIGN §6: per verified person
+    return principal
 
 
 def current_auditor(

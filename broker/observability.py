@@ -131,7 +131,7 @@ class Metrics:
         self.auth_failures = Counter(
             "gbo_auth_failures", "Rejected credentials", ["kind"], registry=self.registry
         )
-        # kind: partner | client_session | auditor_session (a closed set; never an id)
+        # kind: partner | client_session | auditor_session | client_api (closed; never an id)
         self.rate_limited = Counter(
             "gbo_rate_limited", "Requests refused for going over a rate limit", ["kind"],
             registry=self.registry,

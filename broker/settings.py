@@ -124,7 +124,8 @@ class Settings(BaseSettings):
     )
     rate_limit_session_per_second: float = Field(
         default=1.0, ge=0,
-        description="Pages per second one logged-in portal session (/mijn, /audit) may ask for.",
+        description="Pages per second one logged-in portal session (/mijn, /audit) may ask for; "
+        "also requests per second of one client in the v1 API (/v1/me/*).",
     )
     rate_limit_session_burst: int = Field(
         default=30, ge=0, description="Pages one portal session may ask for at once.",

@@ -1,6 +1,6 @@
-"""The rate limits (DESIGN §6; docs/operations.md "Rate limits"): one token bucket per partner
-and one per logged-in portal session, so that a leaked partner key or a scripted session cannot
-draw on the network faster than people at work do.
+"""The rate limits (DESIGN §6; docs/operations.md "Rate limits"): one token bucket per partner,
+one per logged-in portal session and one per client of the v1 API, so that a leaked partner key
+or a scripted session cannot draw on the network faster than people at work do.
 
 Whom a bucket counts is always authenticated, never caller-chosen: a partner's bucket is taken
 only after its token is fully verified (``broker.deps.current_partner``), its single-use ``jti``
@@ -21,11 +21,14 @@ neither; entries there are forever, so a leaked key could otherwise fill the log
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import threading
 from datetime import datetime
 from typing import Literal
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from prometheus_client import Counter
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -42,14 +45,16 @@ from broker.store.rate_limits import (
 
 log = logging.getLogger("gbo.ratelimit")
 SessionKind = Literal["client", "auditor"]
-KINDS = ("partner", "client_session", "auditor_session")  # the metric's closed label set
+# The metric's closed label set: a partner, a portal session, a client's v1 API token.
+KINDS = ("partner", "client_session", "auditor_session", "client_api")
 FLUSH_EVERY = 1.0  # seconds: refusal counts are written at most twice per interval per process
 
 
 class RateLimiter:
     def __init__(self, *, engine: Engine, buckets: MemoryBuckets | DatabaseBuckets,
-                 partner: Limit, session: Limit, refused: Counter) -> None:
+                 partner: Limit, session: Limit, refused: Counter, subject_key: bytes) -> None:
         self._engine = engine
+        self._subject_key = subject_key
         self._buckets = buckets
         self.partner = partner
         self.session = session
@@ -60,14 +65,20 @@ class RateLimiter:
         self.flush_every = FLUSH_EVERY
 
     @classmethod
-    def from_settings(cls, settings: Settings, engine: Engine, refused: Counter) -> RateLimiter:
+    def from_settings(cls, settings: Settings, engine: Engine, refused: Counter,
+                      session_key: bytes) -> RateLimiter:
+        """``session_key``: the portal session key, from which the key that names a client's
+        bucket is derived (HKDF, RFC 5869): the bucket table never holds an INSZ, nor a hash of
+        one that could be tried against every national number."""
         partner = Limit(settings.rate_limit_partner_per_second, settings.rate_limit_partner_burst)
         session = Limit(settings.rate_limit_session_per_second, settings.rate_limit_session_burst)
         keep_for = max([lim.full_after for lim in (partner, session) if lim.enabled],
                        default=0.0)
         buckets = make_buckets(settings.rate_limit_store, engine, keep_for=keep_for)
+        subject_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                           info=b"gbo-broker/rate-limit-subject/v1").derive(session_key)
         return cls(engine=engine, buckets=buckets, partner=partner, session=session,
-                   refused=refused)
+                   refused=refused, subject_key=subject_key)
 
     def check_partner(self, partner: str, now: datetime) -> None:
         """Take one of ``partner``'s tokens (a registry id, authenticated). Raises
@@ -91,6 +102,19 @@ class RateLimiter:
         if wait is None:
             return
         self._refused.labels(f"{kind}_session").inc()
+        raise RateLimited(wait)
+
+    def check_client(self, insz: str, now: datetime) -> None:
+        """Take one of a client's tokens for the v1 API (``/v1/me/*``), by the person the
+        verified token names, with the portal session's limit: a client app is a person at
+        work too. Raises ``RateLimited`` when there is none."""
+        if not self.session.enabled:
+            return
+        ref = hmac.new(self._subject_key, insz.encode(), hashlib.sha256).hexdigest()
+        wait = self._buckets.take(f"client:{ref}", self.session, now.timestamp())
+        if wait is None:
+            return
+        self._refused.labels("client_api").inc()
         raise RateLimited(wait)
 
     def _count_refusal(self, partner: str, now: datetime) -> None:

@@ -238,3 +238,28 @@ def test_the_auditor_portal_lists_partners_that_hit_the_limit(tight_api: TestCli
     assert LIMIT_ROWS.findall(page.text) == []
     assert "Geen enkele partner ging" in page.text
     assert 'href="/audit/limieten"' in page.text
+
+
+# --- clients through the v1 API ---------------------------------------------------------------
+
+
+def test_a_client_over_its_limit_in_the_v1_api_gets_429_and_no_insz_is_stored(
+    tight_api: TestClient, tight: BrokerContext
+) -> None:
+    from tests.factories import client_auth
+
+    settings = tight.settings
+    assert [tight_api.get("/v1/me/consents", headers=client_auth(settings)).status_code
+            for _ in range(4)] == [200] * 4
+    refused = tight_api.get("/v1/me/consents", headers=client_auth(settings))
+    assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
+    assert int(refused.headers["retry-after"]) >= 1
+    # Another person's budget is their own, whatever token they hold.
+    assert tight_api.get("/v1/me/consents",
+                         headers=client_auth(settings, OTHER_INSZ)).status_code == 200
+    assert 'gbo_rate_limited_total{kind="client_api"} 1.0' in tight_api.get("/metrics").text
+    with tight.engine.connect() as conn:
+        names = [row[0] for row in conn.exec_driver_sql("SELECT bucket FROM rate_bucket")]
+    assert len(names) == 2  # one per person, each a keyed hash
+    assert all(VALID_INSZ not in n and OTHER_INSZ not in n for n in names)
+    assert all(re.fullmatch(r"client:[0-9a-f]{64}", n) for n in names)
