@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, update
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from broker.app import create_app
@@ -162,3 +163,18 @@ def test_a_logout_at_one_worker_ends_the_session_at_another(
     assert _replay(other_worker, CLIENT.name, saved, "/mijn") == 200
     api.post("/mijn/logout", data={"csrf": token}, follow_redirects=False)
     assert _replay(other_worker, CLIENT.name, saved, "/mijn") == 303
+
+
+def test_migration_0007_downgrades_and_upgrades(engine: Engine) -> None:
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from broker.store.db import alembic_config, current_revision, head_revision, upgrade
+
+    tables = {"portal_session", "rate_bucket", "rate_limit_refusal"}
+    command.downgrade(alembic_config(engine), "0006")
+    assert current_revision(engine) == "0006"
+    assert tables.isdisjoint(inspect(engine).get_table_names())
+    upgrade(engine)
+    assert current_revision(engine) == head_revision(engine)
+    assert tables <= set(inspect(engine).get_table_names())
