@@ -151,7 +151,10 @@ def main() -> None:
     settings = _prepare(tmp / "data")
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "GBO_DATA_DIR": str(settings.data_dir), "GBO_DEMO": "1"}
+    # The rate limit's bucket is taken on every request (its cost is measured) but never empty.
+    env = {**os.environ, "GBO_DATA_DIR": str(settings.data_dir), "GBO_DEMO": "1",
+           "GBO_RATE_LIMIT_PARTNER_PER_SECOND": "1000000",
+           "GBO_RATE_LIMIT_PARTNER_BURST": "1000000"}
     server = subprocess.Popen([sys.executable, str(ROOT / "bench" / "access_server.py"),
                                "--port", str(port)], env=env)
     try:

@@ -31,6 +31,7 @@ from broker.security.keys import (
 )
 from broker.security.oidc import OidcClient
 from broker.security.registry import Registry, load_registry
+from broker.services.rate_limits import RateLimiter
 from broker.services.witnessing import Witness, Witnessing, parse_witnesses
 from broker.settings import Settings
 from broker.store.audit_events import AuditLog
@@ -55,6 +56,7 @@ class BrokerContext:
     receipt_key: ReceiptKey  # DESIGN §3: signs consent receipts
     policy: PolicyEvaluator
     session_key: SessionKey  # DESIGN §2: seals the portal's session cookies
+    rate_limiter: RateLimiter  # DESIGN §6: per partner and per portal session
     oidc: OidcClient | None = None  # DESIGN §2: the portals' OpenID Connect login, if configured
     eid_anchors: TrustAnchors = field(default_factory=TrustAnchors.none)  # DESIGN §9
     owns_engine: bool = False
@@ -65,6 +67,7 @@ class BrokerContext:
         """Stop the audit writer and checkpointer; release connections this context opened."""
         if self.witnessing is not None:
             self.witnessing.close()
+        self.rate_limiter.close()
         self.audit.close()
         self.policy.close()
         if self.owns_engine:
@@ -182,6 +185,8 @@ def load_context(settings: Settings, *, engine: Engine | None = None) -> BrokerC
         receipt_key=receipt_key,
         policy=policy,
         session_key=session_key,
+        rate_limiter=RateLimiter.from_settings(settings, engine, metrics.rate_limited,
+                                               session_key.key),
         oidc=oidc,
         eid_anchors=eid_anchors,
         owns_engine=owns_engine,

@@ -75,6 +75,9 @@ def current_partner(
         ctx.metrics.auth_failures.labels("partner").inc()
         raise
     request.scope.setdefault("state", {})["partner"] = principal.partner.id
+    # DESIGN §6: counted per authenticated partner, after the token (its jti too) is verified and
+    # before the route does any work (broker.services.rate_limits says why in that order).
+    ctx.rate_limiter.check_partner(principal.partner.id, datetime.now(UTC))
     return principal
 
 
@@ -83,17 +86,20 @@ def current_client(
 ) -> ClientPrincipal:
     if ctx.issuer is None:
         raise AuthenticationError("no identity provider configured")
+    now = datetime.now(UTC)
     try:
-        return verify_client_token(
+        principal = verify_client_token(
             _token(credentials),
             issuer=ctx.issuer,
             audience=ctx.settings.audience,
             insz_claim=ctx.settings.client_insz_claim,
-            now=datetime.now(UTC),
+            now=now,
         )
     except AuthenticationError:
         ctx.metrics.auth_failures.labels("client").inc()
         raise
+    ctx.rate_limiter.check_client(principal.insz, now)  # DESIGN §6: per verified person
+    return principal
 
 
 def current_auditor(

@@ -64,6 +64,19 @@ class ForbiddenError(BrokerError):
     title = "This credential may not perform this action"
 
 
+class RateLimited(BrokerError):
+    """The partner or portal session went over its rate limit (``GBO_RATE_LIMIT_*``,
+    docs/operations.md): nothing was done; ``Retry-After`` says when a token is back."""
+
+    code = "rate_limited"
+    status = 429
+    title = "Too many requests; nothing was done. Try again after Retry-After seconds"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__()
+        self.retry_after = retry_after
+
+
 class PresenceNotProven(BrokerError):
     """DESIGN §9: the eID proof of the client's presence does not hold. Deliberately opaque, like
     an authentication failure: whatever failed (challenge, chain, person, signature), one error.

@@ -131,6 +131,11 @@ class Metrics:
         self.auth_failures = Counter(
             "gbo_auth_failures", "Rejected credentials", ["kind"], registry=self.registry
         )
+        # kind: partner | client_session | auditor_session | client_api (closed; never an id)
+        self.rate_limited = Counter(
+            "gbo_rate_limited", "Requests refused for going over a rate limit", ["kind"],
+            registry=self.registry,
+        )
 
     def exposition(self) -> bytes:
         """The Prometheus text format of every metric: this process's, or in multi-process mode

@@ -161,7 +161,7 @@ def _safe_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return out
 
 
-async def _broker_error(request: Request, exc: Exception) -> JSONResponse:
+async def broker_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, BrokerError)
     headers = {}
     if isinstance(exc, AuthenticationError):
@@ -228,7 +228,7 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(BrokerError, _broker_error)
+    app.add_exception_handler(BrokerError, broker_error)
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(ConsentError, _consent_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

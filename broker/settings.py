@@ -114,6 +114,27 @@ class Settings(BaseSettings):
         description="Where used token ids are kept: memory (one process), database (several "
         "workers), auto (memory on SQLite, database on PostgreSQL).",
     )
+    # Rate limits (docs/operations.md "Rate limits": the numbers and why). 0: switched off.
+    rate_limit_partner_per_second: float = Field(
+        default=5.0, ge=0,
+        description="Requests per second a partner may make, on average (token bucket refill).",
+    )
+    rate_limit_partner_burst: int = Field(
+        default=100, ge=0, description="Requests a partner may make at once (bucket size).",
+    )
+    rate_limit_session_per_second: float = Field(
+        default=1.0, ge=0,
+        description="Pages per second one logged-in portal session (/mijn, /audit) may ask for; "
+        "also requests per second of one client in the v1 API (/v1/me/*).",
+    )
+    rate_limit_session_burst: int = Field(
+        default=30, ge=0, description="Pages one portal session may ask for at once.",
+    )
+    rate_limit_store: str = Field(
+        default="auto", pattern="^(auto|memory|database)$",
+        description="Where the buckets are kept: memory (one process), database (several "
+        "workers share each budget), auto (memory on SQLite, database on PostgreSQL).",
+    )
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     max_body_bytes: int = 1024 * 1024

@@ -28,6 +28,10 @@ POSTGRES_URL = os.environ.get(
 )
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
 BACKENDS = ["sqlite", "postgresql"]
+GENEROUS_RATE_LIMITS = {
+    "rate_limit_partner_per_second": 1000.0, "rate_limit_partner_burst": 100_000,
+    "rate_limit_session_per_second": 1000.0, "rate_limit_session_burst": 100_000,
+}
 
 
 @pytest.fixture(scope="session")
@@ -67,8 +71,10 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
     """Demo-mode settings with fresh demo keys in a temporary data directory."""
     # A generous policy deadline: on a loaded test machine a 200 ms one fails decisions closed
     # at random; the tests of the deadline itself set their own.
+    # Rate limits no test reaches by accident (the buckets still count every request); the
+    # tests of the limits set their own.
     s = Settings(data_dir=tmp_path / "data", database_url=db_url, demo=True,
-                 policy_timeout_ms=5000)
+                 policy_timeout_ms=5000, **GENEROUS_RATE_LIMITS)
     create_demo_keys(s)
     return s
 

@@ -69,6 +69,8 @@ def current_auditor_portal(ctx: ContextDep, session: AuditSessionOrNone) -> Audi
     """Raises ``LoginRequired`` (a redirect to the auditor login) without an auditor session."""
     if session is None or session.scope is None:
         raise LoginRequired(LOGIN)
+    if session.sid is not None:  # always set: read_session refuses a logged-in one without
+        ctx.rate_limiter.check_session("auditor", session.sid, datetime.now(UTC))
     return AuditPortal(ctx=ctx, session=session, scope=session.scope)
 
 
@@ -153,14 +155,20 @@ def login_callback(request: Request, ctx: ContextDep, session: AuditSessionOrNon
         oidc_login.log.warning("oidc login refused", extra={"cause": "no known auditor scope"})
         return _login_page(request, ctx, session, status=403, error=NO_SCOPE)
     response = see_other("/audit")
-    fresh = sessions.new_session(now, name=display_name(claims) or known[scope], scope=scope,
-                                 via_oidc=True)
+    # The person is the provider's ``sub`` (OpenID Connect Core §2: unique per issuer); several
+    # people may hold one scope.
+    sub = claims.get("sub")
+    fresh = sessions.log_in(ctx, now, previous=session, cookie=AUDITOR,
+                            subject=f"sub:{sub}" if isinstance(sub, str) else f"scope:{scope}",
+                            name=display_name(claims) or known[scope], scope=scope,
+                            via_oidc=True)
     sessions.store_session(response, fresh, ctx, AUDITOR)
     return response
 
 
 @router.post("/login")
-def login(request: Request, ctx: ContextDep, form: AuditCheckedForm) -> Response:
+def login(request: Request, ctx: ContextDep, session: AuditSessionOrNone,
+          form: AuditCheckedForm) -> Response:
     """Demo login: mint an auditor token with the demo issuer and verify it as the v1 API does
     (``broker.security.auth.verify_auditor_token``), then start a fresh session holding the
     scope."""
@@ -181,7 +189,9 @@ def login(request: Request, ctx: ContextDep, form: AuditCheckedForm) -> Response
     except (AuthenticationError, ConfigurationError):
         return see_other(LOGIN)
     response = see_other("/audit")
-    fresh = sessions.new_session(now, name=offered[scope], scope=principal.scope)
+    fresh = sessions.log_in(ctx, now, previous=session, cookie=AUDITOR,
+                            subject=f"scope:{principal.scope}", name=offered[scope],
+                            scope=principal.scope)
     sessions.store_session(response, fresh, ctx, AUDITOR)
     return response
 

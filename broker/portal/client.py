@@ -82,15 +82,18 @@ def login_callback(request: Request, ctx: ContextDep, session: SessionOrNone) ->
         oidc_login.log.warning("oidc login refused", extra={"cause": "no valid INSZ claim"})
         return _login_page(request, ctx, session, status=403, error=NO_INSZ)
     response = see_other("/mijn")
-    # A fresh session (new CSRF token, no attempt) at login: no fixation of the anonymous one.
-    fresh = sessions.new_session(now, insz=principal.insz, name=display_name(claims),
-                                 via_oidc=True)
+    # A fresh session (new CSRF token, no attempt) at login: no fixation of the anonymous one;
+    # a session this browser held before ends on the server.
+    fresh = sessions.log_in(ctx, now, previous=session, cookie=sessions.CLIENT,
+                            subject=principal.insz, insz=principal.insz,
+                            name=display_name(claims), via_oidc=True)
     sessions.store_session(response, fresh, ctx)
     return response
 
 
 @router.post("/login")
-def login(request: Request, ctx: ContextDep, form: CheckedForm) -> Response:
+def login(request: Request, ctx: ContextDep, session: SessionOrNone,
+          form: CheckedForm) -> Response:
     """Demo login: mint a client token with the demo issuer and verify it on the same path as the
     v1 API (``broker.security.auth.verify_client_token``), then start a fresh session."""
     if not ctx.settings.demo or ctx.issuer is None:
@@ -110,8 +113,10 @@ def login(request: Request, ctx: ContextDep, form: CheckedForm) -> Response:
     except AuthenticationError:
         return see_other("/mijn/login")
     response = see_other("/mijn")
-    # A fresh session (new CSRF token) at login: no fixation of the anonymous one.
-    fresh = sessions.new_session(now, insz=principal.insz, name=citizen["name"])
+    # A fresh session (new CSRF token) at login: no fixation of the anonymous one; a session
+    # this browser held before ends on the server.
+    fresh = sessions.log_in(ctx, now, previous=session, cookie=sessions.CLIENT,
+                            subject=principal.insz, insz=principal.insz, name=citizen["name"])
     sessions.store_session(response, fresh, ctx)
     return response
 

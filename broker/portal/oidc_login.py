@@ -109,5 +109,6 @@ def logout(ctx: BrokerContext, session: PortalSession | None, cookie: Cookie,
     if ctx.oidc is not None and session is not None and session.via_oidc:
         url = ctx.oidc.logout_url(logged_out)
     response = Response(status_code=303, headers={"Location": url or logged_out})
+    sessions.log_out(ctx, session)  # on the server: a saved copy of the cookie is refused too
     sessions.clear_session(response, ctx, cookie)
     return response

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from broker import problems
 from broker.context import BrokerContext
 from broker.deps import ContextDep, SessionDep
-from broker.errors import MandateNotFound
+from broker.errors import MandateNotFound, RateLimited
 from broker.portal import is_portal_path, texts
 from broker.portal.acting import Acting, acting_of
 from broker.portal.csrf import CsrfFailed, check_csrf
@@ -111,6 +111,8 @@ def current_portal(request: Request, ctx: ContextDep, session: SessionOrNone,
     that is no longer valid falls back to the person's own consents (``lapsed``)."""
     if session is None or session.insz is None:
         raise LoginRequired()
+    if session.sid is not None:  # always set: read_session refuses a logged-in one without
+        ctx.rate_limiter.check_session("client", session.sid, datetime.now(UTC))
     lapsed = False
     try:
         scope = scope_for(ctx, db, insz=session.insz, mandate_id=session.acting,
@@ -162,6 +164,8 @@ HTTP_PAGES = {
     404: ("Niet gevonden", "Deze pagina bestaat niet, of je hebt er geen toegang toe."),
     405: ("Dat kan hier niet", "Deze pagina kan je niet op die manier gebruiken. Ga terug naar "
                                "het overzicht en probeer het van daar."),
+    429: ("Even geduld", "Je vroeg heel veel pagina's op korte tijd. Wacht een minuutje en "
+                         "probeer het dan opnieuw. Er is niets veranderd."),
     0: ("Er ging iets mis", "We konden je vraag niet behandelen. Ga terug naar het overzicht en "
                             "probeer het nog eens."),
 }
@@ -209,7 +213,18 @@ def install_error_pages(app: FastAPI) -> None:
         response.headers.update(exc.headers or {})  # e.g. Allow on a 405
         return response
 
+    async def rate_limited(request: Request, exc: Exception) -> Response:
+        """Over the rate limit (docs/operations.md): a page in the portals, problem+json in the
+        v1 API; ``Retry-After`` in both."""
+        assert isinstance(exc, RateLimited)
+        if not is_portal_path(request.url.path):
+            return await problems.broker_error(request, exc)
+        response = error_page(request, 429, *HTTP_PAGES[429])
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
     app.add_exception_handler(LoginRequired, login_required)
+    app.add_exception_handler(RateLimited, rate_limited)
     app.add_exception_handler(CsrfFailed, csrf_failed)
     app.add_exception_handler(PortalNotFound, not_found)
     app.add_exception_handler(NotUnderMandate, not_under_mandate)

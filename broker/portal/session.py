@@ -7,25 +7,37 @@ Cookie flags (DESIGN §2): ``HttpOnly``, ``SameSite=Lax``, ``Secure`` outside de
 ``/mijn`` (clients) or ``/audit`` (auditors: their own cookie, sealed with its own associated data,
 so one portal's cookie is no session in the other). Sessions end after ``LIFETIME`` seconds;
 logging out clears the cookie.
+
+A logged-in session also holds on the server (``broker.store.portal_sessions``): the cookie
+carries a random session id, and a session is honoured only while its id is recorded and not
+expired there. Logging out deletes it, so a saved copy of the cookie is refused at once, by every
+worker. A new login in a browser ends the session that browser held. A login of the same person
+elsewhere does not end their other sessions (a client on a phone and a laptop, several auditors
+holding one scope in demo mode); each person keeps at most ``MAX_PER_SUBJECT`` sessions.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 import os
 import secrets
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from starlette.requests import Request
 from starlette.responses import Response
 
 from broker.context import BrokerContext
 from broker.security.oidc import PendingLogin
+from broker.store import portal_sessions
 
 LIFETIME = 3600  # one hour, like an identity provider's session token (broker.security.auth)
 _MAX_COOKIE = 4096
@@ -33,15 +45,17 @@ _MAX_COOKIE = 4096
 
 @dataclass(frozen=True)
 class Cookie:
-    """Where one portal keeps its session: cookie name, path and the AES-GCM associated data."""
+    """Where one portal keeps its session: cookie name, path, the AES-GCM associated data, and
+    the portal's name in the session table."""
 
     name: str
     path: str
     aad: bytes
+    portal: str
 
 
-CLIENT = Cookie("gbo_portal", "/mijn", b"gbo-broker/portal-session/v1")
-AUDITOR = Cookie("gbo_audit", "/audit", b"gbo-broker/audit-portal-session/v1")
+CLIENT = Cookie("gbo_portal", "/mijn", b"gbo-broker/portal-session/v1", "client")
+AUDITOR = Cookie("gbo_audit", "/audit", b"gbo-broker/audit-portal-session/v1", "auditor")
 
 
 @dataclass(frozen=True)
@@ -57,10 +71,16 @@ class PortalSession:
     login: PendingLogin | None = field(default=None, repr=False)  # an OIDC login under way
     via_oidc: bool = False  # logged in at the OIDC provider: logging out ends that session too
     acting: str | None = None  # DESIGN §9: the mandate under which the consent pages act
+    sid: str | None = field(default=None, repr=False)  # the server-side session (logged in)
 
     @property
     def logged_in(self) -> bool:
         return self.insz is not None
+
+    @property
+    def authenticated(self) -> bool:
+        """A client or an auditor is logged in: the session must hold on the server too."""
+        return self.insz is not None or self.scope is not None
 
     @property
     def is_auditor(self) -> bool:
@@ -88,7 +108,7 @@ def seal(session: PortalSession, key: bytes, cookie: Cookie = CLIENT) -> str:
                           "n": session.name, "s": session.scope,
                           "l": None if login is None else [login.state, login.nonce,
                                                            login.verifier, login.started],
-                          "o": session.via_oidc, "a": session.acting},
+                          "o": session.via_oidc, "a": session.acting, "d": session.sid},
                          separators=(",", ":")).encode()
     nonce = os.urandom(12)
     sealed = AESGCM(key).encrypt(nonce, payload, cookie.aad)
@@ -112,6 +132,7 @@ def unseal(value: str, key: bytes, now: datetime,
                 started=int(login[3])),
             via_oidc=data.get("o") is True,
             acting=data["a"] if isinstance(data.get("a"), str) else None,
+            sid=data["d"] if isinstance(data.get("d"), str) else None,
         )
     except (binascii.Error, ValueError, InvalidTag, KeyError, IndexError, TypeError,
             UnicodeEncodeError, AttributeError):
@@ -123,8 +144,48 @@ def unseal(value: str, key: bytes, now: datetime,
 
 def read_session(request: Request, ctx: BrokerContext, now: datetime,
                  cookie: Cookie = CLIENT) -> PortalSession | None:
+    """The request's session, or None. A logged-in session counts only while it holds on the
+    server (not logged out, not expired, not replaced by a later login in this browser); one
+    without a session id (sealed before sessions were kept on the server) never does."""
     value = request.cookies.get(cookie.name)
-    return None if value is None else unseal(value, ctx.session_key.key, now, cookie)
+    session = None if value is None else unseal(value, ctx.session_key.key, now, cookie)
+    if session is None or not session.authenticated:
+        return session
+    if session.sid is None or not portal_sessions.is_live(engine=ctx.engine, portal=cookie.portal,
+                                                          sid=session.sid, now=now):
+        return None
+    return session
+
+
+def subject_ref(key: bytes, cookie: Cookie, subject: str) -> str:
+    """Who logged in, as the session table keeps it: HMAC-SHA-256 under a key derived from the
+    session key (HKDF, RFC 5869), so the table holds no INSZ and cannot be joined to other
+    pseudonyms."""
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                   info=b"gbo-broker/portal-session-subject/v1").derive(key)
+    return hmac.new(derived, f"{cookie.portal}:{subject}".encode(), hashlib.sha256).hexdigest()
+
+
+def log_in(ctx: BrokerContext, now: datetime, *, previous: PortalSession | None, cookie: Cookie,
+           subject: str, insz: str | None = None, name: str | None = None,
+           scope: str | None = None, via_oidc: bool = False) -> PortalSession:
+    """A fresh logged-in session for ``subject`` (the INSZ of a client; an auditor's OIDC
+    ``sub``, or the scope of a demo login), recorded on the server. The session this browser
+    held before (``previous``) ends: a saved copy of the earlier cookie is no session."""
+    fresh = new_session(now, insz=insz, name=name, scope=scope, via_oidc=via_oidc)
+    sid = portal_sessions.open_session(
+        engine=ctx.engine, portal=cookie.portal,
+        subject=subject_ref(ctx.session_key.key, cookie, subject), now=now,
+        lifetime=timedelta(seconds=LIFETIME),
+        replaces=previous.sid if previous is not None else None,
+    )
+    return replace(fresh, sid=sid)
+
+
+def log_out(ctx: BrokerContext, session: PortalSession | None) -> None:
+    """End ``session`` on the server: from now on no copy of its cookie is a session."""
+    if session is not None and session.sid is not None:
+        portal_sessions.close_session(engine=ctx.engine, sid=session.sid)
 
 
 def store_session(response: Response, session: PortalSession, ctx: BrokerContext,

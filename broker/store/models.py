@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import LargeBinary, String, UniqueConstraint
+from sqlalchemy import Float, LargeBinary, String, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
 from consent.tables import AwareDateTime
@@ -100,3 +100,44 @@ class AttestationReview(SQLModel, table=True):
     reviewed_at: datetime = _utc(nullable=False)
     reviewer: str = Field(max_length=64)
     note: str = Field(max_length=500)
+
+
+class PortalSessionRecord(SQLModel, table=True):
+    """DESIGN §2, §6: a logged-in portal session (``/mijn`` or ``/audit``), so that the server, not
+    the cookie, decides whether it still holds: logging out deletes the row, and a saved copy of
+    the cookie is no session any more. ``id`` is the SHA-256 of the session id sealed in the
+    cookie (the id itself is never stored); ``subject`` is a keyed hash of who logged in (never an
+    INSZ), used to cap the sessions one person holds."""
+
+    __tablename__ = "portal_session"
+
+    id: str = Field(primary_key=True, max_length=64)
+    portal: str = Field(max_length=16)  # client | auditor
+    subject: str = Field(max_length=64, index=True)
+    created_at: datetime = _utc(nullable=False)
+    expires_at: datetime = _utc(nullable=False, index=True)
+
+
+class RateBucket(SQLModel, table=True):
+    """A token bucket of the rate limits (``broker.store.rate_limits``): ``tokens`` left at
+    ``updated`` (seconds since the epoch). ``bucket`` names whom it counts: ``partner:<id>`` or
+    ``session:<hash of the portal session id>``, never a caller-chosen value."""
+
+    __tablename__ = "rate_bucket"
+
+    bucket: str = Field(primary_key=True, max_length=80)
+    tokens: float = Field(sa_column=Column(Float, nullable=False))
+    updated: float = Field(sa_column=Column(Float, nullable=False, index=True))
+
+
+class RateLimitRefusal(SQLModel, table=True):
+    """How often a partner was refused for going over its rate limit, per UTC day: what the
+    auditor portal shows (``/audit/limieten``). Not an audit entry: see ``docs/operations.md``."""
+
+    __tablename__ = "rate_limit_refusal"
+
+    partner: str = Field(primary_key=True, max_length=64)
+    day: str = Field(primary_key=True, max_length=10)  # YYYY-MM-DD (UTC)
+    refused: int
+    first_at: datetime = _utc(nullable=False)
+    last_at: datetime = _utc(nullable=False)

@@ -250,9 +250,11 @@ def test_forms_without_the_csrf_token_are_refused(api: TestClient, path: str) ->
 def test_scope_decides_the_visible_rows(api: TestClient, log: BrokerContext, scope: str,
                                         visible: set[int]) -> None:
     if scope == "network:gbo-elders":  # no demo login offers it: a session sealed by hand
-        from broker.portal.session import AUDITOR, new_session, seal
+        from broker.portal.session import AUDITOR, log_in, seal
 
-        sealed = seal(new_session(datetime.now(UTC), scope=scope), log.session_key.key, AUDITOR)
+        session = log_in(log, datetime.now(UTC), previous=None, cookie=AUDITOR,
+                         subject=f"scope:{scope}", scope=scope)
+        sealed = seal(session, log.session_key.key, AUDITOR)
         api.cookies.set("gbo_audit", sealed, path="/audit")
     else:
         login(api, scope)

@@ -26,7 +26,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 
-from tests.conftest import POSTGRES_URL
+from tests.conftest import GENEROUS_RATE_LIMITS, POSTGRES_URL
 from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, REQUIRE_BROWSER, browser_missing
 
 if TYPE_CHECKING:
@@ -126,7 +126,10 @@ def demo_broker_at(tmp: Path, *, port: int | None = None, extra_env: dict[str, s
                    ) -> Iterator[tuple[DemoBroker, subprocess.Popen[bytes]]]:
     """Set up the demo in ``tmp`` (``gbo-broker demo``) with ``extra_env`` added, on
     ``database_url`` (default: SQLite in ``tmp``), and serve it (``serving``)."""
-    env = broker_env(GBO_DEMO="1", GBO_DATA_DIR=str(tmp / "var"), **(extra_env or {}))
+    # Browser tests click faster than people: rate limits they never reach by accident.
+    generous = {f"GBO_{k.upper()}": str(v) for k, v in GENEROUS_RATE_LIMITS.items()}
+    env = broker_env(GBO_DEMO="1", GBO_DATA_DIR=str(tmp / "var"), **generous,
+                     **(extra_env or {}))
     if database_url is not None:
         env["GBO_DATABASE_URL"] = database_url
     demo = subprocess.run([command, "demo"], env=env, capture_output=True, text=True,

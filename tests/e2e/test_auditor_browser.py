@@ -300,6 +300,7 @@ PAGES = {
     "audit-charts": AuditPage(_charts),
     "audit-integrity": AuditPage(_goto("/audit/integriteit")),
     "audit-integrity-verified": AuditPage(_verified),
+    "audit-limits": AuditPage(_goto("/audit/limieten")),
     "audit-csrf-refused": AuditPage(_csrf_refused),
     "audit-unknown-path": AuditPage(_goto("/audit/bestaat-niet")),
 }
