@@ -22,6 +22,8 @@ _NO_DATABASE = frozenset({
     ("get", "/.well-known/jwks.json"),
 })
 _METHODS = ("get", "put", "post", "delete", "patch")
+# Token schemes whose callers have a rate limit (DESIGN §6): partners and clients.
+_RATE_LIMITED = frozenset({"PartnerToken", "ClientToken"})
 
 
 def _add(responses: dict[str, Any], status: int, *codes: str) -> None:
@@ -44,6 +46,10 @@ def _truthful(document: dict[str, Any]) -> dict[str, Any]:
                 del responses["422"]
             if operation.get("security"):
                 _add(responses, 401, "unauthorized")
+            schemes = {name for requirement in operation.get("security", [])
+                       for name in requirement}
+            if schemes & _RATE_LIMITED:
+                _add(responses, 429, "rate_limited")
             if any(p.get("in") == "path" for p in operation.get("parameters", [])):
                 # A path value no route matches (a control character, say) is no resource.
                 _add(responses, 404, "not_found")

@@ -229,6 +229,20 @@ def test_every_error_is_documented_as_problem_json(openapi_document: dict[str, A
             assert {"400", "413", "422"} <= set(operation["responses"]), (method, path)
 
 
+def test_rate_limited_operations_document_429_with_retry_after(
+    openapi_document: dict[str, Any], api: TestClient, settings: Settings
+) -> None:
+    """Partners and clients have a rate limit (DESIGN §6): their operations say so."""
+    limited = [(m, p, o) for m, p, o in _operations(openapi_document)
+               if {"PartnerToken", "ClientToken"} & {n for r in o.get("security", []) for n in r}]
+    assert limited
+    for method, path, operation in limited:
+        response = operation["responses"].get("429")
+        assert response is not None, (method, path)
+        assert "rate_limited" in response["x-problem-codes"]
+        assert "Retry-After" in response["headers"]
+
+
 @pytest.mark.parametrize(("path", "media_type"), [
     ("/metrics", "text/plain"), ("/.well-known/jwks.json", "application/jwk-set+json"),
     ("/v1/audit/checkpoint", "text/plain"), ("/v1/audit/key", "text/plain"),
