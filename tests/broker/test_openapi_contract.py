@@ -230,7 +230,7 @@ def test_every_error_is_documented_as_problem_json(openapi_document: dict[str, A
 
 
 def test_rate_limited_operations_document_429_with_retry_after(
-    openapi_document: dict[str, Any], api: TestClient, settings: Settings
+    openapi_document: dict[str, Any],
 ) -> None:
     """Partners and clients have a rate limit (DESIGN §6): their operations say so."""
     limited = [(m, p, o) for m, p, o in _operations(openapi_document)
