@@ -6,6 +6,9 @@ that checkpoint's size. The first bad index is named where the data allows it:
 
 - a missing index (a deleted row) is reported at that index;
 - a leaf whose bytes no longer hash to the stored level-0 node (changed or moved) at that index;
+- DESIGN §9, the stored hash index: every stored subtree hash (what inclusion and consistency
+  proofs, tiles and the next checkpoint's root are made from) must equal the one recomputed from
+  the leaves, and none may be missing; a bad one is named by the first leaf it covers;
 - fewer leaves than a checkpoint covers (truncation) at the first missing index;
 - a root mismatch at a checkpoint: the leaves of the range it covers are read again and the first
   whose ``index`` field is not its position (rows swapped with their hashes) is named; failing
@@ -82,15 +85,27 @@ def _differing(derived: Columns | None, stored: Columns) -> str:
     return "column(s) " + ", ".join(names)
 
 
+def _completes(node: tuple[int, int, bytes]) -> tuple[int, int]:
+    """(the last leaf a stored node covers, its level): the order a verifier completes nodes."""
+    level, idx, _ = node
+    return ((idx + 1) << level) - 1, level
+
+
+def _covered(level: int, idx: int) -> str:
+    return f"leaf {idx}" if level == 0 else f"leaves [{idx << level}, {(idx + 1) << level})"
+
+
 def verify_log(
     leaves: Iterable[StoredLeaf],
     *,
     checkpoints: Sequence[Checkpoint],
-    stored_hashes: Iterable[tuple[int, bytes]] = (),
+    stored_hashes: Iterable[tuple[int, int, bytes]] = (),
     progress: Callable[[int], None] | None = None,
     reread: Callable[[int, int], Iterable[StoredLeaf]] | None = None,
 ) -> VerifyReport:
-    """Check ``leaves`` against ``checkpoints`` (already signature-verified, any order).
+    """Check ``leaves`` against ``checkpoints`` (already signature-verified, any order), and
+    against ``stored_hashes``: the stored subtree hashes ``(level, idx, hash)`` in the order the
+    leaves complete them (``audit.store.AuditStore.iter_node_hashes``; none: not checked).
 
     Raises ``AuditIntegrityError`` with ``index`` set to the first bad leaf (see module doc), or
     without an index when there is no checkpoint to check against.
@@ -101,7 +116,7 @@ def verify_log(
     pending = iter(anchors)
     anchor: Checkpoint | None = next(pending)
     checked, last_good = 0, 0
-    hashes: Iterator[tuple[int, bytes]] = iter(stored_hashes)
+    hashes: Iterator[tuple[int, int, bytes]] = iter(stored_hashes)
     stored = next(hashes, None)
     cr = CompactRange()
 
@@ -134,11 +149,24 @@ def verify_log(
         if item.columns is not None:
             check_columns(item)
         lh = leaf_hash(item.leaf)
-        while stored is not None and stored[0] < expected:
-            stored = next(hashes, None)
-        if stored is not None and stored[0] == expected and stored[1] != lh:
-            raise AuditIntegrityError(f"leaf {expected} was changed", index=expected)
-        cr.push(lh)
+        if stored is None:
+            cr.push(lh)
+        else:
+            # Each node this leaf completes, lowest level first, against the stored one.
+            for (level, idx), recomputed in cr.append(lh):
+                while stored is not None and _completes(stored) < (expected, level):
+                    stored = next(hashes, None)  # a stored row of no node of this tree
+                if stored is None:
+                    break
+                if (stored[0], stored[1]) != (level, idx):
+                    raise AuditIntegrityError(f"the stored hash of {_covered(level, idx)} is "
+                                              "missing", index=idx << level)
+                if stored[2] != recomputed:
+                    raise AuditIntegrityError(
+                        f"leaf {expected} was changed" if level == 0 else
+                        f"the stored hash of {_covered(level, idx)} was changed: proofs and "
+                        "tiles made from it are wrong", index=idx << level)
+                stored = next(hashes, None)
         if expected + 1 == next_size:
             check_anchor()
             next_size = -1 if anchor is None else anchor.size

@@ -37,7 +37,7 @@ class LogSource:
 
     total: int
     leaves: Callable[[int], Iterator[StoredLeaf]]  # from an index, in order
-    stored_hashes: Callable[[], Iterator[tuple[int, bytes]]]
+    stored_hashes: Callable[[], Iterator[tuple[int, int, bytes]]]
     checkpoint_notes: list[str]
 
     def leaf_range(self, start: int, end: int) -> Iterator[StoredLeaf]:
@@ -55,7 +55,7 @@ def database_source(store: AuditStore) -> LogSource:
     return LogSource(
         total=store.size(),
         leaves=lambda start: store.iter_leaves(start, columns=True),
-        stored_hashes=lambda: store.iter_leaf_hashes(),
+        stored_hashes=lambda: store.iter_node_hashes(),
         checkpoint_notes=[note_with_cosignatures(c, by_size.get(c.size, []))
                           for c in store.checkpoints()],
     )
