@@ -10,6 +10,7 @@ that checkpoint's size. The first bad index is named where the data allows it:
   proofs, tiles and the next checkpoint's root are made from) must equal the one recomputed from
   the leaves, and none may be missing; a bad one is named by the first leaf it covers;
 - fewer leaves than a checkpoint covers (truncation) at the first missing index;
+- two checkpoints of one size with different roots (a fork, e.g. one seen by a witness): no index;
 - a root mismatch at a checkpoint: the leaves of the range it covers are read again and the first
   whose ``index`` field is not its position (rows swapped with their hashes) is named; failing
   that, the start of the range.
@@ -124,6 +125,12 @@ def verify_log(
         nonlocal anchor, checked, last_good
         while anchor is not None and anchor.size == cr.size:
             if cr.root() != anchor.root_hash:
+                if checked and anchor.size == last_good:
+                    # Another checkpoint of this size matched the leaves: the log key signed
+                    # two trees of one size (DESIGN §9: a fork, e.g. a split view).
+                    raise AuditIntegrityError(
+                        f"the log signed two different trees of size {anchor.size}: it was "
+                        "forked (a split view); the leaves match only one of them")
                 moved = _first_misplaced(reread(last_good, anchor.size)) if reread else None
                 if moved is not None:
                     raise AuditIntegrityError(
