@@ -224,6 +224,29 @@ def test_a_checkpoint_the_log_key_did_not_sign_fails_every_item(
     page.context.close()
 
 
+def _resigned_with_a_plus_in_the_key(data: dict[str, Any]) -> None:
+    """The same checkpoint body, signed by a log key whose base64 holds a "+" (the key string
+    is ``name+hash+base64``): the browser must read the key whole."""
+    from audit.keys import Ed25519Signer
+    from audit.note import sign_note
+
+    body = data["checkpoint"].split("\n\n")[0] + "\n"
+    while True:
+        signer = Ed25519Signer.generate(body.split("\n")[0])
+        if "+" in signer.verifier.key_string().split("+", 2)[2]:
+            break
+    data["checkpoint"] = sign_note(body, [signer])
+    data["log_key"] = signer.verifier.key_string()
+
+
+def test_a_log_key_with_a_plus_in_its_base64_is_read_whole(
+    browser: Browser, demo_broker: DemoBroker, logged_accesses: int
+) -> None:
+    page = _open_log(browser, demo_broker, change=_resigned_with_a_plus_in_the_key)
+    expect(page.locator(".bewijs.browser.ok")).to_have_count(logged_accesses)
+    page.context.close()
+
+
 def test_without_javascript_the_servers_check_stands(
     browser: Browser, demo_broker: DemoBroker, logged_accesses: int
 ) -> None:

@@ -76,10 +76,10 @@
   // signed-note "Verifier keys": name+hash+base64(0x01 || Ed25519 public key), where hash is
   // the key ID: SHA-256(name || 0x0A || 0x01 || public key)[:4] in hex.
   async function verifierKey(text) {
-    var parts = String(text).split("+");
-    if (parts.length !== 3 || !parts[0] || !/^[0-9a-f]{8}$/.test(parts[1])) {
-      fail("geen geldige sleutel");
-    }
+    // The name has no "+"; the base64 may (so split at the first two only).
+    var parts = /^([^+]+)\+([0-9a-f]{8})\+(.+)$/.exec(String(text));
+    if (!parts) { fail("geen geldige sleutel"); }
+    parts = parts.slice(1);
     var raw = b64decode(parts[2]);
     if (raw.length !== 33 || raw[0] !== 1) { fail("geen Ed25519-sleutel"); }
     var id = (await sha256(concat([utf8.encode(parts[0] + "\n"), raw]))).slice(0, 4);
