@@ -161,7 +161,7 @@
     ok: "✓ Je browser controleerde dit zelf: deze inkijk staat in het beveiligde logboek.",
     fout: "✗ Je browser controleerde dit zelf: het bewijs klopt niet. Meld dit aan je dienst " +
           "of aan de toezichthouder.",
-    wacht: "Je browser kan dit nog niet controleren: het bewijs volgt binnenkort."
+    wacht: null  // no proof yet: the server's "nog niet bevestigd" says it
   };
 
   function show(states, problem) {
@@ -169,7 +169,7 @@
     states.forEach(function (state) { counts[state.result] += 1; });
     states.forEach(function (state) {
       var article = document.querySelector('article[data-index="' + state.index + '"]');
-      if (!article) { return; }
+      if (!article || !TEXT[state.result]) { return; }
       var p = document.createElement("p");
       p.className = "bewijs browser " + state.result;
       p.textContent = TEXT[state.result];
@@ -199,7 +199,8 @@
   async function main() {
     var data = JSON.parse(source.textContent);
     var items = data.entries || [];
-    if (!window.crypto || !crypto.subtle) { return; }  // not a secure context: the server's check stands
+    // No WebCrypto outside a secure context (https, or loopback): the server's check stands.
+    if (!window.crypto || !crypto.subtle) { return; }
     var checkpoint = null;
     var problem = null;
     if (items.some(function (item) { return item.inclusion !== null; })) {
