@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from audit.checkpoint import Checkpoint
 from audit.entry import INDEXED_FIELDS, Columns, StoredLeaf, leaf_columns
 from audit.errors import AuditIntegrityError
-from audit.merkle import CompactRange, leaf_hash
+from audit.merkle import CompactRange, NodeKey, leaf_hash
 
 
 @dataclass(frozen=True)
@@ -86,13 +86,20 @@ def _differing(derived: Columns | None, stored: Columns) -> str:
     return "column(s) " + ", ".join(names)
 
 
-def _completes(node: tuple[int, int, bytes]) -> tuple[int, int]:
-    """(the last leaf a stored node covers, its level): the order a verifier completes nodes."""
-    level, idx, _ = node
-    return ((idx + 1) << level) - 1, level
+def _realign(stored: tuple[int, bytes] | None, level: Iterator[tuple[int, bytes]],
+             key: NodeKey) -> tuple[int, bytes] | None:
+    """Skip stored rows of no node of this tree (indexes before ``key``'s); raises
+    ``AuditIntegrityError`` if the stored node ``key`` is missing."""
+    while stored is not None and stored[0] < key[1]:
+        stored = next(level, None)
+    if stored is not None and stored[0] != key[1]:
+        raise AuditIntegrityError(f"the stored hash of {_covered(key)} is missing",
+                                  index=key[1] << key[0])
+    return stored
 
 
-def _covered(level: int, idx: int) -> str:
+def _covered(key: NodeKey) -> str:
+    level, idx = key
     return f"leaf {idx}" if level == 0 else f"leaves [{idx << level}, {(idx + 1) << level})"
 
 
@@ -100,13 +107,14 @@ def verify_log(
     leaves: Iterable[StoredLeaf],
     *,
     checkpoints: Sequence[Checkpoint],
-    stored_hashes: Iterable[tuple[int, int, bytes]] = (),
+    stored_levels: Callable[[int], Iterable[tuple[int, bytes]]] | None = None,
     progress: Callable[[int], None] | None = None,
     reread: Callable[[int, int], Iterable[StoredLeaf]] | None = None,
 ) -> VerifyReport:
     """Check ``leaves`` against ``checkpoints`` (already signature-verified, any order), and
-    against ``stored_hashes``: the stored subtree hashes ``(level, idx, hash)`` in the order the
-    leaves complete them (``audit.store.AuditStore.iter_node_hashes``; none: not checked).
+    against the stored subtree hashes: ``stored_levels(level)`` gives that level's stored
+    ``(idx, hash)`` in index order (``audit.store.AuditStore.iter_level_hashes``; None: not
+    checked).
 
     Raises ``AuditIntegrityError`` with ``index`` set to the first bad leaf (see module doc), or
     without an index when there is no checkpoint to check against.
@@ -117,8 +125,7 @@ def verify_log(
     pending = iter(anchors)
     anchor: Checkpoint | None = next(pending)
     checked, last_good = 0, 0
-    hashes: Iterator[tuple[int, int, bytes]] = iter(stored_hashes)
-    stored = next(hashes, None)
+    levels: list[Iterator[tuple[int, bytes]]] = []  # one stream per level, opened when needed
     cr = CompactRange()
 
     def check_anchor() -> None:
@@ -156,24 +163,25 @@ def verify_log(
         if item.columns is not None:
             check_columns(item)
         lh = leaf_hash(item.leaf)
-        if stored is None:
+        if stored_levels is None:
             cr.push(lh)
         else:
-            # Each node this leaf completes, lowest level first, against the stored one.
-            for (level, idx), recomputed in cr.append(lh):
-                while stored is not None and _completes(stored) < (expected, level):
-                    stored = next(hashes, None)  # a stored row of no node of this tree
+            # Each node this leaf completes against the stored one: each level's stored nodes
+            # come in the order the leaves complete them.
+            for key, recomputed in cr.append(lh):
+                level = key[0]
+                while len(levels) <= level:
+                    levels.append(iter(stored_levels(len(levels))))
+                stored = next(levels[level], None)
+                if stored is not None and stored[0] != key[1]:
+                    stored = _realign(stored, levels[level], key)
                 if stored is None:
-                    break
-                if (stored[0], stored[1]) != (level, idx):
-                    raise AuditIntegrityError(f"the stored hash of {_covered(level, idx)} is "
-                                              "missing", index=idx << level)
-                if stored[2] != recomputed:
+                    continue  # nothing stored from here (or stored after this level was read)
+                if stored[1] != recomputed:
                     raise AuditIntegrityError(
                         f"leaf {expected} was changed" if level == 0 else
-                        f"the stored hash of {_covered(level, idx)} was changed: proofs and "
-                        "tiles made from it are wrong", index=idx << level)
-                stored = next(hashes, None)
+                        f"the stored hash of {_covered(key)} was changed: proofs and tiles "
+                        "made from it are wrong", index=key[1] << level)
         if expected + 1 == next_size:
             check_anchor()
             next_size = -1 if anchor is None else anchor.size
