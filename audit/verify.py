@@ -6,7 +6,11 @@ that checkpoint's size. The first bad index is named where the data allows it:
 
 - a missing index (a deleted row) is reported at that index;
 - a leaf whose bytes no longer hash to the stored level-0 node (changed or moved) at that index;
+- DESIGN §9, the stored hash index: every stored subtree hash (what inclusion and consistency
+  proofs, tiles and the next checkpoint's root are made from) must equal the one recomputed from
+  the leaves, and none may be missing; a bad one is named by the first leaf it covers;
 - fewer leaves than a checkpoint covers (truncation) at the first missing index;
+- two checkpoints of one size with different roots (a fork, e.g. one seen by a witness): no index;
 - a root mismatch at a checkpoint: the leaves of the range it covers are read again and the first
   whose ``index`` field is not its position (rows swapped with their hashes) is named; failing
   that, the start of the range.
@@ -29,7 +33,7 @@ from dataclasses import dataclass
 from audit.checkpoint import Checkpoint
 from audit.entry import INDEXED_FIELDS, Columns, StoredLeaf, leaf_columns
 from audit.errors import AuditIntegrityError
-from audit.merkle import CompactRange, leaf_hash
+from audit.merkle import CompactRange, NodeKey, leaf_hash
 
 
 @dataclass(frozen=True)
@@ -82,15 +86,35 @@ def _differing(derived: Columns | None, stored: Columns) -> str:
     return "column(s) " + ", ".join(names)
 
 
+def _realign(stored: tuple[int, bytes] | None, level: Iterator[tuple[int, bytes]],
+             key: NodeKey) -> tuple[int, bytes] | None:
+    """Skip stored rows of no node of this tree (indexes before ``key``'s); raises
+    ``AuditIntegrityError`` if the stored node ``key`` is missing."""
+    while stored is not None and stored[0] < key[1]:
+        stored = next(level, None)
+    if stored is not None and stored[0] != key[1]:
+        raise AuditIntegrityError(f"the stored hash of {_covered(key)} is missing",
+                                  index=key[1] << key[0])
+    return stored
+
+
+def _covered(key: NodeKey) -> str:
+    level, idx = key
+    return f"leaf {idx}" if level == 0 else f"leaves [{idx << level}, {(idx + 1) << level})"
+
+
 def verify_log(
     leaves: Iterable[StoredLeaf],
     *,
     checkpoints: Sequence[Checkpoint],
-    stored_hashes: Iterable[tuple[int, bytes]] = (),
+    stored_levels: Callable[[int], Iterable[tuple[int, bytes]]] | None = None,
     progress: Callable[[int], None] | None = None,
     reread: Callable[[int, int], Iterable[StoredLeaf]] | None = None,
 ) -> VerifyReport:
-    """Check ``leaves`` against ``checkpoints`` (already signature-verified, any order).
+    """Check ``leaves`` against ``checkpoints`` (already signature-verified, any order), and
+    against the stored subtree hashes: ``stored_levels(level)`` gives that level's stored
+    ``(idx, hash)`` in index order (``audit.store.AuditStore.iter_level_hashes``; None: not
+    checked).
 
     Raises ``AuditIntegrityError`` with ``index`` set to the first bad leaf (see module doc), or
     without an index when there is no checkpoint to check against.
@@ -101,14 +125,19 @@ def verify_log(
     pending = iter(anchors)
     anchor: Checkpoint | None = next(pending)
     checked, last_good = 0, 0
-    hashes: Iterator[tuple[int, bytes]] = iter(stored_hashes)
-    stored = next(hashes, None)
+    levels: list[Iterator[tuple[int, bytes]]] = []  # one stream per level, opened when needed
     cr = CompactRange()
 
     def check_anchor() -> None:
         nonlocal anchor, checked, last_good
         while anchor is not None and anchor.size == cr.size:
             if cr.root() != anchor.root_hash:
+                if checked and anchor.size == last_good:
+                    # Another checkpoint of this size matched the leaves: the log key signed
+                    # two trees of one size (DESIGN §9: a fork, e.g. a split view).
+                    raise AuditIntegrityError(
+                        f"the log signed two different trees of size {anchor.size}: it was "
+                        "forked (a split view); the leaves match only one of them")
                 moved = _first_misplaced(reread(last_good, anchor.size)) if reread else None
                 if moved is not None:
                     raise AuditIntegrityError(
@@ -134,11 +163,25 @@ def verify_log(
         if item.columns is not None:
             check_columns(item)
         lh = leaf_hash(item.leaf)
-        while stored is not None and stored[0] < expected:
-            stored = next(hashes, None)
-        if stored is not None and stored[0] == expected and stored[1] != lh:
-            raise AuditIntegrityError(f"leaf {expected} was changed", index=expected)
-        cr.push(lh)
+        if stored_levels is None:
+            cr.push(lh)
+        else:
+            # Each node this leaf completes against the stored one: each level's stored nodes
+            # come in the order the leaves complete them.
+            for key, recomputed in cr.append(lh):
+                level = key[0]
+                while len(levels) <= level:
+                    levels.append(iter(stored_levels(len(levels))))
+                stored = next(levels[level], None)
+                if stored is not None and stored[0] != key[1]:
+                    stored = _realign(stored, levels[level], key)
+                if stored is None:
+                    continue  # nothing stored from here (or stored after this level was read)
+                if stored[1] != recomputed:
+                    raise AuditIntegrityError(
+                        f"leaf {expected} was changed" if level == 0 else
+                        f"the stored hash of {_covered(key)} was changed: proofs and tiles "
+                        "made from it are wrong", index=key[1] << level)
         if expected + 1 == next_size:
             check_anchor()
             next_size = -1 if anchor is None else anchor.size

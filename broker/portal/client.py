@@ -30,6 +30,7 @@ from broker.portal.pages import (
 from broker.portal.preview import preview
 from broker.portal.session import PortalSession, display_name
 from broker.schemas.dossier import EntryPublic
+from broker.schemas.me import AccessLogPublic
 from broker.security.auth import client_from_claims, verify_client_token
 from broker.security.oidc import CLIENT_CALLBACK, CLIENT_LOGGED_OUT
 from broker.security.tokens import client_token
@@ -169,12 +170,20 @@ def access_log(request: Request, portal: OwnPortal, session: SessionDep) -> Resp
     """Who looked at my data, when, why, which parts, with break-glass highlighted (DESIGN §2),
     from the same audit reading as ``GET /v1/me/access-log``."""
     ctx = portal.ctx
+    receipts = client_view.Receipts.of(ctx)  # one checkpoint for every proof on the page
     try:
-        found = client_view.access_log(ctx=ctx, session=session, insz=portal.principal.insz)
+        found = client_view.access_log(ctx=ctx, session=session, insz=portal.principal.insz,
+                                       receipts=receipts)
     except ClientErased:
         found = []
     rows = sorted(found, key=lambda e: e.index, reverse=True)
-    return render(request, ctx, "access_log.html", session=portal.session, rows=rows)
+    # DESIGN §9: the same receipts as GET /v1/me/access-log, for the browser's own check
+    # (static/access-receipts.js); the decrypted detail stays out of it (nothing checks it).
+    proofs = AccessLogPublic(entries=found, checkpoint=receipts.note,
+                             log_key=ctx.audit.log.verifier_key).model_dump(
+        mode="json", exclude={"entries": {"__all__": {"detail"}}})
+    return render(request, ctx, "access_log.html", session=portal.session, rows=rows,
+                  proofs=proofs)
 
 
 @router.get("/voorbeeld", response_class=HTMLResponse)

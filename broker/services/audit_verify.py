@@ -37,7 +37,8 @@ class LogSource:
 
     total: int
     leaves: Callable[[int], Iterator[StoredLeaf]]  # from an index, in order
-    stored_hashes: Callable[[], Iterator[tuple[int, bytes]]]
+    # each level's stored subtree hashes (idx, hash) in index order; None: none to check
+    stored_levels: Callable[[int], Iterator[tuple[int, bytes]]] | None
     checkpoint_notes: list[str]
 
     def leaf_range(self, start: int, end: int) -> Iterator[StoredLeaf]:
@@ -55,7 +56,7 @@ def database_source(store: AuditStore) -> LogSource:
     return LogSource(
         total=store.size(),
         leaves=lambda start: store.iter_leaves(start, columns=True),
-        stored_hashes=lambda: store.iter_leaf_hashes(),
+        stored_levels=store.iter_level_hashes,
         checkpoint_notes=[note_with_cosignatures(c, by_size.get(c.size, []))
                           for c in store.checkpoints()],
     )
@@ -96,7 +97,7 @@ def http_source(base_url: str, token: str | None) -> LogSource:
 
     size = int(note.splitlines()[1])
     return LogSource(
-        total=size, leaves=leaves, stored_hashes=lambda: iter(()), checkpoint_notes=[note]
+        total=size, leaves=leaves, stored_levels=None, checkpoint_notes=[note]
     )
 
 
@@ -175,7 +176,7 @@ def verify(
     report = verify_log(
         source.leaves(0),
         checkpoints=checkpoints,
-        stored_hashes=source.stored_hashes(),
+        stored_levels=source.stored_levels,
         progress=progress,
         reread=source.leaf_range,
     )

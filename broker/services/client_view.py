@@ -11,9 +11,10 @@ from typing import Any
 
 from sqlmodel import Session
 
-from audit.checkpoint import Checkpoint, open_checkpoint
+from audit.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint
 from audit.errors import AuditError
 from audit.merkle import leaf_hash, verify_inclusion
+from audit.note import parse_note
 from broker.context import BrokerContext
 from broker.errors import ClientNotFound
 from broker.schemas.dossier import EntryPublic
@@ -69,6 +70,7 @@ class Receipts:
     ctx: BrokerContext
     note: str | None
     checkpoint: Checkpoint | None
+    signed: bool = True  # the log key's signature on ``note`` holds
 
     @classmethod
     def of(cls, ctx: BrokerContext) -> Receipts:
@@ -77,20 +79,32 @@ class Receipts:
         if served is None:
             return cls(ctx, None, None)
         try:
-            checkpoint = open_checkpoint(served.note, ctx.audit.log.signer.verifier)
+            return cls(ctx, served.note,
+                       open_checkpoint(served.note, ctx.audit.log.signer.verifier))
         except AuditError:
-            checkpoint = None
-        return cls(ctx, served.note, checkpoint)
+            pass
+        # A served checkpoint the log key did not sign: every receipt fails (never "not yet
+        # confirmed"), with the proofs to its claimed root so a client can see it fail too.
+        try:
+            claimed: Checkpoint | None = parse_checkpoint(parse_note(served.note)[0])
+        except AuditError:
+            claimed = None
+        return cls(ctx, served.note, claimed, signed=False)
 
     def receipt(self, index: int, leaf: bytes) -> dict[str, Any]:
         out: dict[str, Any] = {"leaf": base64.b64encode(leaf).decode()}
-        if self.checkpoint is None or index >= self.checkpoint.size:
+        if self.checkpoint is None:
+            return out if self.signed else {**out, "verified": False}
+        if index >= self.checkpoint.size:
             return out
         size = self.checkpoint.size
-        proof = self.ctx.audit.log.store.inclusion_proof(index, size)
+        try:
+            proof = self.ctx.audit.log.store.inclusion_proof(index, size)
+        except AuditError:  # a stored hash on its path is missing
+            return {**out, "verified": False}
         try:
             verify_inclusion(leaf_hash(leaf), index, size, proof, self.checkpoint.root_hash)
-            verified = True
+            verified = self.signed
         except AuditError:
             verified = False
         return {**out, "tree_size": size, "verified": verified,

@@ -13,10 +13,11 @@ from sqlalchemy.engine import Engine
 from audit.checkpoint import open_checkpoint
 from audit.keys import Ed25519Verifier
 from audit.merkle import leaf_hash, verify_inclusion
-from audit.schema import audit_node
+from audit.schema import audit_checkpoint, audit_node
 from broker.context import BrokerContext
 from broker.settings import Settings
 from tests.broker.test_audit_tamper import _attacker
+from tests.broker.test_portal_client import login
 from tests.factories import client_auth, declare_relation, make_entry, partner_auth
 
 
@@ -61,3 +62,24 @@ def test_a_tampered_stored_hash_makes_the_servers_check_fail(
                      .values(hash=b"\x11" * 32))
     body = api.get("/v1/me/access-log", headers=client_auth(settings)).json()
     assert body["entries"] and all(e["verified"] is False for e in body["entries"])
+
+
+def test_a_checkpoint_the_log_key_did_not_sign_fails_every_receipt_not_pending(
+    api: TestClient, settings: Settings, ctx: BrokerContext, engine: Engine
+) -> None:
+    """An insider rewrites the stored checkpoint (another root, the old signature line): the
+    server's check says it fails, for every item, rather than "not yet confirmed"."""
+    _accesses(api, settings, 2)
+    served = ctx.audit.log.checkpoint_now()
+    lines = served.note.split("\n")
+    lines[2] = base64.b64encode(b"\x07" * 32).decode()
+    with _attacker(engine) as conn:
+        conn.execute(update(audit_checkpoint).values(note="\n".join(lines)))
+    body = api.get("/v1/me/access-log", headers=client_auth(settings)).json()
+    assert len(body["entries"]) == 2
+    assert all(e["verified"] is False for e in body["entries"])
+    login(api)  # An, the demo citizen with VALID_INSZ
+    page = api.get("/mijn/toegang")
+    assert page.status_code == 200
+    assert page.text.count("Controle mislukt") == 2
+    assert "Nog niet bevestigd" not in page.text

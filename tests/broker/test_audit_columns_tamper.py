@@ -18,7 +18,7 @@ from sqlalchemy import text, update
 from sqlalchemy.engine import Engine
 
 from audit.entry import decode_leaf
-from audit.schema import audit_leaf
+from audit.schema import audit_leaf, audit_node
 from broker.context import BrokerContext
 from broker.portal.audit_integrity import verify_now
 from broker.settings import Settings
@@ -150,3 +150,29 @@ def test_untouched_columns_verify(
     result = _verify(settings)
     assert result.exit_code == 0, result.output
     assert f"OK: {LOG_SIZE} leaves verified" in result.stdout
+
+
+# --- the hash index: the stored tree beside the leaves ------------------------------------------
+
+NODES = {  # (level, index of the node at that level) on the path of leaf TAMPERED
+    "level_0": (0, TAMPERED),
+    "level_1": (1, TAMPERED >> 1),
+    "level_4": (4, TAMPERED >> 4),
+}
+
+
+@pytest.mark.parametrize(("level", "idx"), NODES.values(), ids=NODES.keys())
+def test_verify_names_the_first_leaf_under_a_changed_stored_hash(
+    settings: Settings, log_of_1000: Engine, ctx: BrokerContext, level: int, idx: int,  # noqa: F811
+) -> None:
+    """The stored subtree hashes serve every inclusion proof, tile and new root: a changed one
+    is named by the first leaf under it, by the CLI and by the portal's "verify now"."""
+    with _attacker(log_of_1000) as conn:
+        conn.execute(update(audit_node).where(audit_node.c.level == level,
+                                              audit_node.c.idx == idx)
+                     .values(hash=b"\x5a" * 32))
+    first = idx << level
+    result = _verify(settings)
+    _assert_tampering_at(result, first)
+    outcome = verify_now(ctx)
+    assert not outcome.ok and outcome.bad_index == first

@@ -28,10 +28,14 @@ from broker.store.audit_vocabulary import COUNTS, DIGIT_RUN, MAX_LEAF_BYTES, UNK
 from consent.insz import is_valid_insz
 from tests.broker.test_portal_audit import login
 from tests.factories import (
+    OTHER_INSZ,
+    VALID_INSZ,
     auth,
     client_auth,
     declare_relation,
+    in_days,
     issuer_token,
+    make_desk_consent,
     make_entry,
     partner_auth,
     record_consent,
@@ -153,6 +157,66 @@ def test_canaries_through_every_input_reach_no_leaf_log_line_metric_or_foreign_r
     assert any(UNKNOWN in d["sections"] for d in decisions)
     worker = ctx.keyring.worker_ref("gbo-gent", "caw-oost-vlaanderen", canaries["plain"])
     assert {d["worker"] for d in decisions} == {worker}
+
+
+def test_canaries_through_consent_and_client_control_inputs_reach_no_leaf_log_line_or_metric(
+    api: TestClient, settings: Settings, ctx: BrokerContext, canaries: dict[str, str],
+    captured: pytest.LogCaptureFixture,
+) -> None:
+    """The other writes that make a leaf: a desk consent's evidence and grantor, a consent
+    request's message and terms, a mandate's names, an exclusion's partner, a relation's end.
+    Each canary is accepted by at least one of them (so it could have leaked) and reaches no
+    leaf, log line, metric or error answer."""
+    partner = "caw-oost-vlaanderen"
+    declare_relation(api, settings, partner=partner)
+    errors: list[Any] = []
+    accepted: dict[str, int] = {}
+    for name, canary in canaries.items():
+        writes = [
+            api.post("/v1/consents", json=make_desk_consent(
+                evidence={"method": "signed_paper", "reference": canary, "recorded_by": canary},
+                grantor={"name": canary, "role": "bewindvoerder"},
+                sections=["identiteit"], valid_until=in_days(20)),
+                headers=partner_auth(settings, partner)),
+            api.post("/v1/consents", json=make_desk_consent(purposes=[canary],
+                                                            sections=[canary]),
+                     headers=partner_auth(settings, partner)),
+            api.post("/v1/consent-requests", json={
+                "insz": VALID_INSZ, "recipients": [{"kind": "partner", "id": partner}],
+                "purposes": ["rechtenverkenning"], "sections": ["inkomen"],
+                "valid_until": in_days(30), "message": f"Mag het? {canary}"},
+                headers=partner_auth(settings, partner)),
+            api.post("/v1/consent-requests", json={
+                "insz": VALID_INSZ, "recipients": [{"kind": "partner", "id": canary}],
+                "purposes": [canary], "sections": [canary], "valid_until": in_days(30)},
+                headers=partner_auth(settings, partner)),
+            api.post("/v1/me/mandates", json={
+                "insz": OTHER_INSZ, "valid_until": in_days(30),
+                "trusted_person_name": canary[:100], "my_name": canary[:100]},
+                headers=client_auth(settings)),
+            api.post("/v1/me/exclusions", json={"partner": canary},
+                     headers=client_auth(settings)),
+            api.post("/v1/relations", json={"insz": VALID_INSZ, "end": canary},
+                     headers=partner_auth(settings, partner)),
+        ]
+        for response in writes:
+            assert response.status_code < 500, response.text
+            if response.status_code < 300:
+                accepted[name] = accepted.get(name, 0) + 1
+            else:
+                errors.append(response.text + repr(dict(response.headers)))
+    assert set(accepted) == set(canaries), accepted  # each canary got into the store somewhere
+    metrics = api.get("/metrics").text
+    leaves = _all_leaves(ctx)
+    lines = _log_lines(captured)
+    for name, canary in canaries.items():
+        for leaf in leaves:
+            assert canary not in leaf.decode("utf-8"), name
+        for line in lines:
+            assert canary not in line, (name, line)
+        assert canary not in metrics, name
+        for text in errors:
+            assert canary not in text, (name, text[:300])
 
 
 def test_leaf_request_id_is_the_brokers_own_and_the_callers_goes_only_into_the_detail(

@@ -5,13 +5,20 @@ checkpoint, and ``audit verify --witness KEY --quorum N``, against an independen
 
 from __future__ import annotations
 
+import base64
+import socket
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx2 as httpx
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner, Result
 
@@ -28,6 +35,7 @@ from broker.services.witnessing import WitnessState, parse_witnesses
 from broker.settings import Settings
 from broker.store.audit_events import AuditEvent
 from tests.broker.test_audit_tamper import _attacker, _rewrite_leaf_and_every_hash_above_it
+from tests.factories import issuer_token
 from tests.witness_process import WitnessProcess, running_witness
 
 runner = CliRunner()
@@ -281,3 +289,74 @@ def test_witness_configuration_is_checked(witness: WitnessProcess) -> None:
         with pytest.raises(ConfigurationError):
             parse_witnesses(bad)
     assert WitnessState().known is None
+
+
+@contextmanager
+def _served(context: BrokerContext) -> Iterator[str]:
+    """``context``'s broker served by uvicorn on a free loopback port, in a thread."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server = uvicorn.Server(uvicorn.Config(create_app(context=context), lifespan="on",
+                                           log_config=None, access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 15
+        while True:  # readiness: a bounded poll of /healthz
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert thread.is_alive() and time.monotonic() < deadline, "broker not ready"
+            time.sleep(0.02)
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def test_a_forked_checkpoint_served_to_one_verifier_over_http_is_caught(
+    wctx: BrokerContext, witness: WitnessProcess, settings: Settings, engine: Engine,
+    tmp_path: Path,
+) -> None:
+    """A split view: an insider with the signing key serves one outside verifier (no local
+    state, the log key pinned) a consistent fork of the log under a fresh log-signed
+    checkpoint. The verifier's witness catches it: the fork has no cosignature, and the
+    witness's own view of size 8 has another root."""
+    _append(wctx, 8)
+    wctx.audit.log.checkpoint_now()
+    _round(wctx)
+    key = wctx.audit.log.verifier_key
+    with _served(wctx) as base:
+        token = issuer_token(settings, role="auditor", scope="supervisor")
+        outside = ("audit", "verify", "--url", base, "--token", token, "--key", key,
+                   "--witness", witness.config, "--quorum", "1")
+        honest = _cli(settings, *outside, "--state", str(tmp_path / "a.txt"))
+        assert honest.exit_code == 0, honest.output
+        store = AuditStore(engine)
+        leaf = store.leaf(3)
+        assert leaf is not None
+        real, other = f"{3:032x}", "f" * 32  # entry 3 now names another client
+        assert real.encode() in leaf.leaf
+        with _attacker(engine) as conn:
+            _rewrite_leaf_and_every_hash_above_it_sized(
+                conn, 3, leaf.leaf.replace(real.encode(), other.encode()), 8)
+            conn.execute(update(audit_leaf).where(audit_leaf.c.idx == 3).values(client=other))
+            conn.execute(delete(audit_checkpoint))
+        signer = load_audit_signer(settings)[0]
+        root = store.root(8)
+        with engine.begin() as conn:
+            conn.execute(audit_checkpoint.insert().values(
+                size=8, root=root, note=sign_checkpoint(signer.name, 8, root, signer),
+                signed_at="2026-12-01T00:00:00.000000Z"))
+        forked = httpx.get(f"{base}/v1/audit/checkpoint", timeout=5).text
+        assert base64.b64encode(root).decode() in forked  # what this verifier is served
+        fooled = _cli(settings, "audit", "verify", "--url", base, "--token", token,
+                      "--key", key, "--state", str(tmp_path / "b.txt"))
+        assert fooled.exit_code == 0, fooled.output  # without a witness the fork passes
+        caught = _cli(settings, *outside, "--state", str(tmp_path / "c.txt"))
+    assert caught.exit_code == 1, caught.output
+    assert "the log signed two different trees of size 8: it was forked" in caught.output
