@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
@@ -19,6 +20,13 @@ from broker.settings import Settings
 from tests.broker.test_audit_tamper import _attacker
 from tests.broker.test_portal_client import login
 from tests.factories import client_auth, declare_relation, make_entry, partner_auth
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Checkpoints only when a test cuts one: a periodic one between two steps of a test would
+    prove an item the test means to be not yet covered."""
+    return settings.model_copy(update={"checkpoint_interval": 0})
 
 
 def _accesses(api: TestClient, settings: Settings, n: int) -> None:
