@@ -4,7 +4,9 @@ Field names are the contract with ``broker/policies/access.rego`` (its header li
 Beyond DESIGN §4's example the policy needs ``client.network`` (the requester must be in the
 client's network), each relation's id, partner ``type``, ``network`` and ``proof``, the client's
 ``exclusions``, and each consent's revocation, bound relation, ``proof`` and ``recorded_at``
-(DESIGN §9).
+(DESIGN §9). ``requester.worker`` and each entry's ``worker`` are keyed worker pseudonyms
+(``Keyring.worker_ref``): the policy returns a working note only to the worker who wrote it
+(DESIGN §1).
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ def build_input(
         "justification_facts": justification_facts(justification),
         "sections": list(sections),
         "entries": [{"id": e.id, "section": e.section, "author": e.author,
-                     "restricted": e.restricted} for e in entries],
+                     "worker": e.worker, "restricted": e.restricted} for e in entries],
         "consents": [consent_input(c) for c in consents],
         "now": format_time(now),
     }

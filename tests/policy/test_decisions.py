@@ -169,8 +169,12 @@ def oracle_allows(inp: dict[str, Any], section: str) -> bool:
     return bool(_covering(inp, section))
 
 
+SHAREABLE_TIERS = ("basis", "vertrouwelijk", "bijzonder")
+
+
 def expected_release(inp: dict[str, Any], decision: dict[str, Any]) -> list[str]:
-    """DESIGN §4: own entries, plus unrestricted entries of granted sections."""
+    """DESIGN §4: own entries (a working note only to its own worker, DESIGN §1), plus
+    unrestricted entries of granted sections."""
     req = inp["requester"]
     released = set()
     for e in inp["entries"]:
@@ -179,6 +183,10 @@ def expected_release(inp: dict[str, Any], decision: dict[str, Any]) -> list[str]
             continue
         own = (req["active"] and e["author"] == req["partner"]
                and req["partner"] not in inp["client"].get("exclusions", []))
+        if CATALOGUE["sections"].get(e["section"], {}).get("tier") not in SHAREABLE_TIERS:
+            # DESIGN §1: working notes (and, failing closed, an entry of an unknown section) go
+            # back only to the worker who wrote them
+            own = own and bool(e.get("worker")) and e.get("worker") == req.get("worker")
         if own or (result["verdict"] == "granted" and e.get("restricted") is False):
             released.add(e["id"])
     return sorted(released)
