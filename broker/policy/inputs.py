@@ -69,13 +69,48 @@ def consent_input(c: ConsentVersion) -> dict[str, Any]:
     }
 
 
+# DESIGN §4 no existence leak: each list of facts about the client is padded with inert items
+# up to a multiple of its bucket, so that the policy's input, and the work of evaluating it,
+# is the same for a client the broker never saw as for one with a few relations, consents and
+# entries. An inert item has every field null (and an entry is restricted): no rule can match
+# it (policies/access.rego compares strings, and parses times only from strings), so padding
+# changes no decision; tests/policy checks that on the whole decision corpus.
+PAD_BUCKETS = {"help_relations": 4, "consents": 4, "entries": 16}
+INERT_RELATION: dict[str, Any] = {"id": None, "partner": None, "type": None, "network": None,
+                                  "start": None, "end": None, "proof": None}
+INERT_CONSENT: dict[str, Any] = {"id": None, "valid_from": None, "valid_until": None,
+                                 "revoked_at": None, "help_relation": None, "proof": None,
+                                 "recorded_at": None, "recipients": [], "purposes": [],
+                                 "sections": []}
+INERT_ENTRY: dict[str, Any] = {"id": None, "section": None, "author": None, "worker": None,
+                               "restricted": True}
+
+
+def padded(items: list[dict[str, Any]], bucket: int,
+           inert: dict[str, Any]) -> list[dict[str, Any]]:
+    """``items`` and inert copies up to the next multiple of ``bucket`` (at least one bucket)."""
+    size = max(bucket, -(-len(items) // bucket) * bucket)
+    return items + [dict(inert) for _ in range(size - len(items))]
+
+
+def pad_input(input_doc: dict[str, Any]) -> dict[str, Any]:
+    """``input_doc`` (as ``build_input`` makes it) with its client's facts padded."""
+    client = dict(input_doc["client"])
+    client["help_relations"] = padded(list(client["help_relations"]),
+                                      PAD_BUCKETS["help_relations"], INERT_RELATION)
+    return {**input_doc, "client": client,
+            "consents": padded(list(input_doc["consents"]), PAD_BUCKETS["consents"],
+                               INERT_CONSENT),
+            "entries": padded(list(input_doc["entries"]), PAD_BUCKETS["entries"], INERT_ENTRY)}
+
+
 def build_input(
     *, requester: Partner, worker: str, client_ref: str, relations: Sequence[HelpRelation],
     consents: Sequence[ConsentVersion], purpose: str, justification: str | None,
     sections: Sequence[str], entries: Sequence[EntryMeta], registry: Registry, now: datetime,
     exclusions: Sequence[str] = (),
 ) -> dict[str, Any]:
-    return {
+    return pad_input({
         "requester": {"partner": requester.id, "type": requester.type,
                       "network": requester.network, "bound_by_secrecy": requester.bound_by_secrecy,
                       "worker": worker, "active": requester.active},
@@ -90,4 +125,4 @@ def build_input(
                      "worker": e.worker, "restricted": e.restricted} for e in entries],
         "consents": [consent_input(c) for c in consents],
         "now": format_time(now),
-    }
+    })

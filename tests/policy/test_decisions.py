@@ -10,6 +10,7 @@ import pytest
 import regorus  # type: ignore[import-untyped]
 
 from broker.policy.bundle import DECISION_RULE, INVOLVEMENT_RULE, load_bundle
+from broker.policy.inputs import pad_input
 from broker.policy.rego_tests import new_engine
 from broker.settings import DEFAULT_POLICY_DIR
 from tests.policy.decision_table import TABLE, Case
@@ -234,3 +235,14 @@ def test_involvement(
 ) -> None:
     consent = make_consent(purposes=[purpose], recipients=recipients)
     assert evaluate(engine, INVOLVEMENT_RULE, _involvement_input(purpose, [consent])) == expected
+
+
+def test_padding_the_facts_changes_no_decision(engine: regorus.Engine) -> None:
+    """DESIGN §4 no existence leak: the broker pads the client's relations, consents and entries
+    with inert items (``broker.policy.inputs.pad_input``) so that a client it never saw costs
+    the policy the same as a small one; the padding must never change an answer."""
+    for inp in [case.input for case in TABLE if case.input] + RANDOM:
+        padded = pad_input(inp)
+        assert len(padded["entries"]) >= 16 and len(padded["consents"]) >= 4
+        for rule in (DECISION_RULE, INVOLVEMENT_RULE):
+            assert evaluate(engine, rule, padded) == evaluate(engine, rule, inp), rule
