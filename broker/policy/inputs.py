@@ -72,9 +72,9 @@ def consent_input(c: ConsentVersion) -> dict[str, Any]:
 # DESIGN §4 no existence leak: each list of facts about the client is padded with inert items
 # up to a multiple of its bucket, so that the policy's input, and the work of evaluating it,
 # is the same for a client the broker never saw as for one with a few relations, consents and
-# entries. An inert item has every field null (and an entry is restricted): no rule can match
-# it (broker/policies/access.rego compares strings, and parses times only from strings), so padding
-# changes no decision; tests/policy checks that on the whole decision corpus.
+# entries. An inert item has every field null (and an entry is restricted): no rule can match it
+# (the policy compares strings, and parses times only from strings), so padding changes no
+# decision; tests/policy checks that on the whole decision corpus.
 PAD_BUCKETS = {"help_relations": 4, "consents": 4, "entries": 16}
 INERT_RELATION: dict[str, Any] = {"id": None, "partner": None, "type": None, "network": None,
                                   "start": None, "end": None, "proof": None}
