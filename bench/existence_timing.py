@@ -155,7 +155,10 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="gbo-bench-"))
     settings = _prepare(tmp / "data")
     port = _free_port()
-    env = {**os.environ, "GBO_DATA_DIR": str(settings.data_dir), "GBO_DEMO": "1"}
+    # A generous policy deadline: on a loaded machine a late evaluation fails closed, which
+    # would change one answer and end the run (the deadline is not what is measured here).
+    env = {**os.environ, "GBO_DATA_DIR": str(settings.data_dir), "GBO_DEMO": "1",
+           "GBO_POLICY_TIMEOUT_MS": "5000"}
     server = subprocess.Popen([sys.executable, str(ROOT / "bench" / "access_server.py"),
                                "--port", str(port)], env=env)
     results: dict[str, tuple[list[float], list[float]]] = {}
