@@ -25,8 +25,8 @@
 #   requester.worker (the same kind of pseudonym) it decides who gets a working note back
 #
 # Padding (DESIGN §4 no existence leak): client.help_relations, consents and entries may hold
-# inert items, every field null (an entry `restricted`), so that the input is as large for a client
-# the broker never saw as for a small one. Every rule needs string or time facts, so no rule
+# inert items, their fields null (an entry `restricted`, a consent's period empty: 1970 to 1970),
+# so that the input is as large for a client the broker never saw as for a small one. No rule
 # matches them; tests/policy checks that padding changes no answer on either engine.
 #   justification_facts                what a break-glass justification holds once normalised:
 #                                      {visible, letters, distinct} (counts of characters)

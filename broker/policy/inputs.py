@@ -72,15 +72,18 @@ def consent_input(c: ConsentVersion) -> dict[str, Any]:
 # DESIGN §4 no existence leak: each list of facts about the client is padded with inert items
 # up to a multiple of its bucket, so that the policy's input, and the work of evaluating it,
 # is the same for a client the broker never saw as for one with a few relations, consents and
-# entries. An inert item has every field null (and an entry is restricted): no rule can match it
-# (the policy compares strings, and parses times only from strings), so padding changes no
-# decision; tests/policy checks that on the whole decision corpus.
+# entries. An inert item has its fields null (an entry is restricted, a consent's period empty):
+# no rule can match it (the policy compares strings, and a consent counts only in its period), so
+# padding changes no decision; tests/policy checks that on the whole decision corpus.
 PAD_BUCKETS = {"help_relations": 4, "consents": 4, "entries": 16}
 INERT_RELATION: dict[str, Any] = {"id": None, "partner": None, "type": None, "network": None,
                                   "start": None, "end": None, "proof": None}
-INERT_CONSENT: dict[str, Any] = {"id": None, "valid_from": None, "valid_until": None,
+# An inert consent's period is over before it began, as the policy reads it (so it costs a real
+# one's time parsing): never in force.
+_EPOCH = "1970-01-01T00:00:00Z"
+INERT_CONSENT: dict[str, Any] = {"id": None, "valid_from": _EPOCH, "valid_until": _EPOCH,
                                  "revoked_at": None, "help_relation": None, "proof": None,
-                                 "recorded_at": None, "recipients": [], "purposes": [],
+                                 "recorded_at": _EPOCH, "recipients": [], "purposes": [],
                                  "sections": []}
 INERT_ENTRY: dict[str, Any] = {"id": None, "section": None, "author": None, "worker": None,
                                "restricted": True}
