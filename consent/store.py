@@ -268,12 +268,11 @@ def _decoy_consent_row() -> ConsentVersionRow:
         created_at=_EPOCH, proof="attested", recorded_at=_EPOCH, on_behalf_of=None)
 
 
-def load_work(*, relations: int, consents: int) -> None:
+def load_work(*, relations: int,
+              consents: int) -> tuple[list[HelpRelation], list[ConsentVersion]]:
     """Do what loading ``relations`` help relations and ``consents`` consent versions costs in
     Python (a row object built, then converted like ``relations_of_client`` and
-    ``open_consents`` do) and keep nothing. For a caller whose time must not tell how many
-    records a client has, or whether it has any."""
-    for _ in range(relations):
-        _relation(_decoy_relation_row())
-    for _ in range(consents):
-        _stored(_decoy_consent_row())
+    ``open_consents`` do), and return these decoys: about no client, never stored. For a
+    caller whose time must not tell how many records a client has, or whether it has any."""
+    return ([_relation(_decoy_relation_row()) for _ in range(relations)],
+            [_stored(_decoy_consent_row()).record for _ in range(consents)])

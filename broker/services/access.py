@@ -25,7 +25,7 @@ from audit.store import Appended
 from broker.context import BrokerContext
 from broker.errors import ClientErased
 from broker.policy.decision import Decision, EntryMeta
-from broker.policy.inputs import PAD_BUCKETS, build_input
+from broker.policy.inputs import PAD_BUCKETS, build_input, consent_input, relation_input
 from broker.schemas.dossier import EntryPublic
 from broker.security.auth import PartnerPrincipal
 from broker.services import dossier
@@ -100,17 +100,24 @@ def client_facts(session: Session, *, network: str, client_ref: str,
     )
 
 
-def _pad_work(keyring: Keyring, network: str, facts: ClientFacts,
+def _pad_work(ctx: BrokerContext, network: str, facts: ClientFacts,
               metas: list[EntryMeta]) -> None:
     """DESIGN §4 no existence leak: for each record the client lacks below the policy input's
-    padding (``broker.policy.inputs.PAD_BUCKETS``), the Python work of loading one: a client the
-    broker never saw then costs what a small one does, not only in the policy's input."""
+    padding (``broker.policy.inputs.PAD_BUCKETS``), the Python work of loading one and of
+    turning it into input: a client the broker never saw then costs what a small one does, not
+    only in the policy's input. The decoys are dropped."""
     def missing(kind: str, have: int) -> int:
         bucket = PAD_BUCKETS[kind]
         return max(bucket, -(-have // bucket) * bucket) - have
 
-    consent_store.load_work(relations=missing("help_relations", len(facts.relations)),
-                            consents=missing("consents", len(facts.consents)))
+    relations, consents = consent_store.load_work(
+        relations=missing("help_relations", len(facts.relations)),
+        consents=missing("consents", len(facts.consents)))
+    for relation in relations:
+        relation_input(relation, ctx.registry)
+    for consent in consents:
+        consent_input(consent)
+    keyring = ctx.keyring
     for _ in range(missing("entries", len(metas))):
         EntryMeta(id="", section="", author="", restricted=True,
                   worker=keyring.worker_ref(network, "", ""))
@@ -127,7 +134,7 @@ def gather(*, ctx: BrokerContext, session: Session, principal: PartnerPrincipal,
     facts = client_facts(session, network=network, client_ref=client_ref, now=now)
     metas = _entry_metas(session, keyring=ctx.keyring, network=network, client=client,
                          sections=sections)
-    _pad_work(ctx.keyring, network, facts, metas)
+    _pad_work(ctx, network, facts, metas)
     policy_input = build_input(
         requester=principal.partner,
         worker=ctx.keyring.worker_ref(network, principal.partner.id, principal.worker),
