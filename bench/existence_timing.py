@@ -157,8 +157,11 @@ def main() -> None:
     port = _free_port()
     # A generous policy deadline: on a loaded machine a late evaluation fails closed, which
     # would change one answer and end the run (the deadline is not what is measured here).
+    # The partner rate limit's bucket is taken on every request, the same for both clients,
+    # but never empty (as in access_requests.py).
     env = {**os.environ, "GBO_DATA_DIR": str(settings.data_dir), "GBO_DEMO": "1",
-           "GBO_POLICY_TIMEOUT_MS": "5000"}
+           "GBO_POLICY_TIMEOUT_MS": "5000", "GBO_RATE_LIMIT_PARTNER_PER_SECOND": "1000000",
+           "GBO_RATE_LIMIT_PARTNER_BURST": "1000000"}
     server = subprocess.Popen([sys.executable, str(ROOT / "bench" / "access_server.py"),
                                "--port", str(port)], env=env)
     results: dict[str, tuple[list[float], list[float]]] = {}
