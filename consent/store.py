@@ -15,7 +15,7 @@ row answers whether it covers anything at a given moment.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal, cast
 
 from sqlalchemy import update
@@ -246,3 +246,33 @@ def open_consents(*, session: Session, network: str, client_ref: str) -> list[Co
         )
     ).all()
     return [_stored(row).record for row in rows]
+
+
+# --- the work of loading, without loading --------------------------------------------------------
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _decoy_relation_row() -> HelpRelationRow:
+    return HelpRelationRow(id="r-decoy", network="", client_ref="", partner="", declared_by="",
+                           starts_at=_EPOCH, ends_at=_EPOCH, ended_at=None, created_at=_EPOCH,
+                           proof="attested")
+
+
+def _decoy_consent_row() -> ConsentVersionRow:
+    return ConsentVersionRow(
+        consent_id="cs-decoy", version=1, change="created", network="", client_ref="",
+        recorded_by_partner=None, recipients=[{"kind": "partner", "id": "-"}], purposes=["-"],
+        sections=["-"], valid_from=_EPOCH, valid_until=_EPOCH,
+        evidence={"method": "portal"}, grantor=None, help_relation_id=None, revoked_at=None,
+        created_at=_EPOCH, proof="attested", recorded_at=_EPOCH, on_behalf_of=None)
+
+
+def load_work(*, relations: int,
+              consents: int) -> tuple[list[HelpRelation], list[ConsentVersion]]:
+    """Do what loading ``relations`` help relations and ``consents`` consent versions costs in
+    Python (a row object built, then converted like ``relations_of_client`` and
+    ``open_consents`` do), and return these decoys: about no client, never stored. For a
+    caller whose time must not tell how many records a client has, or whether it has any."""
+    return ([_relation(_decoy_relation_row()) for _ in range(relations)],
+            [_stored(_decoy_consent_row()).record for _ in range(consents)])

@@ -21,6 +21,13 @@
 #   client.help_relations[].proof      how the client's presence was proven (client, eid,
 #                                      attested, referral)
 #   client.exclusions                  partner ids the client excluded: they get nothing
+#   entries[].worker                   the keyed pseudonym of the worker who wrote the entry; with
+#   requester.worker (the same kind of pseudonym) it decides who gets a working note back
+#
+# Padding (DESIGN §4 no existence leak): client.help_relations, consents and entries may hold
+# inert items, their fields null (an entry `restricted`, a consent's period empty: 1970 to 1970),
+# so that the input is as large for a client the broker never saw as for a small one. No rule
+# matches them; tests/policy checks that padding changes no answer on either engine.
 #   justification_facts                what a break-glass justification holds once normalised:
 #                                      {visible, letters, distinct} (counts of characters)
 #
@@ -411,7 +418,8 @@ section_result(s) := {"verdict": "granted", "reasons": [], "consents": relied_on
 
 # --- release ------------------------------------------------------------------------------
 # DESIGN §4: an entry is released when its author is the requester, or when its section is
-# granted and the entry is not restricted. Only entries of requested sections are considered.
+# granted and the entry is not restricted; an own working note only to the worker who wrote it
+# (DESIGN §1). Only entries of requested sections are considered.
 # `restricted` must be present and false: a missing flag is treated as restricted. There is no
 # per-entry reason code on purpose: it would reveal that a restricted entry exists.
 # Own entries need an active requester (a deactivated partner gets nothing).
@@ -422,6 +430,21 @@ released contains e.id if {
 	requester_active
 	not excluded
 	e.author == requester_partner
+	own_entry_shown(e)
+}
+
+# DESIGN §1: a worker's personal working notes are never shared, not with a colleague of the
+# same partner either. An own entry of a section that is not shareable (tier `geheim`:
+# werkaantekeningen) goes back only to the worker who wrote it: entries[].worker and
+# requester.worker are the broker's keyed worker pseudonyms (DESIGN §9), and a missing or
+# empty one matches nothing.
+own_entry_shown(e) if section_shareable(e.section)
+
+own_entry_shown(e) if {
+	not section_shareable(e.section)
+	is_string(e.worker)
+	e.worker != ""
+	e.worker == input.requester.worker
 }
 
 released contains e.id if {

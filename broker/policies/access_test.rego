@@ -420,7 +420,7 @@ entries := [
 	{"id": "e-4", "section": "justitie", "author": "ocmw-gent", "restricted": false},
 	{"id": "e-5", "section": "inkomen", "author": "dmw-cm"},
 	{"id": "e-6", "section": "huisvesting", "author": "caw-oost-vlaanderen", "restricted": false},
-	{"id": "e-7", "section": "werkaantekeningen", "author": "caw-oost-vlaanderen", "restricted": true},
+	{"id": "e-7", "section": "werkaantekeningen", "author": "caw-oost-vlaanderen", "worker": "w-7f3a", "restricted": true},
 	{"id": "e-8", "section": "werkaantekeningen", "author": "ocmw-gent", "restricted": false},
 ]
 
@@ -432,6 +432,25 @@ test_release_granted_unrestricted_and_own_entries if {
 	# e-2 restricted, e-4 in a denied section, e-5 without a restricted flag, e-6 not requested,
 	# e-8 someone else's working notes; e-3 and e-7 are the requester's own.
 	d.release == ["e-1", "e-3", "e-7"]
+}
+
+# DESIGN §1: working notes belong to the worker who wrote them, not to the partner.
+test_working_notes_go_back_only_to_their_own_worker if {
+	notes := [
+		{"id": "e-1", "section": "werkaantekeningen", "author": "caw-oost-vlaanderen", "worker": "w-7f3a", "restricted": false},
+		{"id": "e-2", "section": "werkaantekeningen", "author": "caw-oost-vlaanderen", "worker": "w-colleague", "restricted": false},
+		{"id": "e-3", "section": "werkaantekeningen", "author": "caw-oost-vlaanderen", "restricted": false},
+		{"id": "e-4", "section": "werkaantekeningen", "author": "caw-oost-vlaanderen", "worker": "", "restricted": false},
+		{"id": "e-5", "section": "inkomen", "author": "caw-oost-vlaanderen", "worker": "w-colleague", "restricted": true},
+	]
+	inp := req({"sections": ["inkomen", "werkaantekeningen"], "entries": notes})
+	d := access.decision with input as inp
+	# e-2 a colleague's note, e-3 and e-4 name no worker; e-5 an ordinary entry of the partner.
+	d.release == ["e-1", "e-5"]
+	colleague := access.decision with input as object.union(inp, {"requester": {"worker": "w-colleague"}})
+	colleague.release == ["e-2", "e-5"]
+	nobody := access.decision with input as object.union(inp, {"requester": {"worker": null}})
+	nobody.release == ["e-5"]
 }
 
 test_own_entries_not_released_to_inactive_requester if {

@@ -34,6 +34,7 @@ class EntryMeta:
     section: str
     author: str
     restricted: bool
+    worker: str = ""  # the author's worker as its keyed pseudonym (DESIGN §1, §9); "" unknown
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ Field names are the contract with ``broker/policies/access.rego`` (its header li
 Beyond DESIGN §4's example the policy needs ``client.network`` (the requester must be in the
 client's network), each relation's id, partner ``type``, ``network`` and ``proof``, the client's
 ``exclusions``, and each consent's revocation, bound relation, ``proof`` and ``recorded_at``
-(DESIGN §9).
+(DESIGN §9). ``requester.worker`` and each entry's ``worker`` are keyed worker pseudonyms
+(``Keyring.worker_ref``): the policy returns a working note only to the worker who wrote it
+(DESIGN §1).
 """
 
 from __future__ import annotations
@@ -67,13 +69,51 @@ def consent_input(c: ConsentVersion) -> dict[str, Any]:
     }
 
 
+# DESIGN §4 no existence leak: each list of facts about the client is padded with inert items
+# up to a multiple of its bucket, so that the policy's input, and the work of evaluating it,
+# is the same for a client the broker never saw as for one with a few relations, consents and
+# entries. An inert item has its fields null (an entry is restricted, a consent's period empty):
+# no rule can match it (the policy compares strings, and a consent counts only in its period), so
+# padding changes no decision; tests/policy checks that on the whole decision corpus.
+PAD_BUCKETS = {"help_relations": 4, "consents": 4, "entries": 16}
+INERT_RELATION: dict[str, Any] = {"id": None, "partner": None, "type": None, "network": None,
+                                  "start": None, "end": None, "proof": None}
+# An inert consent's period is over before it began, as the policy reads it (so it costs a real
+# one's time parsing): never in force.
+_EPOCH = "1970-01-01T00:00:00Z"
+INERT_CONSENT: dict[str, Any] = {"id": None, "valid_from": _EPOCH, "valid_until": _EPOCH,
+                                 "revoked_at": None, "help_relation": None, "proof": None,
+                                 "recorded_at": _EPOCH, "recipients": [], "purposes": [],
+                                 "sections": []}
+INERT_ENTRY: dict[str, Any] = {"id": None, "section": None, "author": None, "worker": None,
+                               "restricted": True}
+
+
+def padded(items: list[dict[str, Any]], bucket: int,
+           inert: dict[str, Any]) -> list[dict[str, Any]]:
+    """``items`` and inert copies up to the next multiple of ``bucket`` (at least one bucket)."""
+    size = max(bucket, -(-len(items) // bucket) * bucket)
+    return items + [dict(inert) for _ in range(size - len(items))]
+
+
+def pad_input(input_doc: dict[str, Any]) -> dict[str, Any]:
+    """``input_doc`` (as ``build_input`` makes it) with its client's facts padded."""
+    client = dict(input_doc["client"])
+    client["help_relations"] = padded(list(client["help_relations"]),
+                                      PAD_BUCKETS["help_relations"], INERT_RELATION)
+    return {**input_doc, "client": client,
+            "consents": padded(list(input_doc["consents"]), PAD_BUCKETS["consents"],
+                               INERT_CONSENT),
+            "entries": padded(list(input_doc["entries"]), PAD_BUCKETS["entries"], INERT_ENTRY)}
+
+
 def build_input(
     *, requester: Partner, worker: str, client_ref: str, relations: Sequence[HelpRelation],
     consents: Sequence[ConsentVersion], purpose: str, justification: str | None,
     sections: Sequence[str], entries: Sequence[EntryMeta], registry: Registry, now: datetime,
     exclusions: Sequence[str] = (),
 ) -> dict[str, Any]:
-    return {
+    return pad_input({
         "requester": {"partner": requester.id, "type": requester.type,
                       "network": requester.network, "bound_by_secrecy": requester.bound_by_secrecy,
                       "worker": worker, "active": requester.active},
@@ -85,7 +125,7 @@ def build_input(
         "justification_facts": justification_facts(justification),
         "sections": list(sections),
         "entries": [{"id": e.id, "section": e.section, "author": e.author,
-                     "restricted": e.restricted} for e in entries],
+                     "worker": e.worker, "restricted": e.restricted} for e in entries],
         "consents": [consent_input(c) for c in consents],
         "now": format_time(now),
-    }
+    })

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -19,12 +20,18 @@ from broker.portal.texts import local
 CSV_COLUMNS = ("index", "tijdstip", "soort", "netwerk", "partner", "medewerker", "cliënt",
                "doel", "toegestaan", "geweigerd", "noodsituatie", "beleidsversie", "verzoek")
 # OWASP "CSV injection": a spreadsheet runs a cell starting with one of these as a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = "=+-@\t\r"
+# Where a spreadsheet may start a new cell or row: the comma of RFC 4180, the semicolon that
+# Excel in a nl-BE (or any comma-decimal) locale splits on, tab, and line breaks. A hostile value
+# may carry any of them to start a cell of its own, so a formula start right after one (blanks
+# between allowed) is neutralised as well as one at the start of the value.
+_CELL_START = re.compile(r"(^|[,;\t\r\n])([ ]*)(?=[" + re.escape(_FORMULA_START) + r"])")
 
 
 def safe_cell(value: str) -> str:
-    """``value`` with a leading apostrophe when a spreadsheet would read it as a formula."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
+    """``value`` with an apostrophe before every formula start a spreadsheet could see: at the
+    start of the value and after each separator character, whatever delimiter it splits on."""
+    return _CELL_START.sub(lambda m: m.group(1) + "'" + m.group(2), value)
 
 
 def csv_record(row: Row) -> list[str]:
@@ -39,7 +46,9 @@ def csv_record(row: Row) -> list[str]:
 def csv_chunks(rows: Iterable[Row]) -> Iterator[str]:
     """The export, a chunk per row (streamed): a header line, then one line per row."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180 line ends
+    # RFC 4180 line ends; every cell quoted, so a separator inside a value stays inside its cell
+    # for a reader that honours quotes (the neutralising above covers one that does not).
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
 
     def flush() -> str:
         text = buffer.getvalue()

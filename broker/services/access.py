@@ -1,7 +1,9 @@
 """The access flow (DESIGN §4–§7): gather, decide, audit durably, then release.
 
 1. Resolve the client's pseudonym; gather help relations, open consent versions and the metadata
-   of the client's entries in the requested sections (never content).
+   of the client's entries in the requested sections (never content). DESIGN §4 no existence
+   leak: a client the broker never saw costs the same queries, the same policy evaluation and
+   the same key unwrapping as one it knows, and leaves the same kind of audit entry.
 2. Ask the policy (fail closed: any failure denies every section with ``policy_error``). The
    decision names, per granted section, the consents it relied on (DESIGN §3).
 3. Append the decision to the audit log and wait until it is durable (audit-before-release,
@@ -16,17 +18,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from audit.store import Appended
 from broker.context import BrokerContext
 from broker.errors import ClientErased
 from broker.policy.decision import Decision, EntryMeta
-from broker.policy.inputs import build_input
+from broker.policy.inputs import PAD_BUCKETS, build_input, consent_input, relation_input
 from broker.schemas.dossier import EntryPublic
 from broker.security.auth import PartnerPrincipal
 from broker.services import dossier
 from broker.store.audit_events import AuditEvent
+from broker.store.keyring import Keyring
 from broker.store.models import Client, Entry
 from consent import control_store
 from consent import store as consent_store
@@ -53,16 +57,25 @@ class Gathered:
     policy_input: dict[str, Any]
 
 
-def _entry_metas(session: Session, client: Client | None,
+# DESIGN §4 no existence leak: a client id no entry has, asked about when the client has no
+# record, so that the entry query runs whether or not the client exists.
+_NO_CLIENT = ""
+
+
+def _entry_metas(session: Session, *, keyring: Keyring, network: str, client: Client | None,
                  sections: Sequence[str]) -> list[EntryMeta]:
-    if client is None:
-        return []
-    rows = session.exec(
-        select(Entry.id, Entry.section, Entry.author, Entry.restricted)
-        .where(Entry.client_id == client.id, col(Entry.section).in_(list(sections)))
+    """The metadata of the client's entries in ``sections``, each with its worker as the keyed
+    pseudonym (DESIGN §1: working notes go back only to their own worker). The same query runs
+    for a client without a record (it finds nothing)."""
+    rows = session.execute(
+        sa_select(col(Entry.id), col(Entry.section), col(Entry.author), col(Entry.restricted),
+                  col(Entry.worker))
+        .where(col(Entry.client_id) == (client.id if client is not None else _NO_CLIENT),
+               col(Entry.section).in_(list(sections)))
         .order_by(col(Entry.created_at), col(Entry.id))
     ).all()
-    return [EntryMeta(id=r[0], section=r[1], author=r[2], restricted=r[3]) for r in rows]
+    return [EntryMeta(id=r[0], section=r[1], author=r[2], restricted=r[3],
+                      worker=keyring.worker_ref(network, r[2], r[4])) for r in rows]
 
 
 @dataclass(frozen=True)
@@ -87,6 +100,29 @@ def client_facts(session: Session, *, network: str, client_ref: str,
     )
 
 
+def _pad_work(ctx: BrokerContext, network: str, facts: ClientFacts,
+              metas: list[EntryMeta]) -> None:
+    """DESIGN §4 no existence leak: for each record the client lacks below the policy input's
+    padding (``broker.policy.inputs.PAD_BUCKETS``), the Python work of loading one and of
+    turning it into input: a client the broker never saw then costs what a small one does, not
+    only in the policy's input. The decoys are dropped."""
+    def missing(kind: str, have: int) -> int:
+        bucket = PAD_BUCKETS[kind]
+        return max(bucket, -(-have // bucket) * bucket) - have
+
+    relations, consents = consent_store.load_work(
+        relations=missing("help_relations", len(facts.relations)),
+        consents=missing("consents", len(facts.consents)))
+    for relation in relations:
+        relation_input(relation, ctx.registry)
+    for consent in consents:
+        consent_input(consent)
+    keyring = ctx.keyring
+    for _ in range(missing("entries", len(metas))):
+        EntryMeta(id="", section="", author="", restricted=True,
+                  worker=keyring.worker_ref(network, "", ""))
+
+
 def gather(*, ctx: BrokerContext, session: Session, principal: PartnerPrincipal, insz: str,
            purpose: str, justification: str | None, sections: Sequence[str],
            now: datetime) -> Gathered:
@@ -96,9 +132,13 @@ def gather(*, ctx: BrokerContext, session: Session, principal: PartnerPrincipal,
     client_ref = ctx.keyring.client_ref(network, insz)
     client = dossier.find_client(session, keyring=ctx.keyring, network=network, insz=insz)
     facts = client_facts(session, network=network, client_ref=client_ref, now=now)
-    metas = _entry_metas(session, client, sections)
+    metas = _entry_metas(session, keyring=ctx.keyring, network=network, client=client,
+                         sections=sections)
+    _pad_work(ctx, network, facts, metas)
     policy_input = build_input(
-        requester=principal.partner, worker=principal.worker, client_ref=client_ref,
+        requester=principal.partner,
+        worker=ctx.keyring.worker_ref(network, principal.partner.id, principal.worker),
+        client_ref=client_ref,
         relations=facts.relations, consents=facts.consents, exclusions=facts.exclusions,
         purpose=purpose, justification=justification, sections=sections, entries=metas,
         registry=ctx.registry, now=now,
@@ -125,16 +165,15 @@ def request_access(*, ctx: BrokerContext, session: Session, principal: PartnerPr
     client = facts_in.client
     decision, failure = ctx.policy.decide(facts_in.policy_input, requested=requested,
                                           requester=partner.id, entries=facts_in.entries)
-    data_key = None
-    if client is not None and client.data_key_wrapped is not None:
-        data_key = ctx.keyring.data_key(client)
-    detail: dict[str, Any] | None = None
-    if data_key is not None:
-        detail = {"released": list(decision.release)}
-        if justification is not None:
-            detail["justification"] = justification  # DESIGN §4: encrypted, never in clear
-        if correlation_id is not None:
-            detail["correlation_id"] = correlation_id  # DESIGN §9: free text, encrypted only
+    # DESIGN §4 no existence leak: every decision carries an encrypted detail, under the
+    # client's data key or, for a client without one, a decoy key unwrapped the same way
+    # (``Keyring.detail_key``): the same work, and the same entry for an auditor to see.
+    data_key = ctx.keyring.detail_key(client)
+    detail: dict[str, Any] = {"released": list(decision.release)}
+    if justification is not None:
+        detail["justification"] = justification  # DESIGN §4: encrypted, never in clear
+    if correlation_id is not None:
+        detail["correlation_id"] = correlation_id  # DESIGN §9: free text, encrypted only
     facts: dict[str, Any] = {"obligations": list(decision.obligations)}
     if failure is not None:
         facts["policy_error"] = failure

@@ -16,7 +16,7 @@ from audit.errors import AuditError
 from audit.merkle import leaf_hash, verify_inclusion
 from audit.note import parse_note
 from broker.context import BrokerContext
-from broker.errors import ClientNotFound
+from broker.errors import ClientNotFound, DecryptionError
 from broker.schemas.dossier import EntryPublic
 from broker.schemas.me import AccessLogEntry
 from broker.schemas.notices import DeskRecord
@@ -56,10 +56,23 @@ def access_log(*, ctx: BrokerContext, session: Session, insz: str,
             worker=entry["worker"], purpose=entry["purpose"], sections=entry["sections"],
             break_glass=entry["break_glass"],
             notice="notify_client" in entry.get("facts", {}).get("obligations", []),
-            detail=decrypt_detail(entry, key) if key is not None else None,
+            detail=_readable_detail(entry, key),
             **receipts.receipt(stored.index, stored.leaf),
         ))
     return items
+
+
+def _readable_detail(entry: dict[str, Any], key: bytes | None) -> dict[str, Any] | None:
+    """The entry's detail under the client's key, or None when it is not theirs to read: an
+    access asked before the client had a record was written under a decoy key that nobody
+    keeps (DESIGN §4 no existence leak). The leaf itself is checked against the log
+    (``verified_rows``), so a failed decryption here is never a tampering that goes unseen."""
+    if key is None:
+        return None
+    try:
+        return decrypt_detail(entry, key)
+    except DecryptionError:
+        return None
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,21 @@ from broker.errors import ClientErased, ConfigurationError
 from broker.store import crypto
 from broker.store.models import Client
 
+# A client id no client can have (ids are ``c-`` and 32 hex digits): the decoy's, same length.
+DECOY_CLIENT_ID = "c-" + "x" * 32
+
 
 @dataclass(frozen=True)
 class Keyring:
     kek: crypto.KeyEncryptionKey
     pseudonym_secrets: dict[str, bytes] = field(repr=False)
+    # DESIGN §4 no existence leak: a data key wrapped like a client's, made at start-up and never
+    # kept in clear, unwrapped in place of a client's when there is none (``detail_key``).
+    _decoy_wrapped: bytes = field(init=False, repr=False, default=b"")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_decoy_wrapped",
+                           self.kek.wrap(crypto.new_data_key(), DECOY_CLIENT_ID))
 
     def client_ref(self, network: str, insz: str) -> str:
         """The client's pseudonym in ``network`` (HMAC-SHA-256 with that network's secret)."""
@@ -45,3 +55,13 @@ class Keyring:
         if client.kek_id != self.kek.kid:
             raise ConfigurationError(f"client key is wrapped by unknown KEK {client.kek_id!r}")
         return self.kek.unwrap(client.data_key_wrapped, client.id)
+
+    def detail_key(self, client: Client | None) -> bytes:
+        """The key an audit entry's detail about ``client`` is encrypted with (DESIGN §7): the
+        client's data key; for a client without one (never seen, or erased) a decoy key,
+        unwrapped the same way and then forgotten, so the detail is there, the same size and
+        the same work either way, and nobody can read it (DESIGN §4 no existence leak).
+        Raises ``ConfigurationError`` when the client's key is wrapped by an unknown KEK."""
+        if client is not None and client.data_key_wrapped is not None:
+            return self.data_key(client)
+        return self.kek.unwrap(self._decoy_wrapped, DECOY_CLIENT_ID)

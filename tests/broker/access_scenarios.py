@@ -61,6 +61,7 @@ class E:
     author: str
     section: str
     restricted: bool = False
+    worker: str = "w-1"  # the token ``sub`` of the worker who wrote it (the factories' worker)
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ def write_scenario(ctx: BrokerContext, case: Case, now: datetime, *, insz: str =
         for entry in case.entries:
             stored = dossier.store_entry(
                 session=session, keyring=ctx.keyring, network=NETWORK, author=entry.author,
-                worker="w-9", now=now,
+                worker=entry.worker, now=now,
                 entry_in=dossier.NewEntry(insz=insz, section=entry.section,
                                           content={"label": entry.label},
                                           restricted=entry.restricted),

@@ -86,6 +86,33 @@ def test_working_notes_may_be_written_but_are_not_in_the_clients_view(
     assert api.get("/v1/me/dossier", headers=client_auth(settings)).json()["entries"] == []
 
 
+def _working_notes_seen_by(api: TestClient, settings: Settings, sub: str) -> list[Any]:
+    response = api.post("/v1/access-requests",
+                        json={"insz": VALID_INSZ, "purpose": "gezamenlijke_begeleiding",
+                              "sections": ["werkaantekeningen"]},
+                        headers=partner_auth(settings, sub=sub))
+    assert response.status_code == 200, response.text
+    section = response.json()["sections"]["werkaantekeningen"]
+    assert section["verdict"] == "denied"  # never shared (DESIGN §3)
+    return [e["content"] for e in section.get("entries", [])]
+
+
+def test_working_notes_go_back_to_their_author_and_not_to_a_colleague(
+    api: TestClient, settings: Settings
+) -> None:
+    """DESIGN §1: a worker's personal working notes are never shared, not with a colleague of
+    the same partner either."""
+    declare_relation(api, settings)
+    for sub, note in (("w-1", "eerste indruk van w-1"), ("w-2", "notitie van w-2")):
+        written = api.post("/v1/entries", json=make_entry(section="werkaantekeningen",
+                                                           content={"notitie": note}),
+                           headers=partner_auth(settings, sub=sub))
+        assert written.status_code == 201
+    assert _working_notes_seen_by(api, settings, "w-1") == [{"notitie": "eerste indruk van w-1"}]
+    assert _working_notes_seen_by(api, settings, "w-2") == [{"notitie": "notitie van w-2"}]
+    assert _working_notes_seen_by(api, settings, "w-3") == []
+
+
 def test_restricted_flag_is_stored(api: TestClient, settings: Settings) -> None:
     declare_relation(api, settings)
     api.post("/v1/entries", json=make_entry(restricted=True), headers=partner_auth(settings))

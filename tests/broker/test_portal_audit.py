@@ -360,6 +360,62 @@ def test_export_is_pseudonymised_and_guarded_against_csv_injection(
         assert not any(cell[:1] in "=+-@" for cell in row.values() if cell)
 
 
+# CSV injection through a separator inside a value: Excel in a nl-BE locale splits a comma-
+# separated file on ";" (its list separator), so a value carrying ";" (or ",", a tab, a line
+# break) can start a cell of its own. Each payload goes into the purpose, the worker and the
+# request id of one pre-guard entry (as an insider with the database could write it).
+CSV_PAYLOADS = {
+    "semicolon_cmd": "x;=cmd|' /C calc'!A0;",
+    "comma_formula": "x,=1+2",
+    "tab_formula": "x\t=1+2",
+    "tab_at_start": "\t=1+2",
+    "cr_formula": "x\r=1+2",
+    "lf_formula": "x\n@SUM(A1:A9)",
+    "plus_after_semicolon": "x;+41",
+    "minus_after_semicolon": "x;-41",
+    "at_after_semicolon": "x;@SUM(A1)",
+    "blank_before_formula": "x;  =1+2",
+    "quote_breakout": 'x";=HYPERLINK("http://x");"',
+    "formula_at_start": "=1+2;=3+4",
+    "separator_then_tab": "x;\t=1+2",
+}
+_SPLITTERS = (";", ",", "\t", "\r", "\n")
+
+
+def _cells_a_spreadsheet_may_see(line: str) -> list[str]:
+    """Every piece of ``line`` some reader may take for a cell: split on each separator a
+    spreadsheet might use, ignoring quotes (one leading quote, the CSV quoting, dropped)."""
+    pieces = [line]
+    for separator in _SPLITTERS:
+        pieces = [part for piece in pieces for part in piece.split(separator)]
+    return [p[1:] if p.startswith('"') else p for p in pieces]
+
+
+@pytest.mark.parametrize("payload", CSV_PAYLOADS.values(), ids=CSV_PAYLOADS.keys())
+def test_export_neutralises_formulas_after_any_separator(api: TestClient, ctx: BrokerContext,
+                                                         payload: str) -> None:
+    index = append_unguarded(ctx, AuditEvent(
+        kind="access.decision", network="gbo-gent", client="c-0001", partner="ocmw-gent",
+        worker=payload, purpose=payload, request_id=payload,
+        sections=_sections(inkomen=("no_consent_for_section",))))
+    login(api)
+    response = api.get("/audit/export.csv")
+    assert response.status_code == 200
+    text = response.text.lstrip("\ufeff")
+    for piece in _cells_a_spreadsheet_may_see(text):
+        assert piece.lstrip(" ")[:1] not in ("=", "+", "-", "@"), piece
+    # Every cell quoted: a reader that honours quotes keeps the separators inside their cell.
+    rows = list(csv.reader(io.StringIO(text)))
+    lines = text.split("\r\n")
+    assert lines[0].startswith('"index","tijdstip"')
+    [row] = [r for r in rows[1:] if r[0] == str(index)]
+    record = dict(zip(rows[0], row, strict=True))
+    for column in ("doel", "medewerker", "verzoek"):
+        # Nothing lost: the value reads back with only apostrophes added.
+        assert record[column] != payload
+        assert record[column].replace("'", "") == payload.replace("'", "")
+
+
 # --- charts -----------------------------------------------------------------------------------
 
 

@@ -545,6 +545,20 @@ TABLE: list[Case] = [
         {"inkomen": G},
     ),
     Case(
+        "release_working_notes_only_to_their_worker",
+        make_input(
+            sections=["inkomen", "werkaantekeningen"],
+            entries=[entry("e-1", "werkaantekeningen", author=CAW),
+                     entry("e-2", "werkaantekeningen", author=CAW, worker="w-colleague"),
+                     entry("e-3", "werkaantekeningen", author=CAW, worker=""),
+                     entry("e-4", "inkomen", author=CAW, restricted=True,
+                           worker="w-colleague")],
+        ),
+        {"inkomen": G,
+         "werkaantekeningen": NO_CONSENT + ["section_never_shared"] + NOT_NEEDED},
+        release=["e-1", "e-4"],
+    ),
+    Case(
         "release_nothing_for_inactive_requester",
         make_input(
             requester=requester(active=False), entries=[entry("e-1", "inkomen", author=CAW)]

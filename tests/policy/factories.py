@@ -100,9 +100,13 @@ def make_consent(**overrides: Any) -> dict[str, Any]:
 
 
 def entry(
-    id_: str, section: str, author: str = "ocmw-gent", restricted: bool = False
+    id_: str, section: str, author: str = "ocmw-gent", restricted: bool = False,
+    worker: str = "w-7f3a",
 ) -> dict[str, Any]:
-    return {"id": id_, "section": section, "author": author, "restricted": restricted}
+    """An entry's metadata; ``worker``: the pseudonym of the worker who wrote it (by default the
+    requester's own worker, as far as ``author`` is the requester)."""
+    return {"id": id_, "section": section, "author": author, "restricted": restricted,
+            "worker": worker}
 
 
 def make_input(**overrides: Any) -> dict[str, Any]:
@@ -213,6 +217,8 @@ def random_input(rng: random.Random) -> dict[str, Any]:
         )
         if rng.random() < 0.05:
             del e["restricted"]
+        if rng.random() < 0.3:  # a colleague's entry, or one that names no worker
+            e["worker"] = rng.choice(("w-colleague", ""))
         entries.append(e)
     return {
         "requester": req,

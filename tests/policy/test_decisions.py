@@ -10,6 +10,7 @@ import pytest
 import regorus  # type: ignore[import-untyped]
 
 from broker.policy.bundle import DECISION_RULE, INVOLVEMENT_RULE, load_bundle
+from broker.policy.inputs import pad_input
 from broker.policy.rego_tests import new_engine
 from broker.settings import DEFAULT_POLICY_DIR
 from tests.policy.decision_table import TABLE, Case
@@ -169,8 +170,12 @@ def oracle_allows(inp: dict[str, Any], section: str) -> bool:
     return bool(_covering(inp, section))
 
 
+SHAREABLE_TIERS = ("basis", "vertrouwelijk", "bijzonder")
+
+
 def expected_release(inp: dict[str, Any], decision: dict[str, Any]) -> list[str]:
-    """DESIGN §4: own entries, plus unrestricted entries of granted sections."""
+    """DESIGN §4: own entries (a working note only to its own worker, DESIGN §1), plus
+    unrestricted entries of granted sections."""
     req = inp["requester"]
     released = set()
     for e in inp["entries"]:
@@ -179,6 +184,10 @@ def expected_release(inp: dict[str, Any], decision: dict[str, Any]) -> list[str]
             continue
         own = (req["active"] and e["author"] == req["partner"]
                and req["partner"] not in inp["client"].get("exclusions", []))
+        if CATALOGUE["sections"].get(e["section"], {}).get("tier") not in SHAREABLE_TIERS:
+            # DESIGN §1: working notes (and, failing closed, an entry of an unknown section) go
+            # back only to the worker who wrote them
+            own = own and bool(e.get("worker")) and e.get("worker") == req.get("worker")
         if own or (result["verdict"] == "granted" and e.get("restricted") is False):
             released.add(e["id"])
     return sorted(released)
@@ -226,3 +235,14 @@ def test_involvement(
 ) -> None:
     consent = make_consent(purposes=[purpose], recipients=recipients)
     assert evaluate(engine, INVOLVEMENT_RULE, _involvement_input(purpose, [consent])) == expected
+
+
+def test_padding_the_facts_changes_no_decision(engine: regorus.Engine) -> None:
+    """DESIGN §4 no existence leak: the broker pads the client's relations, consents and entries
+    with inert items (``broker.policy.inputs.pad_input``) so that a client it never saw costs
+    the policy the same as a small one; the padding must never change an answer."""
+    for inp in [case.input for case in TABLE if case.input] + RANDOM:
+        padded = pad_input(inp)
+        assert len(padded["entries"]) >= 16 and len(padded["consents"]) >= 4
+        for rule in (DECISION_RULE, INVOLVEMENT_RULE):
+            assert evaluate(engine, rule, padded) == evaluate(engine, rule, inp), rule

@@ -25,6 +25,7 @@ from broker.policy.bundle import (
     PolicyBundle,
     load_bundle,
 )
+from broker.policy.inputs import pad_input
 from broker.policy.rego_tests import discover_tests, new_engine
 from broker.settings import DEFAULT_POLICY_DIR
 from tests.policy.decision_table import TABLE
@@ -56,7 +57,10 @@ EDGE_INPUTS: list[Any] = [
     make_input(justification=["a" * 40]),
 ]
 
-CORPUS = [case.input for case in TABLE] + random_inputs(300) + EDGE_INPUTS
+# The broker pads the client's facts with inert items (DESIGN §4 no existence leak): both
+# engines must ignore them alike.
+CORPUS = ([case.input for case in TABLE] + random_inputs(300) + EDGE_INPUTS
+          + [pad_input(case.input) for case in TABLE if case.input])
 
 
 def regorus_outcome(engine: regorus.Engine, rule: str, inp: Any) -> dict[str, Any]:
