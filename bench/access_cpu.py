@@ -107,9 +107,10 @@ def main() -> None:
     if args.against:
         ratios = [t / a for t, a in zip(runs["this", "access"], runs["against", "access"],
                                         strict=True)]
+        of_medians = median(runs["this", "access"]) / median(runs["against", "access"])
         print(f"RESULT access CPU this / against = {median(ratios):.3f} "
               f"(per round {', '.join(f'{x:.2f}' for x in ratios)}; "
-              f"ratio of medians {median(runs['this', 'access']) / median(runs['against', 'access']):.3f})")
+              f"ratio of medians {of_medians:.3f})")
 
 
 if __name__ == "__main__":
