@@ -50,7 +50,7 @@ test: $(VENV)/.installed-dev $(WITNESS_VENV)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check broker consent audit tests
+	$(BIN)/ruff check broker consent audit tests bench
 	$(BIN)/mypy consent audit broker
 
 clean:
