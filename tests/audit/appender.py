@@ -5,8 +5,9 @@
 Opens a ``TransparencyLog`` on the database, prints ``ready``, waits for a line on stdin if
 ``--wait`` is given, then appends from ``T`` threads (``N`` entries in all; forever with ``N=0``).
 Each acknowledged append is printed, flushed, as ``<index> <leaf hash hex> <entry id>`` the moment
-``append`` returns, so the parent knows exactly which entries the log promised to keep. Prints
-``done`` at the end of a finite run.
+``append`` returns, so the parent knows exactly which entries the log promised to keep; an append
+that raises is printed as ``failed <exception type> <entry id>`` (no promise). Prints ``done`` at
+the end of a finite run.
 """
 
 from __future__ import annotations
@@ -50,7 +51,12 @@ def main() -> None:
             if n is None:
                 return
             entry = sample_entry(n, source=args.source)
-            appended = log.append(entry, timeout=60)
+            try:
+                appended = log.append(entry, timeout=60)
+            except Exception as exc:  # noqa: BLE001 - reported to the parent, which judges it
+                with out:
+                    print("failed", type(exc).__name__, entry["id"], flush=True)
+                continue
             with out:
                 print(appended.index, appended.leaf_hash.hex(), entry["id"], flush=True)
 
