@@ -22,13 +22,13 @@ from broker.context import BrokerContext, load_context
 from broker.demo import create_demo_keys
 from broker.settings import Settings
 from broker.store.db import current_revision, head_revision, make_engine, upgrade
+from tests.backends import BACKENDS
 from tests.databases import Kind, PostgresSchemas, SqliteFiles
 
 POSTGRES_URL = os.environ.get(
     "GBO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
-BACKENDS = ["sqlite", "postgresql"]
 GENEROUS_RATE_LIMITS = {
     "rate_limit_partner_per_second": 1000.0, "rate_limit_partner_burst": 100_000,
     "rate_limit_session_per_second": 1000.0, "rate_limit_session_burst": 100_000,
@@ -74,7 +74,7 @@ def _kind(request: pytest.FixtureRequest) -> Kind:
     return "empty"
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=list(BACKENDS))
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh database on each backend: empty, or as migrated (see ``_kind``)."""
     kind = _kind(request)
