@@ -9,6 +9,7 @@ PostgreSQL is unreachable its half of the suite is skipped — or fails, with ``
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,16 +88,25 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def demo_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory holding only the demo keys (``create_demo_keys``), made once."""
+    data_dir = tmp_path_factory.mktemp("demo") / "data"
+    create_demo_keys(Settings(data_dir=data_dir, demo=True))
+    return data_dir
+
+
 @pytest.fixture
-def settings(tmp_path: Path, db_url: str) -> Settings:
-    """Demo-mode settings with fresh demo keys in a temporary data directory."""
+def settings(tmp_path: Path, db_url: str, demo_data_dir: Path) -> Settings:
+    """Demo-mode settings with the demo keys in a temporary data directory of the test's own
+    (a copy: what a test changes there no other test sees)."""
     # A generous policy deadline: on a loaded test machine a 200 ms one fails decisions closed
     # at random; the tests of the deadline itself set their own.
     # Rate limits no test reaches by accident (the buckets still count every request); the
     # tests of the limits set their own.
     s = Settings(data_dir=tmp_path / "data", database_url=db_url, demo=True,
                  policy_timeout_ms=5000, **GENEROUS_RATE_LIMITS)
-    create_demo_keys(s)
+    shutil.copytree(demo_data_dir, s.data_dir)
     return s
 
 
