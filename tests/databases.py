@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import Connection, MetaData, create_engine, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -216,3 +216,17 @@ class PostgresSchemas:
             self._made.remove(schema)
         except SQLAlchemyError:
             pass  # a connection the test left open holds it: ``close`` ends it and drops it
+
+
+def copy_rows(source: Engine, target: Engine) -> None:
+    """Every row of ``source`` (but ``alembic_version``) into the same, empty tables of
+    ``target``: to give each test its own copy of data that is costly to make."""
+    tables = MetaData()
+    tables.reflect(source)
+    with source.connect() as src, target.begin() as dst:
+        for table in tables.sorted_tables:
+            if table.name == "alembic_version":
+                continue
+            rows = [dict(row._mapping) for row in src.execute(table.select())]
+            if rows:
+                dst.execute(table.insert(), rows)
