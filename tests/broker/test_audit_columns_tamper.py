@@ -29,6 +29,7 @@ from tests.broker.test_audit_tamper import (  # noqa: F401 - fixtures
     _attacker,
     _verify,
     _verify_url,
+    built_logs,
     live_broker,
     log_of_1000,
 )

@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -47,6 +47,8 @@ from broker.security.keys import load_audit_signer
 from broker.settings import Settings
 from broker.store import crypto
 from broker.store.audit_events import AuditEvent, build_entry
+from broker.store.db import make_engine
+from tests.databases import PostgresSchemas, SqliteFiles, copy_rows
 from tests.factories import issuer_token
 
 LOG_SIZE = 1000
@@ -105,8 +107,7 @@ def _sign_checkpoint(settings: Settings, size: int) -> str:
     return result.stdout
 
 
-@pytest.fixture
-def log_of_1000(settings: Settings, engine: Engine) -> Engine:
+def _build_log_of_1000(settings: Settings, engine: Engine) -> None:
     """1,000 entries, appended in batches; checkpoints signed at 500 and at 1,000 leaves."""
     data_key = crypto.new_data_key()
     writer = writer_engine(settings.resolved_database_url)
@@ -119,6 +120,39 @@ def log_of_1000(settings: Settings, engine: Engine) -> Engine:
     finally:
         writer.dispose()
     _sign_checkpoint(settings, LOG_SIZE)
+
+
+@pytest.fixture(scope="module")
+def built_logs() -> Iterator[tuple[dict[str, Engine], ExitStack]]:
+    """The log of 1,000, built once per backend for this module (``log_of_1000``)."""
+    with ExitStack() as stack:
+        yield {}, stack
+
+
+@pytest.fixture
+def log_of_1000(settings: Settings, engine: Engine, tmp_path_factory: pytest.TempPathFactory,
+                request: pytest.FixtureRequest,
+                built_logs: tuple[dict[str, Engine], ExitStack]) -> Engine:
+    """The log of 1,000 (``_build_log_of_1000``), built in a database of its own the first time
+    on each backend, then copied row by row into this test's database. Every test's data
+    directory holds the same demo keys (conftest), so the checkpoints verify here too."""
+    built, stack = built_logs
+    backend = engine.dialect.name
+    if backend not in built:
+        if backend == "sqlite":
+            files: SqliteFiles = request.getfixturevalue("sqlite_files")
+            url = files.fresh("migrated", tmp_path_factory.mktemp("log") / "gbo.sqlite3")
+        else:
+            schemas: PostgresSchemas = request.getfixturevalue("postgres_schemas")
+            url = stack.enter_context(schemas.fresh("migrated"))
+        source = make_engine(url)
+        stack.callback(source.dispose)
+        files_before = sorted(settings.data_dir.rglob("*"))
+        _build_log_of_1000(Settings(data_dir=settings.data_dir, database_url=url, demo=True),
+                           source)
+        assert sorted(settings.data_dir.rglob("*")) == files_before  # the log is all there is
+        built[backend] = source
+    copy_rows(built[backend], engine)
     return engine
 
 

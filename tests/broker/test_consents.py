@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
@@ -12,6 +11,7 @@ from sqlalchemy.engine import Engine
 from broker.context import BrokerContext
 from broker.settings import Settings
 from broker.store.audit_events import decode
+from tests.backends import on_backends
 from tests.factories import (
     OTHER_INSZ,
     VALID_INSZ,
@@ -156,8 +156,11 @@ BAD_DESK_CONSENTS: dict[str, tuple[dict[str, Any], str, str]] = {
 }
 
 
-@pytest.mark.parametrize(("change", "code", "where"), BAD_DESK_CONSENTS.values(),
-                         ids=BAD_DESK_CONSENTS.keys())
+# On both backends: the refusal after a lookup (409), one after each kind of check in the service
+# (catalogue, registry, dates) and one by the request schema; the others fail the same checks.
+@on_backends(("change", "code", "where"), BAD_DESK_CONSENTS, both={
+    "unknown_relation", "unknown_purpose", "unknown_partner", "valid_until_in_past",
+    "unknown_field"})
 def test_bad_desk_consent_rejected_and_nothing_stored(
     api: TestClient, settings: Settings, engine: Engine, change: dict[str, Any], code: str,
     where: str,
