@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeAlias
@@ -25,6 +25,7 @@ __all__ = [
     "format_time",
     "index_columns",
     "leaf_columns",
+    "stored_flag",
 ]
 
 MAX_DEPTH = 32
@@ -136,18 +137,42 @@ def index_columns(entry: Mapping[str, object]) -> Columns:
     """The query columns of ``entry``: the one rule by which a store fills them and a verifier
     recomputes them (DESIGN §9, "Verification covers everything stored"). A missing
     ``break_glass`` is False."""
-    values = [entry.get(name) for name in INDEXED_FIELDS]
-    values[-1] = bool(values[-1])
-    return tuple(values)
+    get = entry.get  # INDEXED_FIELDS, spelled out: whole-log verification runs this per leaf
+    return (get("kind"), get("time"), get("network"), get("partner"), get("client"),
+            bool(get("break_glass")))
+
+
+# json.loads's own scanner, called without its wrappers (encoding detection, whitespace).
+_scan_once: Callable[[str, int], tuple[object, int]] = \
+    json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # set in __init__, untyped
 
 
 def leaf_columns(leaf: bytes) -> Columns | None:
-    """:func:`index_columns` of a stored leaf's bytes, None if they are not a JSON object."""
-    try:
-        entry = json.loads(leaf)
-    except ValueError:
-        return None
+    """:func:`index_columns` of a stored leaf's bytes, None if they are not a JSON object
+    (as ``json.loads`` reads them)."""
+    entry: object = None
+    # A leaf as the log writes it (an object, UTF-8 by json.detect_encoding's rule, nothing
+    # after it) is parsed directly; anything else goes through json.loads, which decides.
+    if leaf[:1] == b"{" and leaf[1:2] != b"\x00" and leaf[-1:] == b"}":
+        try:
+            text = leaf.decode("utf-8", "surrogatepass")  # as json.loads decodes bytes
+            entry, end = _scan_once(text, 0)
+            if end != len(text):
+                entry = None
+        except (ValueError, StopIteration):
+            entry = None
+    if entry is None:
+        try:
+            entry = json.loads(leaf)
+        except ValueError:
+            return None
     return index_columns(entry) if isinstance(entry, dict) else None
+
+
+def stored_flag(value: object) -> object:
+    """A stored boolean column as a bool when it is one (0/1, false/true), else as it is (SQLite
+    keeps an integer: a forged 2 must not read as True)."""
+    return bool(value) if value in (0, 1) and not isinstance(value, float) else value
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,12 @@ def _nodes() -> list[tuple[NodeKey, bytes]]:
     return out
 
 
-def _levels(nodes: list[tuple[NodeKey, bytes]]) -> Callable[[int], list[tuple[int, bytes]]]:
-    """As ``AuditStore.iter_level_hashes``: a level's stored ``(idx, hash)`` in index order."""
-    return lambda level: sorted((idx, h) for (lv, idx), h in nodes if lv == level)
+def _levels(
+    nodes: list[tuple[NodeKey, bytes]],
+) -> Callable[[int, int, int], list[tuple[int, bytes]]]:
+    """As ``AuditStore.node_rows``: a level's stored ``(idx, hash)`` in a range, in index order."""
+    return lambda level, start, end: sorted((idx, h) for (lv, idx), h in nodes
+                                            if lv == level and start <= idx < end)
 
 
 def _root() -> bytes:
@@ -42,7 +45,7 @@ CHECKPOINT = Checkpoint("log.test/a", SIZE, _root())
 
 
 def test_the_stored_nodes_of_an_untouched_log_verify() -> None:
-    report = verify_log(LEAVES, checkpoints=[CHECKPOINT], stored_levels=_levels(_nodes()))
+    report = verify_log(LEAVES, checkpoints=[CHECKPOINT], stored_nodes=_levels(_nodes()))
     assert report.leaves == SIZE
 
 
@@ -50,7 +53,7 @@ def test_the_stored_nodes_of_an_untouched_log_verify() -> None:
 def test_a_changed_stored_node_is_named_by_its_first_leaf(level: int, idx: int) -> None:
     nodes = [(key, b"\x00" * 32 if key == (level, idx) else h) for key, h in _nodes()]
     with pytest.raises(AuditIntegrityError) as info:
-        verify_log(LEAVES, checkpoints=[CHECKPOINT], stored_levels=_levels(nodes))
+        verify_log(LEAVES, checkpoints=[CHECKPOINT], stored_nodes=_levels(nodes))
     assert info.value.index == idx << level
     assert "changed" in str(info.value)
 
@@ -58,7 +61,7 @@ def test_a_changed_stored_node_is_named_by_its_first_leaf(level: int, idx: int) 
 def test_a_missing_stored_node_is_named_by_its_first_leaf() -> None:
     nodes = [n for n in _nodes() if n[0] != (2, 3)]
     with pytest.raises(AuditIntegrityError) as info:
-        verify_log(LEAVES, checkpoints=[CHECKPOINT], stored_levels=_levels(nodes))
+        verify_log(LEAVES, checkpoints=[CHECKPOINT], stored_nodes=_levels(nodes))
     assert info.value.index == 12
     assert "leaves [12, 16) is missing" in str(info.value)
 
