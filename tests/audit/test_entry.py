@@ -9,7 +9,7 @@ import json
 from types import MappingProxyType
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from audit.entry import MAX_DEPTH, decode_leaf, encode_leaf, index_columns, leaf_columns
@@ -202,4 +202,16 @@ def test_leaf_columns_of_a_leaf_changed_by_one_byte_are_those_json_loads_reads(
     position: int, byte: int
 ) -> None:
     leaf = LEAF[:position] + bytes([byte]) + LEAF[position + 1:]
+    assert leaf_columns(leaf) == _columns_by_json_loads(leaf)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(["kind", "time", "network", "partner", "client",
+                                        "break_glass", "detail"]),
+                       st.none() | st.booleans() | st.integers() | st.floats() | st.text()
+                       | st.lists(st.integers(), max_size=2), max_size=8))
+def test_leaf_columns_of_any_json_object_are_those_json_loads_reads(
+    entry: dict[str, object],
+) -> None:
+    leaf = json.dumps(entry, ensure_ascii=False).encode("utf-8", "surrogatepass")
     assert leaf_columns(leaf) == _columns_by_json_loads(leaf)
