@@ -1,6 +1,7 @@
 """Whole-log verification in constant memory (DESIGN §7).
 
-Leaves are streamed in index order through a ``CompactRange``; the recomputed root must equal the
+Leaves are streamed in index order through an RFC 6962 frontier (as ``CompactRange``, inlined in
+the hot loop); the recomputed root must equal the
 root of every trusted checkpoint (signed by the log's key, or remembered from an earlier run) at
 that checkpoint's size. The first bad index is named where the data allows it:
 
@@ -8,7 +9,9 @@ that checkpoint's size. The first bad index is named where the data allows it:
 - a leaf whose bytes no longer hash to the stored level-0 node (changed or moved) at that index;
 - DESIGN §9, the stored hash index: every stored subtree hash (what inclusion and consistency
   proofs, tiles and the next checkpoint's root are made from) must equal the one recomputed from
-  the leaves, and none may be missing; a bad one is named by the first leaf it covers;
+  the leaves, and none may be missing; a bad one is named by the first leaf it covers. The nodes
+  a page of leaves completes are compared together after the page is read (one range per
+  level), so a node missing at the tail of a growing log is not taken for one not yet written;
 - fewer leaves than a checkpoint covers (truncation) at the first missing index;
 - two checkpoints of one size with different roots (a fork, e.g. one seen by a witness): no index;
 - a root mismatch at a checkpoint: the leaves of the range it covers are read again and the first
@@ -21,7 +24,8 @@ that checkpoint's size. The first bad index is named where the data allows it:
   the columns. A source that reads no columns (tiles) skips this check.
 
 The signed root already commits to every leaf in order, so leaves are parsed only to recompute
-their columns; a failing range is re-read, through ``reread``, to name the moved leaf.
+their columns; a failing range is re-read, through ``reread``, to name the moved leaf. Whatever
+is found, the error raised is the one a leaf-by-leaf check meets first.
 """
 
 from __future__ import annotations
@@ -48,6 +52,9 @@ index order."""
 NODE_BATCH = 8192
 """Leaves whose completed nodes are compared with the stored ones in one go (a range query
 per level)."""
+
+PROGRESS_BATCH = 1024
+"""The same when progress is reported: every ``PROGRESS_BATCH`` leaves at most."""
 
 _LEAF_PREFIX = b"\x00"  # RFC 9162 2.1.1, as audit.merkle.leaf_hash / node_hash
 _NODE_PREFIX = b"\x01"
@@ -184,7 +191,16 @@ def verify_rows(
     # leaf hashes); ``base`` is the size at that comparison.
     frontier: list[bytes] = []
     completed: list[list[bytes]] = [[] for _ in range(64)]
-    base = size = 0
+    base = size = reported = 0
+
+    def report(verified: int) -> None:
+        """``progress(1)`` for each leaf up to ``verified`` not yet reported: a leaf counts as
+        verified once its stored nodes were compared too."""
+        nonlocal reported
+        if progress is not None:
+            for _ in range(verified - reported):
+                progress(1)
+        reported = max(reported, verified)
 
     def compare_nodes() -> None:
         """DESIGN §9: the stored subtree hashes of the nodes completed since ``base`` equal the
@@ -213,6 +229,7 @@ def verify_rows(
             nodes.clear()
         base = size
         if first is not None:
+            report(first[0])  # the leaves before the one that completes the bad node
             raise first[2]
 
     def check_anchor() -> None:
@@ -249,14 +266,18 @@ def verify_rows(
     sha256, pop, push = hashlib.sha256, frontier.pop, frontier.append
     leaf_hashes = completed[0]
     next_size = -1 if anchor is None else anchor.size
+    # With a progress callback, smaller steps: progress counts only leaves whose nodes matched.
+    batch = NODE_BATCH if progress is None else PROGRESS_BATCH
     for page in pages:
         for row in page:
             leaf = row[1]
             if row[0] != size:
                 compare_nodes()
+                report(size)
                 raise AuditIntegrityError(f"leaf {size} is missing", index=size)
             if len(row) > 2 and leaf_columns(leaf) != row[2:]:
                 compare_nodes()
+                report(size)
                 check_columns(StoredLeaf(index=size, leaf=leaf,
                                          columns=(*row[2:-1], stored_flag(row[-1]))))
             h = sha256(_LEAF_PREFIX + leaf).digest()
@@ -271,13 +292,14 @@ def verify_rows(
             size += 1
             if size == next_size:
                 compare_nodes()
+                report(size - 1)  # this leaf counts once the checkpoint matched
                 check_anchor()
                 next_size = -1 if anchor is None else anchor.size
-            if progress is not None:
-                progress(1)
-        if len(leaf_hashes) >= NODE_BATCH:
-            compare_nodes()
+            if len(leaf_hashes) >= batch:
+                compare_nodes()
+                report(size)
     compare_nodes()
+    report(size)
     if anchor is not None:
         raise AuditIntegrityError(
             f"the log ends after {size} leaves but a checkpoint covers {anchor.size}: "

@@ -1,9 +1,10 @@
 """Whole-log verification throughput vs raw SHA-256 over the same leaves (SQLite).
 
 - A, ``audit verify``: what the command runs against the database, without the progress bar:
-  ``broker.services.audit_verify.database_source`` (leaves, stored leaf hashes, checkpoints) and
-  ``verify`` (checkpoint signatures, then ``audit.verify.verify_log``: streamed leaves, index
-  check, leaf hash, stored-hash comparison, RFC 6962 root at every checkpoint).
+  ``broker.services.audit_verify.database_source`` (leaves with their query columns as pages of
+  plain rows, stored subtree hashes, checkpoints) and ``verify`` (checkpoint signatures, then
+  ``audit.verify.verify_rows``: index check, query columns recomputed from the leaf, leaf hash,
+  every stored subtree hash compared, RFC 6962 root at every checkpoint).
 - B, the floor: the same leaves read the same way (``AuditStore.iter_leaves``) and hashed with
   ``hashlib.sha256(0x00 || leaf)``, nothing else.
 

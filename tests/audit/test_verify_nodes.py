@@ -70,3 +70,27 @@ def test_two_signed_checkpoints_of_one_size_with_different_roots_are_a_fork() ->
     other = Checkpoint("log.test/a", SIZE, b"\x07" * 32)
     with pytest.raises(AuditIntegrityError, match="two different trees of size 37"):
         verify_log(LEAVES, checkpoints=[CHECKPOINT, other])
+
+
+def test_a_stored_node_missing_at_the_tail_is_named() -> None:
+    """The newest leaf's node is not taken for one not written yet: the stored nodes of a page
+    of leaves are read after the leaves."""
+    nodes = [n for n in _nodes() if n[0] != (0, SIZE - 1)]
+    with pytest.raises(AuditIntegrityError) as info:
+        verify_log(LEAVES, checkpoints=[CHECKPOINT], stored_nodes=_levels(nodes))
+    assert info.value.index == SIZE - 1
+    assert f"the stored hash of leaf {SIZE - 1} is missing" in str(info.value)
+
+
+@pytest.mark.parametrize(("changed", "first"), [
+    ([(3, 0), (0, 2)], 2),  # leaf 2's node is met before the one leaf 7 completes
+    ([(3, 0), (0, 9)], 0),  # leaves [0, 8) are complete at leaf 7, before leaf 9
+    ([(1, 5), (0, 11)], 11),  # leaf 11: its own hash first, then the node [10, 12) it completes
+])
+def test_of_several_changed_stored_nodes_the_one_a_leaf_by_leaf_check_meets_first_is_named(
+    changed: list[NodeKey], first: int
+) -> None:
+    nodes = [(key, b"\x00" * 32 if key in changed else h) for key, h in _nodes()]
+    with pytest.raises(AuditIntegrityError) as info:
+        verify_log(LEAVES, checkpoints=[CHECKPOINT], stored_nodes=_levels(nodes))
+    assert info.value.index == first
