@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from audit.entry import INDEXED_FIELDS, StoredLeaf, encode_leaf, index_columns
+from audit.entry import INDEXED_FIELDS, StoredLeaf, encode_leaf, index_columns, stored_flag
 from audit.errors import AuditError, MissingNodeError, ProofRequestError
 from audit.merkle import CompactRange, NodeKey, fold, leaf_hash
 from audit.plan import consistency_plan, frontier_keys, inclusion_plan, materialize, plan_keys
@@ -307,6 +307,51 @@ class AuditStore:
                 return
             position = rows[-1][0] + 1
 
+    def iter_leaf_rows(self, start: int = 0, *, batch: int = 10_000,
+                       columns: bool = False) -> Iterator[list[tuple[Any, ...]]]:
+        """Every leaf from ``start`` in index order, as pages of ``batch`` plain tuples
+        ``(idx, leaf)``, with ``columns`` followed by the stored query columns in
+        ``INDEXED_FIELDS`` order, the flag as stored (``audit.verify.LeafRow``). Read straight
+        from the driver: whole-log verification is bound by what is done per row."""
+        names = ", ".join(("idx", "leaf", *INDEXED_FIELDS)) if columns else "idx, leaf"
+        query = f"SELECT {names} FROM audit_leaf WHERE idx >= %s ORDER BY idx LIMIT %s"  # noqa: S608
+        position = start
+        while True:
+            rows = self._plain(query, (position, batch))
+            if rows:
+                yield rows
+            if len(rows) < batch:
+                return
+            position = rows[-1][0] + 1
+
+    def node_rows(self, level: int, start: int, end: int) -> list[tuple[int, bytes]]:
+        """The stored subtree hashes ``(idx, hash)`` of ``level`` with ``start <= idx < end``, in
+        index order (one range of the primary key; missing nodes are simply absent)."""
+        return self._plain("SELECT idx, hash FROM audit_node WHERE level = %s AND idx >= %s "
+                           "AND idx < %s ORDER BY idx", (level, start, end))
+
+    def _plain(self, query: str, params: tuple[int, ...]) -> list[tuple[Any, ...]]:
+        """Rows of ``query`` (``%s`` placeholders) as the driver's plain tuples: no result
+        processing per row (bytes for BLOB/bytea from sqlite3 and psycopg alike)."""
+        try:
+            with self._engine.connect() as conn:
+                if conn.dialect.paramstyle == "qmark":
+                    query = query.replace("%s", "?")
+                driver: Any = conn.connection.driver_connection
+                cursor = driver.cursor()
+                try:
+                    cursor.execute(query, params)
+                    rows: list[tuple[Any, ...]] = cursor.fetchall()
+                finally:
+                    cursor.close()
+        except SQLAlchemyError as exc:
+            raise AuditStoreError(f"reading the log failed: {type(exc).__name__}") from exc
+        except Exception as exc:
+            if isinstance(exc, self._engine.dialect.loaded_dbapi.Error):
+                raise AuditStoreError(f"reading the log failed: {type(exc).__name__}") from exc
+            raise
+        return rows
+
     def find_leaves(
         self,
         *,
@@ -371,14 +416,9 @@ _LEAF_COLUMNS = (audit_leaf.c.idx, audit_leaf.c.leaf,
                  type_coerce(audit_leaf.c.break_glass, Integer).label("break_glass"))
 
 
-def _flag(value: Any) -> Any:
-    """A stored boolean as a bool when it is one (0/1, false/true), else as it is."""
-    return bool(value) if value in (0, 1) and not isinstance(value, float) else value
-
-
 def _stored(row: Any) -> StoredLeaf:
     """A leaf row read with ``_LEAF_COLUMNS``: its bytes and its stored query columns."""
-    stored = (*row[2:-1], _flag(row[-1]))
+    stored = (*row[2:-1], stored_flag(row[-1]))
     return StoredLeaf(index=row[0], leaf=bytes(row[1]), columns=stored)
 
 

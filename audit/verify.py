@@ -1,6 +1,7 @@
 """Whole-log verification in constant memory (DESIGN §7).
 
-Leaves are streamed in index order through a ``CompactRange``; the recomputed root must equal the
+Leaves are streamed in index order through an RFC 6962 frontier (as ``CompactRange``, inlined in
+the hot loop); the recomputed root must equal the
 root of every trusted checkpoint (signed by the log's key, or remembered from an earlier run) at
 that checkpoint's size. The first bad index is named where the data allows it:
 
@@ -8,7 +9,9 @@ that checkpoint's size. The first bad index is named where the data allows it:
 - a leaf whose bytes no longer hash to the stored level-0 node (changed or moved) at that index;
 - DESIGN §9, the stored hash index: every stored subtree hash (what inclusion and consistency
   proofs, tiles and the next checkpoint's root are made from) must equal the one recomputed from
-  the leaves, and none may be missing; a bad one is named by the first leaf it covers;
+  the leaves, and none may be missing; a bad one is named by the first leaf it covers. The nodes
+  a page of leaves completes are compared together after the page is read (one range per
+  level), so a node missing at the tail of a growing log is not taken for one not yet written;
 - fewer leaves than a checkpoint covers (truncation) at the first missing index;
 - two checkpoints of one size with different roots (a fork, e.g. one seen by a witness): no index;
 - a root mismatch at a checkpoint: the leaves of the range it covers are read again and the first
@@ -21,19 +24,40 @@ that checkpoint's size. The first bad index is named where the data allows it:
   the columns. A source that reads no columns (tiles) skips this check.
 
 The signed root already commits to every leaf in order, so leaves are parsed only to recompute
-their columns; a failing range is re-read, through ``reread``, to name the moved leaf.
+their columns; a failing range is re-read, through ``reread``, to name the moved leaf. Whatever
+is found, the error raised is the one a leaf-by-leaf check meets first.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 from audit.checkpoint import Checkpoint
-from audit.entry import INDEXED_FIELDS, Columns, StoredLeaf, leaf_columns
+from audit.entry import INDEXED_FIELDS, Columns, StoredLeaf, leaf_columns, stored_flag
 from audit.errors import AuditIntegrityError
-from audit.merkle import CompactRange, NodeKey, leaf_hash
+from audit.merkle import NodeKey, fold
+
+LeafRow: TypeAlias = tuple[Any, ...]
+"""A leaf as the verifier reads it: ``(index, leaf)``, or ``(index, leaf, *columns)`` with its
+stored query columns in ``INDEXED_FIELDS`` order (the flag as stored: 0/1 or a bool)."""
+
+StoredNodes: TypeAlias = Callable[[int, int, int], Sequence[tuple[int, bytes]]]
+"""``(level, start, end)`` -> the stored ``(idx, hash)`` of that level in ``[start, end)``, in
+index order."""
+
+NODE_BATCH = 8192
+"""Leaves whose completed nodes are compared with the stored ones in one go (a range query
+per level)."""
+
+PROGRESS_BATCH = 1024
+"""The same when progress is reported: every ``PROGRESS_BATCH`` leaves at most."""
+
+_LEAF_PREFIX = b"\x00"  # RFC 9162 2.1.1, as audit.merkle.leaf_hash / node_hash
+_NODE_PREFIX = b"\x01"
 
 
 @dataclass(frozen=True)
@@ -86,52 +110,132 @@ def _differing(derived: Columns | None, stored: Columns) -> str:
     return "column(s) " + ", ".join(names)
 
 
-def _realign(stored: tuple[int, bytes] | None, level: Iterator[tuple[int, bytes]],
-             key: NodeKey) -> tuple[int, bytes] | None:
-    """Skip stored rows of no node of this tree (indexes before ``key``'s); raises
-    ``AuditIntegrityError`` if the stored node ``key`` is missing."""
-    while stored is not None and stored[0] < key[1]:
-        stored = next(level, None)
-    if stored is not None and stored[0] != key[1]:
-        raise AuditIntegrityError(f"the stored hash of {_covered(key)} is missing",
-                                  index=key[1] << key[0])
-    return stored
-
-
 def _covered(key: NodeKey) -> str:
     level, idx = key
     return f"leaf {idx}" if level == 0 else f"leaves [{idx << level}, {(idx + 1) << level})"
+
+
+def _first_bad_node(
+    level: int, lo: int, computed: Sequence[bytes], stored: Sequence[tuple[int, bytes]]
+) -> tuple[int, AuditIntegrityError] | None:
+    """The index and error of the first node of ``level`` from ``lo`` whose stored hash is
+    missing or differs from ``computed`` (``stored``: the rows read for that range, in order)."""
+    rows = iter(stored)
+    row = next(rows, None)
+    for idx, recomputed in enumerate(computed, lo):
+        while row is not None and row[0] < idx:  # not a node of this range: not compared
+            row = next(rows, None)
+        key = (level, idx)
+        if row is None or row[0] != idx:
+            return idx, AuditIntegrityError(f"the stored hash of {_covered(key)} is missing",
+                                            index=idx << level)
+        if row[1] != recomputed:
+            return idx, AuditIntegrityError(
+                f"leaf {idx} was changed" if level == 0 else
+                f"the stored hash of {_covered(key)} was changed: proofs and tiles made from "
+                "it are wrong", index=idx << level)
+        row = next(rows, None)
+    return None
 
 
 def verify_log(
     leaves: Iterable[StoredLeaf],
     *,
     checkpoints: Sequence[Checkpoint],
-    stored_levels: Callable[[int], Iterable[tuple[int, bytes]]] | None = None,
+    stored_nodes: StoredNodes | None = None,
     progress: Callable[[int], None] | None = None,
     reread: Callable[[int, int], Iterable[StoredLeaf]] | None = None,
 ) -> VerifyReport:
     """Check ``leaves`` against ``checkpoints`` (already signature-verified, any order), and
-    against the stored subtree hashes: ``stored_levels(level)`` gives that level's stored
-    ``(idx, hash)`` in index order (``audit.store.AuditStore.iter_level_hashes``; None: not
-    checked).
+    against the stored subtree hashes: ``stored_nodes(level, start, end)`` gives the stored
+    ``(idx, hash)`` of that level with ``start <= idx < end`` in index order
+    (``audit.store.AuditStore.node_rows``; None: not checked).
 
     Raises ``AuditIntegrityError`` with ``index`` set to the first bad leaf (see module doc), or
     without an index when there is no checkpoint to check against.
     """
+    return verify_rows(_rows(leaves), checkpoints=checkpoints, stored_nodes=stored_nodes,
+                       progress=progress, reread=reread)
+
+
+def _rows(leaves: Iterable[StoredLeaf]) -> Iterator[list[LeafRow]]:
+    page: list[LeafRow] = []
+    for item in leaves:
+        page.append((item.index, item.leaf) if item.columns is None
+                    else (item.index, item.leaf, *item.columns))
+        if len(page) == NODE_BATCH:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+def verify_rows(
+    pages: Iterable[Sequence[LeafRow]],
+    *,
+    checkpoints: Sequence[Checkpoint],
+    stored_nodes: StoredNodes | None = None,
+    progress: Callable[[int], None] | None = None,
+    reread: Callable[[int, int], Iterable[StoredLeaf]] | None = None,
+) -> VerifyReport:
+    """:func:`verify_log` over leaves read as pages of plain rows (``LeafRow``): what a
+    database source streams, with no object built per leaf."""
     if not checkpoints:
         raise AuditIntegrityError("there is no signed checkpoint to verify the log against")
     anchors = sorted(checkpoints, key=lambda c: c.size)
     pending = iter(anchors)
     anchor: Checkpoint | None = next(pending)
     checked, last_good = 0, 0
-    levels: list[Iterator[tuple[int, bytes]]] = []  # one stream per level, opened when needed
-    cr = CompactRange()
+    # The RFC 6962 frontier (one hash per set bit of the size, as in ``CompactRange``) and the
+    # nodes completed since the last comparison with the stored ones, per level (level 0: the
+    # leaf hashes); ``base`` is the size at that comparison.
+    frontier: list[bytes] = []
+    completed: list[list[bytes]] = [[] for _ in range(64)]
+    base = size = reported = 0
+
+    def report(verified: int) -> None:
+        """``progress(1)`` for each leaf up to ``verified`` not yet reported: a leaf counts as
+        verified once its stored nodes were compared too."""
+        nonlocal reported
+        if progress is not None:
+            for _ in range(verified - reported):
+                progress(1)
+        reported = max(reported, verified)
+
+    def compare_nodes() -> None:
+        """DESIGN §9: the stored subtree hashes of the nodes completed since ``base`` equal the
+        recomputed ones; raises for the first bad one in the order the leaves complete them
+        (as a leaf-by-leaf comparison would), one range query per level."""
+        nonlocal base
+        if stored_nodes is None:
+            for nodes in completed:
+                nodes.clear()
+            base = size
+            return
+        first: tuple[int, int, AuditIntegrityError] | None = None
+        for level, nodes in enumerate(completed):
+            if not nodes:
+                continue
+            lo = base >> level
+            stored = stored_nodes(level, lo, lo + len(nodes))
+            if len(stored) != len(nodes) or stored != list(zip(range(lo, lo + len(nodes)),
+                                                              nodes, strict=True)):
+                bad = _first_bad_node(level, lo, nodes, stored)
+                if bad is not None:
+                    # ordered by the leaf that completes the node, as a leaf-by-leaf check
+                    done = ((bad[0] + 1) << level) - 1
+                    if first is None or (done, level) < first[:2]:
+                        first = (done, level, bad[1])
+            nodes.clear()
+        base = size
+        if first is not None:
+            report(first[0])  # the leaves before the one that completes the bad node
+            raise first[2]
 
     def check_anchor() -> None:
         nonlocal anchor, checked, last_good
-        while anchor is not None and anchor.size == cr.size:
-            if cr.root() != anchor.root_hash:
+        while anchor is not None and anchor.size == size:
+            if fold(frontier) != anchor.root_hash:
                 if checked and anchor.size == last_good:
                     # Another checkpoint of this size matched the leaves: the log key signed
                     # two trees of one size (DESIGN §9: a fork, e.g. a split view).
@@ -154,43 +258,52 @@ def verify_log(
             anchor = next(pending, None)
 
     check_anchor()  # a checkpoint of size 0
-    # The hot loop (whole-log verification is bound by it): the next checkpoint's size is kept
-    # in a local and the anchor is checked only when the tree reaches it.
+    # The hot loop (whole-log verification is bound by it): no object is built per leaf but
+    # its hashes and parsed columns, the next checkpoint's size is kept in a local and the
+    # anchor is checked only when the tree reaches it; the stored nodes are compared a page of
+    # leaves at a time. Before any error is raised, the nodes of the leaves before it are
+    # compared, so the error named is the first a leaf-by-leaf check would meet.
+    sha256, pop, push = hashlib.sha256, frontier.pop, frontier.append
+    leaf_hashes = completed[0]
     next_size = -1 if anchor is None else anchor.size
-    for expected, item in enumerate(leaves):
-        if item.index != expected:
-            raise AuditIntegrityError(f"leaf {expected} is missing", index=expected)
-        if item.columns is not None:
-            check_columns(item)
-        lh = leaf_hash(item.leaf)
-        if stored_levels is None:
-            cr.push(lh)
-        else:
-            # Each node this leaf completes against the stored one: each level's stored nodes
-            # come in the order the leaves complete them.
-            for key, recomputed in cr.append(lh):
-                level = key[0]
-                while len(levels) <= level:
-                    levels.append(iter(stored_levels(len(levels))))
-                stored = next(levels[level], None)
-                if stored is not None and stored[0] != key[1]:
-                    stored = _realign(stored, levels[level], key)
-                if stored is None:
-                    continue  # nothing stored from here (or stored after this level was read)
-                if stored[1] != recomputed:
-                    raise AuditIntegrityError(
-                        f"leaf {expected} was changed" if level == 0 else
-                        f"the stored hash of {_covered(key)} was changed: proofs and tiles "
-                        "made from it are wrong", index=key[1] << level)
-        if expected + 1 == next_size:
-            check_anchor()
-            next_size = -1 if anchor is None else anchor.size
-        if progress is not None:
-            progress(1)
+    # With a progress callback, smaller steps: progress counts only leaves whose nodes matched.
+    batch = NODE_BATCH if progress is None else PROGRESS_BATCH
+    for page in pages:
+        for row in page:
+            leaf = row[1]
+            if row[0] != size:
+                compare_nodes()
+                report(size)
+                raise AuditIntegrityError(f"leaf {size} is missing", index=size)
+            if len(row) > 2 and leaf_columns(leaf) != row[2:]:
+                compare_nodes()
+                report(size)
+                check_columns(StoredLeaf(index=size, leaf=leaf,
+                                         columns=(*row[2:-1], stored_flag(row[-1]))))
+            h = sha256(_LEAF_PREFIX + leaf).digest()
+            leaf_hashes.append(h)
+            n, level = size, 0
+            while n & 1:  # each trailing one bit of the old size: a complete left sibling
+                h = sha256(_NODE_PREFIX + pop() + h).digest()
+                level += 1
+                completed[level].append(h)
+                n >>= 1
+            push(h)
+            size += 1
+            if size == next_size:
+                compare_nodes()
+                report(size - 1)  # this leaf counts once the checkpoint matched
+                check_anchor()
+                next_size = -1 if anchor is None else anchor.size
+            if len(leaf_hashes) >= batch:
+                compare_nodes()
+                report(size)
+    compare_nodes()
+    report(size)
     if anchor is not None:
         raise AuditIntegrityError(
-            f"the log ends after {cr.size} leaves but a checkpoint covers {anchor.size}: "
+            f"the log ends after {size} leaves but a checkpoint covers {anchor.size}: "
             "it was truncated",
-            index=cr.size,
+            index=size,
         )
-    return VerifyReport(leaves=cr.size, checkpoint=anchors[-1], checkpoints_checked=checked)
+    return VerifyReport(leaves=size, checkpoint=anchors[-1], checkpoints_checked=checked)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from audit.entry import StoredLeaf
 from audit.store import AuditStore
+from audit.verify import LeafRow
 from broker.demo.eid import play_card
 from broker.portal import audit_integrity
 from broker.security.tokens import load_private_jwk, sign
@@ -264,13 +265,21 @@ def hold_verify_now(monkeypatch: pytest.MonkeyPatch) -> HeldVerification:
     def source(store: AuditStore) -> audit_verify.LogSource:
         found = real(store)
 
-        def leaves(start: int) -> Iterator[StoredLeaf]:
+        def wait() -> None:
             hold.started.set()
             hold.arrivals.release()
             hold.release.wait(timeout=30)
+
+        def leaves(start: int) -> Iterator[StoredLeaf]:
+            wait()
             yield from found.leaves(start)
 
-        return replace(found, leaves=leaves)
+        def rows() -> Iterator[Sequence[LeafRow]]:  # how the database source is read
+            wait()
+            assert found.rows is not None
+            yield from found.rows()
+
+        return replace(found, leaves=leaves, rows=None if found.rows is None else rows)
 
     monkeypatch.setattr(audit_verify, "database_source", source)
     return hold

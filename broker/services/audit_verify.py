@@ -24,7 +24,7 @@ from audit.entry import INDEXED_FIELDS, StoredLeaf
 from audit.errors import AuditError, AuditIntegrityError
 from audit.keys import Ed25519Verifier
 from audit.store import AuditStore, StoredCosignature
-from audit.verify import VerifyReport, verify_log
+from audit.verify import LeafRow, StoredNodes, VerifyReport, verify_log, verify_rows
 from audit.witness import WitnessUnavailable, fetch_witness_checkpoint
 from broker.services.witnessing import Witness, note_with_cosignatures
 
@@ -37,9 +37,11 @@ class LogSource:
 
     total: int
     leaves: Callable[[int], Iterator[StoredLeaf]]  # from an index, in order
-    # each level's stored subtree hashes (idx, hash) in index order; None: none to check
-    stored_levels: Callable[[int], Iterator[tuple[int, bytes]]] | None
+    # the stored subtree hashes of a level in a range of indexes; None: none to check
+    stored_nodes: StoredNodes | None
     checkpoint_notes: list[str]
+    # the same leaves as pages of plain rows (no object per leaf), when the source has them
+    rows: Callable[[], Iterator[Sequence[LeafRow]]] | None = None
 
     def leaf_range(self, start: int, end: int) -> Iterator[StoredLeaf]:
         """Leaves ``[start, end)``: how a failing range is read again to name the bad leaf."""
@@ -56,9 +58,10 @@ def database_source(store: AuditStore) -> LogSource:
     return LogSource(
         total=store.size(),
         leaves=lambda start: store.iter_leaves(start, columns=True),
-        stored_levels=store.iter_level_hashes,
+        stored_nodes=store.node_rows,
         checkpoint_notes=[note_with_cosignatures(c, by_size.get(c.size, []))
                           for c in store.checkpoints()],
+        rows=lambda: store.iter_leaf_rows(0, columns=True),
     )
 
 
@@ -97,7 +100,7 @@ def http_source(base_url: str, token: str | None) -> LogSource:
 
     size = int(note.splitlines()[1])
     return LogSource(
-        total=size, leaves=leaves, stored_levels=None, checkpoint_notes=[note]
+        total=size, leaves=leaves, stored_nodes=None, checkpoint_notes=[note]
     )
 
 
@@ -173,13 +176,14 @@ def verify(
             f"no checkpoint carries {quorum} valid witness cosignature(s): the log's view "
             "is not one its witnesses vouch for (a fork, or a log cut back with its checkpoints)"
         )
-    report = verify_log(
-        source.leaves(0),
-        checkpoints=checkpoints,
-        stored_levels=source.stored_levels,
-        progress=progress,
-        reread=source.leaf_range,
-    )
+    if source.rows is not None:
+        report = verify_rows(source.rows(), checkpoints=checkpoints,
+                             stored_nodes=source.stored_nodes, progress=progress,
+                             reread=source.leaf_range)
+    else:
+        report = verify_log(source.leaves(0), checkpoints=checkpoints,
+                            stored_nodes=source.stored_nodes, progress=progress,
+                            reread=source.leaf_range)
     if state is not None:
         newest = max(zip(checkpoints, notes + views, strict=True),
                      key=lambda pair: pair[0].size)[1]

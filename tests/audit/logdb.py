@@ -97,5 +97,5 @@ def verify_against_fresh_checkpoint(log: TransparencyLog) -> VerifyReport:
     return verify_log(
         log.store.iter_leaves(),
         checkpoints=[checkpoint],
-        stored_levels=log.store.iter_level_hashes,
+        stored_nodes=log.store.node_rows,
     )

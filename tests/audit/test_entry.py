@@ -9,8 +9,10 @@ import json
 from types import MappingProxyType
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from audit.entry import MAX_DEPTH, decode_leaf, encode_leaf
+from audit.entry import MAX_DEPTH, decode_leaf, encode_leaf, index_columns, leaf_columns
 from audit.errors import EntryEncodingError
 from audit.merkle import leaf_hash
 
@@ -151,3 +153,65 @@ def test_decode_leaf_returns_the_entry() -> None:
 def test_decode_leaf_rejected_when_not_canonical_json_object(leaf: bytes) -> None:
     with pytest.raises(EntryEncodingError):
         decode_leaf(leaf)
+
+
+# --- query columns from a leaf's bytes (DESIGN §9): read exactly as json.loads reads them -------
+
+
+def _columns_by_json_loads(leaf: bytes) -> object:
+    """The rule ``leaf_columns`` implements, spelled the slow way."""
+    try:
+        entry = json.loads(leaf)
+    except ValueError:
+        return None
+    return index_columns(entry) if isinstance(entry, dict) else None
+
+
+ENTRY = {"kind": "access.decision", "time": "2026-12-01T10:00:00.000000Z", "network": "gbo-gent",
+         "partner": "dmw-cm", "client": "c-1", "break_glass": True, "detail": {"kind": "x"}}
+LEAF = encode_leaf(ENTRY)
+
+
+@pytest.mark.parametrize("leaf", [
+    LEAF,
+    b" " + LEAF,  # whitespace before
+    LEAF + b"\n",  # and after
+    LEAF + b"{}",  # extra data: not JSON
+    LEAF[:-1],  # cut short
+    LEAF.decode().encode("utf-16-le"),  # json.loads detects UTF-16 and reads it
+    LEAF.decode().encode("utf-16"),
+    b'{"kind":"a","kind":"b"}',  # duplicate key: the last one wins
+    b'{"ki\\u006ed":"a","break_glass":1}',  # an escaped key; a flag that is not a bool
+    b'{"kind":"\\ud800"}',  # a lone surrogate escape
+    b'{"kind":"\xed\xa0\x80"}',  # an encoded surrogate: read with surrogatepass
+    b'{"kind":"\xff"}',  # not UTF-8
+    b'{"kind":"a\tb"}',  # a raw control character: not JSON
+    b'{"break_glass":NaN}',
+    b'{}',
+    b'[{"kind":"a"}]',
+    b'{"kind":"a"} ',
+    b'',
+    b'{',
+], ids=lambda leaf: repr(leaf[:24]))
+def test_leaf_columns_read_any_bytes_as_json_loads_does(leaf: bytes) -> None:
+    assert leaf_columns(leaf) == _columns_by_json_loads(leaf)
+
+
+@given(st.integers(min_value=0, max_value=len(LEAF) - 1), st.integers(min_value=0, max_value=255))
+def test_leaf_columns_of_a_leaf_changed_by_one_byte_are_those_json_loads_reads(
+    position: int, byte: int
+) -> None:
+    leaf = LEAF[:position] + bytes([byte]) + LEAF[position + 1:]
+    assert leaf_columns(leaf) == _columns_by_json_loads(leaf)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(["kind", "time", "network", "partner", "client",
+                                        "break_glass", "detail"]),
+                       st.none() | st.booleans() | st.integers() | st.floats() | st.text()
+                       | st.lists(st.integers(), max_size=2), max_size=8))
+def test_leaf_columns_of_any_json_object_are_those_json_loads_reads(
+    entry: dict[str, object],
+) -> None:
+    leaf = json.dumps(entry, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    assert leaf_columns(leaf) == _columns_by_json_loads(leaf)

@@ -1,4 +1,5 @@
-"""``audit/`` is a library: its pure core uses stdlib, cryptography and rfc8785 only; its storage
+"""``audit/`` is a library: its pure core uses stdlib, cryptography, rfc8785 and msgspec (a JSON
+decoder: no I/O; ``audit.entry.leaf_columns``) only; its storage
 modules add SQLAlchemy; nothing in it imports the broker, consent, FastAPI or SQLModel."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import audit
 
-ALLOWED = set(sys.stdlib_module_names) | {"audit", "cryptography", "rfc8785"}
+ALLOWED = set(sys.stdlib_module_names) | {"audit", "cryptography", "rfc8785", "msgspec"}
 STORAGE_MODULES = {"schema", "store", "writer", "log"}  # the log in a SQL database
 AUDIT_DIR = Path(audit.__file__).parent
 FORBIDDEN = ("broker", "consent", "fastapi", "sqlmodel", "starlette")
@@ -27,7 +28,7 @@ def _imported_roots(path: Path) -> set[str]:
     return roots
 
 
-def test_pure_core_imports_only_stdlib_cryptography_and_rfc8785() -> None:
+def test_pure_core_imports_only_stdlib_cryptography_rfc8785_and_msgspec() -> None:
     files = sorted(p for p in AUDIT_DIR.glob("*.py") if p.stem not in STORAGE_MODULES)
     assert len(files) >= 8
     for path in files:
