@@ -12,17 +12,12 @@ The same verification runs against a live broker over HTTP (``--url``), as an ou
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx2 as httpx
 import pytest
-import uvicorn
 from sqlalchemy import Connection, delete, insert, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
@@ -40,7 +35,6 @@ from audit.schema import (
     drop_append_only_ddl,
 )
 from audit.store import AuditStore, writer_engine
-from broker.app import create_app
 from broker.cli import app
 from broker.context import BrokerContext
 from broker.security.keys import load_audit_signer
@@ -50,6 +44,7 @@ from broker.store.audit_events import AuditEvent, build_entry
 from broker.store.db import make_engine
 from tests.databases import PostgresSchemas, SqliteFiles, copy_rows
 from tests.factories import issuer_token
+from tests.live_server import served
 
 LOG_SIZE = 1000
 FIRST_CHECKPOINT = 500
@@ -408,31 +403,8 @@ def test_database_refuses_an_upsert_over_a_stored_row(small_log: Engine, table: 
 @pytest.fixture
 def live_broker(ctx: BrokerContext) -> Iterator[str]:
     """The broker served by uvicorn on a free loopback port, in a background thread."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    config = uvicorn.Config(
-        create_app(context=ctx), lifespan="on", log_config=None, access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:  # readiness: a bounded poll of /healthz
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if not thread.is_alive() or time.monotonic() > deadline:
-                pytest.fail("the broker did not become ready")
-            time.sleep(0.02)
+    with served(ctx, READY_TIMEOUT_S) as base:
         yield base
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 def _verify_url(settings: Settings, base: str) -> Result:

@@ -12,18 +12,14 @@ DESIGN §6).
 from __future__ import annotations
 
 import re
-import socket
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx2 as httpx
 import pytest
 import schemathesis
-import uvicorn
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -33,13 +29,13 @@ from schemathesis import Case, GenerationMode
 from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from broker.app import create_app
 from broker.context import BrokerContext
 from broker.demo import setup_demo
 from broker.problems import PROBLEM_JSON
 from broker.settings import Settings
 from consent.insz import is_valid_insz
 from tests.factories import OTHER_INSZ, VALID_INSZ, auth, issuer_token, partner_auth, partner_token
+from tests.live_server import served
 
 READY_TIMEOUT_S = 30
 EXAMPLES = 12  # per operation, mode and backend: ~1000 requests, well under a minute each
@@ -58,32 +54,12 @@ BROKER = _Broker()
 def live_broker(settings: Settings, ctx: BrokerContext) -> Iterator[str]:
     """The seeded demo broker served by uvicorn on a free loopback port, in a thread."""
     setup_demo(settings)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    config = uvicorn.Config(create_app(context=ctx), lifespan="on", log_config=None,
-                            access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:  # readiness: a bounded poll of /healthz
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if not thread.is_alive() or time.monotonic() > deadline:
-                pytest.fail("the broker did not become ready")
-            time.sleep(0.02)
+    with served(ctx, READY_TIMEOUT_S) as base:
         BROKER.settings = settings
-        yield base
-    finally:
-        BROKER.settings = None
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+        try:
+            yield base
+        finally:
+            BROKER.settings = None
 
 
 @pytest.fixture

@@ -6,17 +6,13 @@ checkpoint, and ``audit verify --witness KEY --quorum N``, against an independen
 from __future__ import annotations
 
 import base64
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx2 as httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, update
 from sqlalchemy.engine import Engine
@@ -36,6 +32,7 @@ from broker.settings import Settings
 from broker.store.audit_events import AuditEvent
 from tests.broker.test_audit_tamper import _attacker, _rewrite_leaf_and_every_hash_above_it
 from tests.factories import issuer_token
+from tests.live_server import served
 from tests.witness_process import WitnessProcess, running_witness
 
 runner = CliRunner()
@@ -291,31 +288,9 @@ def test_witness_configuration_is_checked(witness: WitnessProcess) -> None:
     assert WitnessState().known is None
 
 
-@contextmanager
-def _served(context: BrokerContext) -> Iterator[str]:
+def _served(context: BrokerContext) -> AbstractContextManager[str]:
     """``context``'s broker served by uvicorn on a free loopback port, in a thread."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn.Config(create_app(context=context), lifespan="on",
-                                           log_config=None, access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 15
-        while True:  # readiness: a bounded poll of /healthz
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert thread.is_alive() and time.monotonic() < deadline, "broker not ready"
-            time.sleep(0.02)
-        yield base
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    return served(context, 15)
 
 
 def test_a_forked_checkpoint_served_to_one_verifier_over_http_is_caught(
