@@ -2,7 +2,7 @@
 
 1. Appends with 0, 1 and 2 witnesses: the audit log (``audit.log.TransparencyLog``, group commit,
    SQLite WAL with ``synchronous=FULL``) takes appends from ``K`` threads for ``--seconds``; with
-   witnesses, the broker's own witnessing thread (``broker.services.witnessing.Witnessing``)
+   witnesses, the broker's own witnessing thread (``broker.witnessing.Witnessing``)
    submits each new checkpoint with its consistency proof to real ``aics-witness`` processes on
    loopback and stores their cosignatures, as ``GBO_WITNESSES`` makes a running broker do. The
    three configurations take turns round by round (fresh log and fresh witnesses each run); the
@@ -45,7 +45,7 @@ from audit.log import TransparencyLog  # noqa: E402
 from audit.schema import audit_cosignature  # noqa: E402
 from audit.store import AuditStore, writer_engine  # noqa: E402
 from broker.services.audit_verify import database_source, http_source, verify  # noqa: E402
-from broker.services.witnessing import Witnessing, parse_witnesses  # noqa: E402
+from broker.witnessing import Witnessing, parse_witnesses  # noqa: E402
 from tests.witness_process import TILES_BIN, WITNESS_BIN, WitnessProcess, make_witness  # noqa: E402
 
 CLI = Path(sys.executable).with_name("gbo-broker")

@@ -426,8 +426,8 @@ def audit_verify(
     from audit.store import AuditStore
     from broker.security.keys import load_audit_signer
     from broker.services import audit_verify as av
-    from broker.services.witnessing import parse_witnesses
     from broker.store.db import check_migrated, make_engine
+    from broker.witnessing import parse_witnesses
 
     settings = _settings()
     engine = None

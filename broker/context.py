@@ -16,6 +16,7 @@ from broker.errors import ConfigurationError
 from broker.observability import Metrics
 from broker.policy.evaluator import PolicyEvaluator
 from broker.policy.factory import catalogue_of, load_policy_bundle, make_evaluator
+from broker.rate_limits import RateLimiter
 from broker.security.auth import IssuerKeys
 from broker.security.eid import TrustAnchors, load_trust_anchors
 from broker.security.keys import (
@@ -31,14 +32,13 @@ from broker.security.keys import (
 )
 from broker.security.oidc import OidcClient
 from broker.security.registry import Registry, load_registry
-from broker.services.rate_limits import RateLimiter
-from broker.services.witnessing import Witness, Witnessing, parse_witnesses
 from broker.settings import Settings
 from broker.store.audit_events import AuditLog
 from broker.store.audit_vocabulary import GuardCollector, Vocabulary
 from broker.store.db import check_migrated, make_engine
 from broker.store.keyring import Keyring
 from broker.store.replay import DatabaseReplayGuard, MemoryReplayGuard, make_replay_guard
+from broker.witnessing import Witness, Witnessing, parse_witnesses
 from consent.catalogue import Catalogue
 
 

@@ -76,7 +76,7 @@ def current_partner(
         raise
     request.scope.setdefault("state", {})["partner"] = principal.partner.id
     # DESIGN §6: counted per authenticated partner, after the token (its jti too) is verified and
-    # before the route does any work (broker.services.rate_limits says why in that order).
+    # before the route does any work (broker.rate_limits says why in that order).
     ctx.rate_limiter.check_partner(principal.partner.id, datetime.now(UTC))
     return principal
 

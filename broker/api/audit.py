@@ -22,8 +22,8 @@ from broker.errors import ForbiddenError, InvalidCursor, InvalidProofRequest, Le
 from broker.problems import problem_responses
 from broker.schemas.audit import EntryPage, LeafPage, LeafPublic, ProofPublic
 from broker.services.audit_scope import find_in_scope, in_scope
-from broker.services.witnessing import served_checkpoint
 from broker.store.audit_events import decode
+from broker.witnessing import served_checkpoint
 
 router = APIRouter(route_class=StrictJSONRoute, prefix="/v1/audit", tags=["audit"])
 MAX_PAGE = 1000

@@ -20,7 +20,7 @@ from broker.api.routing import StrictJSONRoute
 from broker.deps import ContextDep, CurrentAuditor
 from broker.errors import ForbiddenError, LeafNotFound
 from broker.problems import problem_responses
-from broker.services.witnessing import served_checkpoint
+from broker.witnessing import served_checkpoint
 
 router = APIRouter(route_class=StrictJSONRoute, prefix="/v1/audit/tile", tags=["audit"])
 FULL = "public, max-age=31536000, immutable"

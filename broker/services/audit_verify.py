@@ -26,7 +26,7 @@ from audit.keys import Ed25519Verifier
 from audit.store import AuditStore, StoredCosignature
 from audit.verify import LeafRow, StoredNodes, VerifyReport, verify_log, verify_rows
 from audit.witness import WitnessUnavailable, fetch_witness_checkpoint
-from broker.services.witnessing import Witness, note_with_cosignatures
+from broker.witnessing import Witness, note_with_cosignatures
 
 PAGE = 1000
 

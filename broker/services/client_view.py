@@ -23,8 +23,8 @@ from broker.schemas.notices import DeskRecord
 from broker.services import dossier
 from broker.services.audit_scope import verified_rows
 from broker.services.client_scope import ClientScope
-from broker.services.witnessing import served_checkpoint
 from broker.store.audit_events import decode, decrypt_detail
+from broker.witnessing import served_checkpoint
 from consent import store
 from consent.rules import consent_status, relation_is_valid
 from consent.store import StoredConsent

@@ -27,9 +27,9 @@ from broker.app import create_app
 from broker.cli import app
 from broker.context import BrokerContext, load_context
 from broker.security.keys import load_audit_signer
-from broker.services.witnessing import WitnessState, parse_witnesses
 from broker.settings import Settings
 from broker.store.audit_events import AuditEvent
+from broker.witnessing import WitnessState, parse_witnesses
 from tests.broker.test_audit_tamper import _attacker, _rewrite_leaf_and_every_hash_above_it
 from tests.factories import issuer_token
 from tests.live_server import served
