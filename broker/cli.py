@@ -68,6 +68,7 @@ def serve(
 
     from broker.app import create_app
     from broker.observability import configure_logging, multiprocess_metrics
+    from broker.serving import server_options
 
     settings = _settings()
     configure_logging(settings.log_level)
@@ -95,18 +96,11 @@ def serve(
                 extra={"workers": workers, "metrics_dir": metrics_dir},
             )
         if workers == 1:
-            uvicorn.run(application, host=bind_host, port=bind_port, access_log=False,
-                        log_config=None)
+            uvicorn.run(application, host=bind_host, port=bind_port,
+                        **server_options(settings.log_level))
             return
-        uvicorn.run(
-            "broker.app:create_app_from_env",
-            factory=True,
-            host=bind_host,
-            port=bind_port,
-            workers=workers,
-            access_log=False,
-            log_config=None,
-        )
+        uvicorn.run("broker.app:create_app_from_env", factory=True, host=bind_host,
+                    port=bind_port, workers=workers, **server_options(settings.log_level))
 
 
 def _command() -> str:
