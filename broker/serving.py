@@ -39,8 +39,10 @@ class NoDelayH11Protocol(H11Protocol):
 def server_options(log_level: str) -> dict[str, Any]:
     """``uvicorn.Config`` options for one worker and several alike (``app``, host, port and
     workers aside)."""
+    from broker.observability import logging_config
+
     return {
         "http": NoDelayH11Protocol,
         "access_log": False,  # gbo.access replaces uvicorn's raw request lines (DESIGN §9)
-        "log_config": None,
+        "log_config": logging_config(log_level),  # applied again in every worker process
     }

@@ -76,3 +76,37 @@ def test_one_metrics_scrape_counts_the_requests_of_every_worker(
         assert counted == sent
         assert sum(_healthz_per_worker(metrics_dir).values()) == sent
     assert not metrics_dir.exists()  # a fresh directory per server start, removed at the end
+
+
+def _log_records(log: Path) -> list[dict[str, object]]:
+    """Every line of the server's stderr, each of which must be one JSON object."""
+    records = []
+    for line in log.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            raise AssertionError(f"not a JSON log line: {line!r}\n{log.read_text()}") from None
+    return records
+
+
+def _access_pids(log: Path) -> set[object]:
+    return {r["pid"] for r in _log_records(log) if r.get("name") == "gbo.access"}
+
+
+def test_every_worker_writes_json_request_logs(tmp_path: Path, postgres_url: str) -> None:
+    with demo_broker_at(tmp_path, database_url=postgres_url, workers=2) as (broker, proc):
+        sent = 0
+        with ThreadPoolExecutor(BURST) as pool:
+            while len(_access_pids(broker.log)) < 2:  # until both workers logged a request
+                assert sent < MOST_REQUESTS, f"logs of one worker:\n{broker.log.read_text()}"
+                list(pool.map(_get_healthz, [broker.base] * BURST))
+                sent += BURST
+        # Bad input is refused with problem+json and logged as JSON, never a raw traceback.
+        refused = httpx.post(f"{broker.base}/v1/access-requests", content=b"{",
+                             headers={"Authorization": "Bearer forged"}, timeout=10)
+        assert refused.status_code == 401
+        assert refused.headers["content-type"] == "application/problem+json"
+    records = _log_records(broker.log)  # after shutdown too: every line is JSON
+    assert proc.pid not in _access_pids(broker.log)  # the main process serves nothing
+    assert not [r for r in records if "color_message" in r]  # no ANSI colour codes
+    assert not [r for r in records if r.get("level") in ("ERROR", "CRITICAL")]
