@@ -67,6 +67,7 @@ def serve(
     import uvicorn
 
     from broker.app import create_app
+    from broker.context import load_context
     from broker.observability import configure_logging, multiprocess_metrics
     from broker.serving import server_options
 
@@ -84,7 +85,14 @@ def serve(
             # metrics directory set here and store their values in it from their first import
             # of prometheus_client. This process is past that import and serves nothing then.
             metrics_dir = stack.enter_context(multiprocess_metrics(workers))
-            application = create_app(settings)
+            if workers == 1:
+                application = create_app(settings)
+            else:
+                # Refuse here what a worker would refuse (unmigrated database, demo keys), then
+                # let go: each worker builds its own broker from the environment; this process
+                # only watches them and holds no database connection, audit writer or
+                # checkpointer of its own (DESIGN §2: several workers on PostgreSQL, §7).
+                load_context(settings).close()
         except ConfigurationError as exc:
             raise _fail(exc.detail) from None
         bind_host, bind_port = host or settings.host, port or settings.port

@@ -110,3 +110,43 @@ def test_every_worker_writes_json_request_logs(tmp_path: Path, postgres_url: str
     assert proc.pid not in _access_pids(broker.log)  # the main process serves nothing
     assert not [r for r in records if "color_message" in r]  # no ANSI colour codes
     assert not [r for r in records if r.get("level") in ("ERROR", "CRITICAL")]
+
+
+POSTGRES_PORT_HEX = f"{5432:04X}"
+
+
+def _postgres_connections(pid: int) -> int:
+    """How many TCP connections to port 5432 process ``pid`` holds (its socket inodes matched
+    against the kernel's connection table)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = fd.readlink()
+        except OSError:
+            continue  # closed meanwhile
+        if str(target).startswith("socket:["):
+            inodes.add(str(target)[len("socket:["):-1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for row in Path(table).read_text().splitlines()[1:]:
+            fields = row.split()
+            if fields[2].endswith(f":{POSTGRES_PORT_HEX}") and fields[9] in inodes:
+                count += 1
+    return count
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def test_only_the_workers_hold_database_connections(tmp_path: Path, postgres_url: str) -> None:
+    with demo_broker_at(tmp_path, database_url=postgres_url, workers=2) as (broker, proc):
+        deadline = time.monotonic() + WAIT_S
+        while len([pid for pid in _children(proc.pid) if _postgres_connections(pid)]) < 2:
+            # /readyz answered from one worker; the other may still be starting: bounded wait
+            assert time.monotonic() < deadline, "both workers should hold database connections"
+            time.sleep(0.05)
+        assert _postgres_connections(proc.pid) == 0  # the main process runs no broker
