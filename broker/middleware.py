@@ -14,10 +14,13 @@ from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from broker.errors import Overloaded
 from broker.observability import Metrics, request_id_var
 from broker.problems import problem
 
 access_log = logging.getLogger("gbo.access")
+# Liveness, readiness and metrics answer however busy the worker is (they need no request slot).
+ALWAYS_ADMITTED = frozenset({"/healthz", "/readyz", "/metrics"})
 # DESIGN §9: a caller's X-Request-ID is only echoed back (as X-Correlation-ID), and only when it
 # is this short, plain and holds no run of 9+ digits; the broker's own id is always a UUID.
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
@@ -110,10 +113,17 @@ class BrokerMiddleware:
     streaming), logs one JSON line per request (request id, partner, route template, status,
     duration — never a raw path or query) and counts it in Prometheus metrics."""
 
-    def __init__(self, app: ASGIApp, *, max_body: int, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, *, max_body: int, metrics: Metrics,
+                 max_in_flight: int | None = None) -> None:
         self.app = app
         self.max_body = max_body
         self.metrics = metrics
+        # Admission: at most max_in_flight requests at once in this worker (one event loop, so
+        # a plain counter); beyond it 503 overloaded at once, instead of queueing for a thread
+        # and a database connection until the client gives up. The operations endpoints are
+        # never refused: a saturated worker is alive and may be ready.
+        self.max_in_flight = max_in_flight
+        self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -170,8 +180,18 @@ class BrokerMiddleware:
                     "Content-Length", headers={"connection": "close"}))
             elif declared is not None and declared.isdigit() and int(declared) > self.max_body:
                 await self._send_413(send_wrapper)
-            else:
+            elif scope["path"] in ALWAYS_ADMITTED or self.max_in_flight is None:
                 await self.app(scope, receive_wrapper, send_wrapper)
+            elif self.in_flight >= self.max_in_flight:
+                await self._send(send_wrapper, problem(
+                    Overloaded.status, Overloaded.code, Overloaded.title,
+                    headers={"Retry-After": str(Overloaded.retry_after)}))
+            else:
+                self.in_flight += 1
+                try:
+                    await self.app(scope, receive_wrapper, send_wrapper)
+                finally:
+                    self.in_flight -= 1
         finally:
             self._record(scope, status, time.perf_counter() - started, request_id)
             request_id_var.reset(token)

@@ -1,0 +1,103 @@
+"""Admission (docs/operations.md "Under load"): a worker serves at most ``GBO_MAX_IN_FLIGHT``
+requests at once and refuses the next at once with 503 ``overloaded`` and ``Retry-After``,
+instead of queueing it for a thread and a database connection until it fails with a 500.
+``/healthz`` and ``/readyz`` answer however busy it is.
+
+Real concurrency on a real server: the test holds an exclusive lock on the checkpoint table, so
+``GET /v1/audit/checkpoint`` requests stay in flight until it lets go; PostgreSQL says when they
+wait (``pg_blocking_pids``), so there is no sleeping for timing. SQLite in WAL mode lets readers
+through any lock, so this runs on PostgreSQL only.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
+from broker.app import create_app
+from broker.context import load_context
+from broker.settings import Settings
+from broker.store.db import POOL_HEADROOM, make_engine
+from tests.live_server import served
+
+MAX_IN_FLIGHT = 2
+WAIT_S = 30
+
+
+def _waiting_on(conn: Connection, admin: Engine) -> int:
+    """How many database sessions wait for a lock ``conn`` holds."""
+    holder = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    with admin.connect() as watch:
+        return int(watch.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE :holder = ANY(pg_blocking_pids(pid))"),
+            {"holder": holder}).scalar_one())
+
+
+def test_a_saturated_worker_refuses_at_once_and_still_answers_health(
+    settings: Settings, engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite in WAL mode lets readers through a lock: nothing to hold them with")
+    busy = settings.model_copy(update={"max_in_flight": MAX_IN_FLIGHT,
+                                       "checkpoint_interval": 0.0})  # no checkpointer in the way
+    ctx = load_context(busy, engine=engine)
+    try:
+        with served(ctx) as base, ThreadPoolExecutor(MAX_IN_FLIGHT) as pool:
+            checkpoint = f"{base}/v1/audit/checkpoint"
+            assert httpx.get(checkpoint, timeout=10).status_code == 200  # one is signed
+            with engine.connect() as lock:
+                lock.execute(text("LOCK TABLE audit_checkpoint IN ACCESS EXCLUSIVE MODE"))
+                held = [pool.submit(httpx.get, checkpoint, timeout=WAIT_S)
+                        for _ in range(MAX_IN_FLIGHT)]
+                deadline = time.monotonic() + WAIT_S
+                while _waiting_on(lock, engine) < MAX_IN_FLIGHT:  # bounded: both in flight
+                    assert time.monotonic() < deadline, "the requests never reached the database"
+                    time.sleep(0.02)
+
+                refused = httpx.get(checkpoint, timeout=10)
+                assert refused.status_code == 503
+                assert refused.headers["content-type"] == "application/problem+json"
+                assert refused.json()["code"] == "overloaded"
+                assert refused.headers["retry-after"] == "1"
+                assert httpx.get(f"{base}/healthz", timeout=10).status_code == 200
+                assert httpx.get(f"{base}/readyz", timeout=10).status_code == 200
+                assert not any(f.done() for f in held)  # still held: the 503 was not a timeout
+                lock.rollback()  # let go
+            assert [f.result().status_code for f in held] == [200] * MAX_IN_FLIGHT
+            assert httpx.get(checkpoint, timeout=10).status_code == 200  # the slots are free
+    finally:
+        ctx.close()
+
+
+def test_a_request_that_gets_no_database_connection_in_time_is_refused_not_failed(
+    settings: Settings, engine: Engine
+) -> None:
+    # The pool is sized by GBO_MAX_IN_FLIGHT; the test takes every connection of it.
+    sized = settings.model_copy(update={"max_in_flight": 1, "db_pool_timeout": 0.2,
+                                        "checkpoint_interval": 0.0})
+    pooled = make_engine(sized.resolved_database_url, pool_size=sized.max_in_flight,
+                         pool_timeout=sized.db_pool_timeout)
+    ctx = load_context(sized, engine=pooled)
+    try:
+        with TestClient(create_app(context=ctx), raise_server_exceptions=False) as client:
+            assert client.get("/v1/audit/checkpoint").status_code == 200
+            taken = [pooled.connect() for _ in range(sized.max_in_flight + POOL_HEADROOM)]
+            try:
+                refused = client.get("/v1/audit/checkpoint")
+            finally:
+                for conn in taken:
+                    conn.close()
+            assert refused.status_code == 503  # was 500 internal_error after 30 s
+            assert refused.json()["code"] == "overloaded"
+            assert refused.headers["retry-after"] == "1"
+            assert client.get("/v1/audit/checkpoint").status_code == 200  # connections back
+    finally:
+        ctx.close()
+        pooled.dispose()
