@@ -3,6 +3,7 @@ browser security headers."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -114,16 +115,19 @@ class BrokerMiddleware:
     duration — never a raw path or query) and counts it in Prometheus metrics."""
 
     def __init__(self, app: ASGIApp, *, max_body: int, metrics: Metrics,
-                 max_in_flight: int | None = None) -> None:
+                 max_in_flight: int | None = None, max_queued: int = 0) -> None:
         self.app = app
         self.max_body = max_body
         self.metrics = metrics
-        # Admission: at most max_in_flight requests at once in this worker (one event loop, so
-        # a plain counter); beyond it 503 overloaded at once, instead of queueing for a thread
-        # and a database connection until the client gives up. The operations endpoints are
-        # never refused: a saturated worker is alive and may be ready.
+        # Admission: at most max_in_flight requests at once in this worker, max_queued more
+        # waiting for one of them to finish; beyond that 503 overloaded at once, instead of
+        # queueing without bound for a thread and a database connection until the client gives
+        # up. One event loop, so plain counters. The operations endpoints are never refused: a
+        # saturated worker is alive and may be ready.
         self.max_in_flight = max_in_flight
-        self.in_flight = 0
+        self.max_queued = max_queued
+        self.admitted = 0  # in flight or queued
+        self._slots: asyncio.Semaphore | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -182,16 +186,19 @@ class BrokerMiddleware:
                 await self._send_413(send_wrapper)
             elif scope["path"] in ALWAYS_ADMITTED or self.max_in_flight is None:
                 await self.app(scope, receive_wrapper, send_wrapper)
-            elif self.in_flight >= self.max_in_flight:
+            elif self.admitted >= self.max_in_flight + self.max_queued:
                 await self._send(send_wrapper, problem(
                     Overloaded.status, Overloaded.code, Overloaded.title,
                     headers={"Retry-After": str(Overloaded.retry_after)}))
             else:
-                self.in_flight += 1
+                if self._slots is None:
+                    self._slots = asyncio.Semaphore(self.max_in_flight)
+                self.admitted += 1
                 try:
-                    await self.app(scope, receive_wrapper, send_wrapper)
+                    async with self._slots:
+                        await self.app(scope, receive_wrapper, send_wrapper)
                 finally:
-                    self.in_flight -= 1
+                    self.admitted -= 1
         finally:
             self._record(scope, status, time.perf_counter() - started, request_id)
             request_id_var.reset(token)

@@ -143,6 +143,11 @@ class Settings(BaseSettings):
         "at once (503 overloaded, Retry-After). The database pool and the request threads are "
         "sized with it (/healthz, /readyz and /metrics are never refused).",
     )
+    max_queued: int = Field(
+        default=32, ge=0,
+        description="Requests one worker lets wait for one of its max_in_flight to finish; "
+        "beyond them it refuses at once (503 overloaded).",
+    )
     db_pool_timeout: float = Field(
         default=5.0, gt=0,
         description="Longest wait for a database connection of the pool (PostgreSQL) before a "

@@ -12,8 +12,7 @@ through any lock, so this runs on PostgreSQL only.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 import httpx2 as httpx
 import pytest
@@ -28,6 +27,7 @@ from broker.store.db import POOL_HEADROOM, make_engine
 from tests.live_server import served
 
 MAX_IN_FLIGHT = 2
+MAX_QUEUED = 2
 WAIT_S = 30
 
 
@@ -41,37 +41,43 @@ def _waiting_on(conn: Connection, admin: Engine) -> int:
 
 
 def test_a_saturated_worker_refuses_at_once_and_still_answers_health(
-    settings: Settings, engine: Engine, db_url: str, tmp_path: Path
+    settings: Settings, engine: Engine, db_url: str
 ) -> None:
     if not db_url.startswith("postgresql"):
         pytest.skip("SQLite in WAL mode lets readers through a lock: nothing to hold them with")
-    busy = settings.model_copy(update={"max_in_flight": MAX_IN_FLIGHT,
-                                       "checkpoint_interval": 0.0})  # no checkpointer in the way
+    busy = settings.model_copy(update={
+        "max_in_flight": MAX_IN_FLIGHT, "max_queued": MAX_QUEUED,
+        "checkpoint_interval": 0.0})  # no checkpointer waiting on the lock too
     ctx = load_context(busy, engine=engine)
+    sent = MAX_IN_FLIGHT + MAX_QUEUED + 1  # one more than the worker takes
     try:
-        with served(ctx) as base, ThreadPoolExecutor(MAX_IN_FLIGHT) as pool:
+        with served(ctx) as base, ThreadPoolExecutor(sent) as pool:
             checkpoint = f"{base}/v1/audit/checkpoint"
             assert httpx.get(checkpoint, timeout=10).status_code == 200  # one is signed
             with engine.connect() as lock:
                 lock.execute(text("LOCK TABLE audit_checkpoint IN ACCESS EXCLUSIVE MODE"))
-                held = [pool.submit(httpx.get, checkpoint, timeout=WAIT_S)
-                        for _ in range(MAX_IN_FLIGHT)]
-                deadline = time.monotonic() + WAIT_S
-                while _waiting_on(lock, engine) < MAX_IN_FLIGHT:  # bounded: both in flight
-                    assert time.monotonic() < deadline, "the requests never reached the database"
-                    time.sleep(0.02)
-
-                refused = httpx.get(checkpoint, timeout=10)
+                requests = [pool.submit(httpx.get, checkpoint, timeout=WAIT_S)
+                            for _ in range(sent)]
+                # Admitted requests cannot finish while the lock is held: the first answer is
+                # the refusal, and it comes only once the others fill every place.
+                done, held = wait(requests, timeout=WAIT_S, return_when=FIRST_COMPLETED)
+                assert len(done) == 1 and len(held) == sent - 1
+                refused = done.pop().result()
                 assert refused.status_code == 503
                 assert refused.headers["content-type"] == "application/problem+json"
                 assert refused.json()["code"] == "overloaded"
                 assert refused.headers["retry-after"] == "1"
+                deadline = time.monotonic() + WAIT_S
+                while _waiting_on(lock, engine) < MAX_IN_FLIGHT:  # bounded: on their way there
+                    assert time.monotonic() < deadline, "the requests never reached the database"
+                    time.sleep(0.02)
+                assert _waiting_on(lock, engine) == MAX_IN_FLIGHT  # the queued wait in the broker
                 assert httpx.get(f"{base}/healthz", timeout=10).status_code == 200
                 assert httpx.get(f"{base}/readyz", timeout=10).status_code == 200
                 assert not any(f.done() for f in held)  # still held: the 503 was not a timeout
                 lock.rollback()  # let go
-            assert [f.result().status_code for f in held] == [200] * MAX_IN_FLIGHT
-            assert httpx.get(checkpoint, timeout=10).status_code == 200  # the slots are free
+            assert [f.result().status_code for f in held] == [200] * (sent - 1)
+            assert httpx.get(checkpoint, timeout=10).status_code == 200  # the places are free
     finally:
         ctx.close()
 
