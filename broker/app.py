@@ -48,7 +48,8 @@ def create_app(
     install_portal(app)  # DESIGN §2: the client portal /mijn (routes, static, error pages)
     app.add_middleware(BrokerMiddleware, max_body=ctx.settings.max_body_bytes, metrics=ctx.metrics,
                        max_in_flight=ctx.settings.max_in_flight,
-                       max_queued=ctx.settings.max_queued)
+                       max_queued=ctx.settings.max_queued,
+                       max_queue_wait=ctx.settings.max_queue_wait)
     # Outermost, so the 413 above gets the headers too. (Starlette's last-resort 500 answer
     # comes from outside every middleware: it is problem+json, never a portal page.)
     app.add_middleware(SecurityHeadersMiddleware, is_html=is_portal_path, is_static=is_static_path,

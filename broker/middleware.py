@@ -115,17 +115,19 @@ class BrokerMiddleware:
     duration — never a raw path or query) and counts it in Prometheus metrics."""
 
     def __init__(self, app: ASGIApp, *, max_body: int, metrics: Metrics,
-                 max_in_flight: int | None = None, max_queued: int = 0) -> None:
+                 max_in_flight: int | None = None, max_queued: int = 0,
+                 max_queue_wait: float = 0.0) -> None:
         self.app = app
         self.max_body = max_body
         self.metrics = metrics
         # Admission: at most max_in_flight requests at once in this worker, max_queued more
-        # waiting for one of them to finish; beyond that 503 overloaded at once, instead of
-        # queueing without bound for a thread and a database connection until the client gives
-        # up. One event loop, so plain counters. The operations endpoints are never refused: a
-        # saturated worker is alive and may be ready.
+        # waiting (at most max_queue_wait seconds) for one of them to finish; beyond that 503
+        # overloaded, instead of queueing without bound for a thread and a database connection
+        # until the client gives up. One event loop, so plain counters. The operations
+        # endpoints are never refused: a saturated worker is alive and may be ready.
         self.max_in_flight = max_in_flight
         self.max_queued = max_queued
+        self.max_queue_wait = max_queue_wait
         self.admitted = 0  # in flight or queued
         self._slots: asyncio.Semaphore | None = None
 
@@ -187,21 +189,34 @@ class BrokerMiddleware:
             elif scope["path"] in ALWAYS_ADMITTED or self.max_in_flight is None:
                 await self.app(scope, receive_wrapper, send_wrapper)
             elif self.admitted >= self.max_in_flight + self.max_queued:
-                await self._send(send_wrapper, problem(
-                    Overloaded.status, Overloaded.code, Overloaded.title,
-                    headers={"Retry-After": str(Overloaded.retry_after)}))
+                await self._send_overloaded(send_wrapper)
             else:
-                if self._slots is None:
-                    self._slots = asyncio.Semaphore(self.max_in_flight)
-                self.admitted += 1
-                try:
-                    async with self._slots:
-                        await self.app(scope, receive_wrapper, send_wrapper)
-                finally:
-                    self.admitted -= 1
+                await self._admit(scope, receive_wrapper, send_wrapper)
         finally:
             self._record(scope, status, time.perf_counter() - started, request_id)
             request_id_var.reset(token)
+
+    async def _admit(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert self.max_in_flight is not None
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.max_in_flight)
+        self.admitted += 1
+        try:
+            try:
+                await asyncio.wait_for(self._slots.acquire(), self.max_queue_wait or None)
+            except TimeoutError:
+                await self._send_overloaded(send)
+                return
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                self._slots.release()
+        finally:
+            self.admitted -= 1
+
+    async def _send_overloaded(self, send: Send) -> None:
+        await self._send(send, problem(Overloaded.status, Overloaded.code, Overloaded.title,
+                                       headers={"Retry-After": str(Overloaded.retry_after)}))
 
     async def _send_413(self, send: Send) -> None:
         await self._send(send, problem(413, "payload_too_large", "The request body is too large",

@@ -144,9 +144,13 @@ class Settings(BaseSettings):
         "sized with it (/healthz, /readyz and /metrics are never refused).",
     )
     max_queued: int = Field(
-        default=32, ge=0,
+        default=64, ge=0,
         description="Requests one worker lets wait for one of its max_in_flight to finish; "
         "beyond them it refuses at once (503 overloaded).",
+    )
+    max_queue_wait: float = Field(
+        default=2.0, gt=0,
+        description="Longest wait of a queued request for a place; then 503 overloaded.",
     )
     db_pool_timeout: float = Field(
         default=5.0, gt=0,

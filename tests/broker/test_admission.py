@@ -46,7 +46,7 @@ def test_a_saturated_worker_refuses_at_once_and_still_answers_health(
     if not db_url.startswith("postgresql"):
         pytest.skip("SQLite in WAL mode lets readers through a lock: nothing to hold them with")
     busy = settings.model_copy(update={
-        "max_in_flight": MAX_IN_FLIGHT, "max_queued": MAX_QUEUED,
+        "max_in_flight": MAX_IN_FLIGHT, "max_queued": MAX_QUEUED, "max_queue_wait": WAIT_S,
         "checkpoint_interval": 0.0})  # no checkpointer waiting on the lock too
     ctx = load_context(busy, engine=engine)
     sent = MAX_IN_FLIGHT + MAX_QUEUED + 1  # one more than the worker takes
@@ -78,6 +78,35 @@ def test_a_saturated_worker_refuses_at_once_and_still_answers_health(
                 lock.rollback()  # let go
             assert [f.result().status_code for f in held] == [200] * (sent - 1)
             assert httpx.get(checkpoint, timeout=10).status_code == 200  # the places are free
+    finally:
+        ctx.close()
+
+
+def test_a_queued_request_waits_a_bounded_time_for_a_place(
+    settings: Settings, engine: Engine, db_url: str
+) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite in WAL mode lets readers through a lock: nothing to hold them with")
+    busy = settings.model_copy(update={"max_in_flight": 1, "max_queued": 1,
+                                       "max_queue_wait": 0.2, "checkpoint_interval": 0.0})
+    ctx = load_context(busy, engine=engine)
+    try:
+        with served(ctx) as base, ThreadPoolExecutor(1) as pool:
+            checkpoint = f"{base}/v1/audit/checkpoint"
+            assert httpx.get(checkpoint, timeout=10).status_code == 200
+            with engine.connect() as lock:
+                lock.execute(text("LOCK TABLE audit_checkpoint IN ACCESS EXCLUSIVE MODE"))
+                stuck = pool.submit(httpx.get, checkpoint, timeout=WAIT_S)
+                deadline = time.monotonic() + WAIT_S
+                while _waiting_on(lock, engine) < 1:  # bounded: the one place is taken
+                    assert time.monotonic() < deadline, "the request never reached the database"
+                    time.sleep(0.02)
+                queued = httpx.get(checkpoint, timeout=WAIT_S)  # waits its 0.2 s, then refused
+                assert queued.status_code == 503
+                assert queued.json()["code"] == "overloaded"
+                assert not stuck.done()
+                lock.rollback()
+            assert stuck.result().status_code == 200
     finally:
         ctx.close()
 
