@@ -58,7 +58,9 @@ def _nodelay_of_accepted(server: uvicorn.Server) -> list[int]:
 def test_each_accepted_connection_sends_without_nagle_delay() -> None:
     # Without TCP_NODELAY every response after the first on a kept-alive connection waits for
     # the client's delayed ACK (~40 ms each) when several workers share one listening socket.
-    with _multiworker_server(**server_options("INFO")) as (server, port):
+    # log_config aside: it would reconfigure this test process's logging (the workers' logs
+    # are tests/e2e/test_serve_workers.py's).
+    with _multiworker_server(**{**server_options("INFO"), "log_config": None}) as (server, port):
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         try:
             for _ in range(3):  # one kept-alive connection, several requests
