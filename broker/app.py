@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from broker.api import include_routes
@@ -15,6 +16,7 @@ from broker.portal import install as install_portal
 from broker.portal import is_portal_path, is_static_path
 from broker.problems import install_problem_handlers
 from broker.settings import Settings
+from broker.store.db import POOL_HEADROOM
 
 
 def create_app(
@@ -25,6 +27,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Threads for sync endpoints: one per admitted request, plus the operations endpoints'
+        # (sized with the database pool, broker.store.db.make_engine).
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = ctx.settings.max_in_flight + POOL_HEADROOM
         yield
         ctx.close()
 
@@ -40,7 +46,10 @@ def create_app(
     include_routes(app)
     install_openapi(app)  # DESIGN §5: errors as problem+json, the real status codes and types
     install_portal(app)  # DESIGN §2: the client portal /mijn (routes, static, error pages)
-    app.add_middleware(BrokerMiddleware, max_body=ctx.settings.max_body_bytes, metrics=ctx.metrics)
+    app.add_middleware(BrokerMiddleware, max_body=ctx.settings.max_body_bytes, metrics=ctx.metrics,
+                       max_in_flight=ctx.settings.max_in_flight,
+                       max_queued=ctx.settings.max_queued,
+                       max_queue_wait=ctx.settings.max_queue_wait)
     # Outermost, so the 413 above gets the headers too. (Starlette's last-resort 500 answer
     # comes from outside every middleware: it is problem+json, never a portal page.)
     app.add_middleware(SecurityHeadersMiddleware, is_html=is_portal_path, is_static=is_static_path,

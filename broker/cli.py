@@ -67,7 +67,9 @@ def serve(
     import uvicorn
 
     from broker.app import create_app
+    from broker.context import load_context
     from broker.observability import configure_logging, multiprocess_metrics
+    from broker.serving import server_options
 
     settings = _settings()
     configure_logging(settings.log_level)
@@ -83,7 +85,14 @@ def serve(
             # metrics directory set here and store their values in it from their first import
             # of prometheus_client. This process is past that import and serves nothing then.
             metrics_dir = stack.enter_context(multiprocess_metrics(workers))
-            application = create_app(settings)
+            if workers == 1:
+                application = create_app(settings)
+            else:
+                # Refuse here what a worker would refuse (unmigrated database, demo keys), then
+                # let go: each worker builds its own broker from the environment; this process
+                # only watches them and holds no database connection, audit writer or
+                # checkpointer of its own (DESIGN §2: several workers on PostgreSQL, §7).
+                load_context(settings).close()
         except ConfigurationError as exc:
             raise _fail(exc.detail) from None
         bind_host, bind_port = host or settings.host, port or settings.port
@@ -95,18 +104,11 @@ def serve(
                 extra={"workers": workers, "metrics_dir": metrics_dir},
             )
         if workers == 1:
-            uvicorn.run(application, host=bind_host, port=bind_port, access_log=False,
-                        log_config=None)
+            uvicorn.run(application, host=bind_host, port=bind_port,
+                        **server_options(settings.log_level))
             return
-        uvicorn.run(
-            "broker.app:create_app_from_env",
-            factory=True,
-            host=bind_host,
-            port=bind_port,
-            workers=workers,
-            access_log=False,
-            log_config=None,
-        )
+        uvicorn.run("broker.app:create_app_from_env", factory=True, host=bind_host,
+                    port=bind_port, workers=workers, **server_options(settings.log_level))
 
 
 def _command() -> str:

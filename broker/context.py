@@ -139,7 +139,9 @@ def load_context(settings: Settings, *, engine: Engine | None = None) -> BrokerC
     if settings.resolved_issuer and settings.resolved_issuer_jwks_file:
         issuer = IssuerKeys.from_file(settings.resolved_issuer, settings.resolved_issuer_jwks_file)
     owns_engine = engine is None
-    engine = engine or make_engine(settings.resolved_database_url)
+    engine = engine or make_engine(settings.resolved_database_url,
+                                   pool_size=settings.max_in_flight,
+                                   pool_timeout=settings.db_pool_timeout)
     try:
         check_migrated(engine)
     except ConfigurationError:

@@ -239,6 +239,17 @@ class PolicyUnavailable(BrokerError):
     title = "The policy engine is unavailable; nothing is shown"
 
 
+class Overloaded(BrokerError):
+    """This worker already has as many requests in flight as it has database connections and
+    threads for (``GBO_MAX_IN_FLIGHT``), or waited ``GBO_DB_POOL_TIMEOUT`` for a connection:
+    refused at once, nothing done; the caller may retry shortly."""
+
+    code = "overloaded"
+    status = 503
+    title = "The broker is busy; nothing was done. Try again shortly"
+    retry_after = 1
+
+
 # --- the audit log ----------------------------------------------------------------------------
 
 

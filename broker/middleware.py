@@ -3,6 +3,7 @@ browser security headers."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -14,10 +15,13 @@ from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from broker.errors import Overloaded
 from broker.observability import Metrics, request_id_var
 from broker.problems import problem
 
 access_log = logging.getLogger("gbo.access")
+# Liveness, readiness and metrics answer however busy the worker is (they need no request slot).
+ALWAYS_ADMITTED = frozenset({"/healthz", "/readyz", "/metrics"})
 # DESIGN §9: a caller's X-Request-ID is only echoed back (as X-Correlation-ID), and only when it
 # is this short, plain and holds no run of 9+ digits; the broker's own id is always a UUID.
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
@@ -110,10 +114,22 @@ class BrokerMiddleware:
     streaming), logs one JSON line per request (request id, partner, route template, status,
     duration — never a raw path or query) and counts it in Prometheus metrics."""
 
-    def __init__(self, app: ASGIApp, *, max_body: int, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, *, max_body: int, metrics: Metrics,
+                 max_in_flight: int | None = None, max_queued: int = 0,
+                 max_queue_wait: float = 0.0) -> None:
         self.app = app
         self.max_body = max_body
         self.metrics = metrics
+        # Admission: at most max_in_flight requests at once in this worker, max_queued more
+        # waiting (at most max_queue_wait seconds) for one of them to finish; beyond that 503
+        # overloaded, instead of queueing without bound for a thread and a database connection
+        # until the client gives up. One event loop, so plain counters. The operations
+        # endpoints are never refused: a saturated worker is alive and may be ready.
+        self.max_in_flight = max_in_flight
+        self.max_queued = max_queued
+        self.max_queue_wait = max_queue_wait
+        self.admitted = 0  # in flight or queued
+        self._slots: asyncio.Semaphore | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -170,11 +186,37 @@ class BrokerMiddleware:
                     "Content-Length", headers={"connection": "close"}))
             elif declared is not None and declared.isdigit() and int(declared) > self.max_body:
                 await self._send_413(send_wrapper)
-            else:
+            elif scope["path"] in ALWAYS_ADMITTED or self.max_in_flight is None:
                 await self.app(scope, receive_wrapper, send_wrapper)
+            elif self.admitted >= self.max_in_flight + self.max_queued:
+                await self._send_overloaded(send_wrapper)
+            else:
+                await self._admit(scope, receive_wrapper, send_wrapper)
         finally:
             self._record(scope, status, time.perf_counter() - started, request_id)
             request_id_var.reset(token)
+
+    async def _admit(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert self.max_in_flight is not None
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.max_in_flight)
+        self.admitted += 1
+        try:
+            try:
+                await asyncio.wait_for(self._slots.acquire(), self.max_queue_wait or None)
+            except TimeoutError:
+                await self._send_overloaded(send)
+                return
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                self._slots.release()
+        finally:
+            self.admitted -= 1
+
+    async def _send_overloaded(self, send: Send) -> None:
+        await self._send(send, problem(Overloaded.status, Overloaded.code, Overloaded.title,
+                                       headers={"Retry-After": str(Overloaded.retry_after)}))
 
     async def _send_413(self, send: Send) -> None:
         await self._send(send, problem(413, "payload_too_large", "The request body is too large",

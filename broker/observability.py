@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import logging.config
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -36,10 +37,14 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 
 
-class _RequestIdFilter(logging.Filter):
+class BrokerLogFilter(logging.Filter):
+    """Adds the request id to each record and drops uvicorn's ``color_message`` (the message
+    again, with ANSI colour codes: noise in a JSON line)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
             record.request_id = request_id_var.get()
+        record.__dict__.pop("color_message", None)
         return True
 
 
@@ -47,25 +52,38 @@ def json_formatter() -> JsonFormatter:
     from broker.log_guard import GuardedJsonFormatter  # DESIGN §9: the closed vocabulary's guard
 
     return GuardedJsonFormatter(
-        "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
-        rename_fields={"levelname": "level", "asctime": "time"},
+        "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(process)d",
+        # pid: which worker process wrote the line (serve --workers N)
+        rename_fields={"levelname": "level", "asctime": "time", "process": "pid"},
     )
+
+
+def logging_config(level: str = "INFO") -> dict[str, Any]:
+    """One JSON line per record on stderr, for the broker and the server it runs in, as a
+    ``logging.config.dictConfig`` dictionary: uvicorn applies it in every worker process it
+    starts (``log_config``), ``configure_logging`` in this one."""
+    quiet = {"handlers": [], "propagate": False}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"broker": {"()": f"{__name__}.BrokerLogFilter"}},
+        "formatters": {"json": {"()": f"{__name__}.json_formatter"}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr",
+                                "formatter": "json", "filters": ["broker"]}},
+        "root": {"level": level, "handlers": ["stderr"]},
+        "loggers": {
+            # uvicorn's own access log prints raw request lines; ours (gbo.access) replaces it.
+            "uvicorn.access": {**quiet, "level": "CRITICAL"},
+            "uvicorn": {"handlers": [], "propagate": True},
+            "uvicorn.error": {"handlers": [], "propagate": True},
+            "alembic": {"level": "WARNING"},
+        },
+    }
 
 
 def configure_logging(level: str = "INFO") -> None:
     """One JSON line per record on stderr, for the broker and the server it runs in."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(json_formatter())
-    handler.addFilter(_RequestIdFilter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    # uvicorn's own access log prints raw request lines; ours (gbo.access) replaces it.
-    logging.getLogger("uvicorn.access").disabled = True
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    for name in ("uvicorn", "uvicorn.error"):
-        logging.getLogger(name).handlers[:] = []
-        logging.getLogger(name).propagate = True
+    logging.config.dictConfig(logging_config(level))
 
 
 def multiprocess_dir() -> str | None:

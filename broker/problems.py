@@ -15,9 +15,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from broker.errors import AuthenticationError, BrokerError
+from broker.errors import AuthenticationError, BrokerError, Overloaded
 from consent.errors import ConsentError, ConsentStateError, ConsentValidationError
 
 PROBLEM_JSON = "application/problem+json"
@@ -227,8 +228,15 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
                    headers={"Retry-After": "1"})
 
 
+async def _pool_exhausted(request: Request, exc: Exception) -> JSONResponse:
+    # No database connection came free in GBO_DB_POOL_TIMEOUT: the request did nothing yet.
+    log.warning("database pool exhausted", extra={"error_type": type(exc).__name__})
+    return await broker_error(request, Overloaded())
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(BrokerError, broker_error)
+    app.add_exception_handler(PoolTimeout, _pool_exhausted)
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(ConsentError, _consent_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -135,6 +135,28 @@ class Settings(BaseSettings):
         description="Where the buckets are kept: memory (one process), database (several "
         "workers share each budget), auto (memory on SQLite, database on PostgreSQL).",
     )
+    # Admission (docs/operations.md "Under load"): each worker takes at most max_in_flight
+    # requests at once, each with a thread and a database connection of its own.
+    max_in_flight: int = Field(
+        default=16, ge=1,
+        description="Most requests one worker serves at once; beyond it requests are refused "
+        "at once (503 overloaded, Retry-After). The database pool and the request threads are "
+        "sized with it (/healthz, /readyz and /metrics are never refused).",
+    )
+    max_queued: int = Field(
+        default=64, ge=0,
+        description="Requests one worker lets wait for one of its max_in_flight to finish; "
+        "beyond them it refuses at once (503 overloaded).",
+    )
+    max_queue_wait: float = Field(
+        default=2.0, gt=0,
+        description="Longest wait of a queued request for a place; then 503 overloaded.",
+    )
+    db_pool_timeout: float = Field(
+        default=5.0, gt=0,
+        description="Longest wait for a database connection of the pool (PostgreSQL) before a "
+        "request is refused (503 overloaded).",
+    )
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     max_body_bytes: int = 1024 * 1024

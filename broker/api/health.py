@@ -18,8 +18,8 @@ METRICS_TYPE = CONTENT_TYPE_LATEST.split("; charset")[0]
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
-    """The process is up."""
+async def healthz() -> dict[str, str]:
+    """The process is up. On the event loop, not a request thread: answers however busy."""
     return {"status": "ok"}
 
 

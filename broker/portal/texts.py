@@ -76,6 +76,8 @@ ERRORS = {
                          "Probeer het later opnieuw. Er is niets veranderd.",
     "audit_busy": "Het is nu even te druk om dit veilig te bewaren. "
                   "Probeer het over enkele seconden opnieuw. Er is niets veranderd.",
+    "overloaded": "Het is nu even te druk. Probeer het over enkele seconden opnieuw. "
+                  "Er is niets veranderd.",
     "invalid_form": "Er klopt iets niet in het formulier. Kijk je keuzes na.",
     # DESIGN §9: consent requests, exclusions, mandates.
     "consent_request_not_found": "Deze vraag om toestemming bestaat niet.",

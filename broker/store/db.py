@@ -22,15 +22,26 @@ from broker.errors import ConfigurationError
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def make_engine(url: str, *, busy_timeout: float = 30.0) -> Engine:
+POOL_HEADROOM = 4  # connections beyond the requests' own: /readyz, checkpointer, witnessing
+
+
+def make_engine(url: str, *, busy_timeout: float = 30.0, pool_size: int | None = None,
+                pool_timeout: float = 30.0) -> Engine:
     """An engine with the durability settings the broker relies on. ``busy_timeout``: how long
-    a SQLite connection waits for a lock before failing (``OperationalError``)."""
+    a SQLite connection waits for a lock before failing (``OperationalError``). ``pool_size``:
+    one connection per request a worker serves at once (``GBO_MAX_IN_FLIGHT``) plus
+    ``POOL_HEADROOM``; a checkout waits at most ``pool_timeout`` seconds (then
+    ``sqlalchemy.exc.TimeoutError``). Default: SQLAlchemy's pool."""
+    pool: dict[str, Any] = {}
+    if pool_size is not None and not url.endswith(":memory:"):
+        pool = {"pool_size": pool_size + POOL_HEADROOM, "max_overflow": 0,
+                "pool_timeout": pool_timeout}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": busy_timeout}
+            url, connect_args={"check_same_thread": False, "timeout": busy_timeout}, **pool
         )
 
         @event.listens_for(engine, "connect")
@@ -43,7 +54,7 @@ def make_engine(url: str, *, busy_timeout: float = 30.0) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
 @contextmanager

@@ -76,3 +76,77 @@ def test_one_metrics_scrape_counts_the_requests_of_every_worker(
         assert counted == sent
         assert sum(_healthz_per_worker(metrics_dir).values()) == sent
     assert not metrics_dir.exists()  # a fresh directory per server start, removed at the end
+
+
+def _log_records(log: Path) -> list[dict[str, object]]:
+    """Every line of the server's stderr, each of which must be one JSON object."""
+    records = []
+    for line in log.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            raise AssertionError(f"not a JSON log line: {line!r}\n{log.read_text()}") from None
+    return records
+
+
+def _access_pids(log: Path) -> set[object]:
+    return {r["pid"] for r in _log_records(log) if r.get("name") == "gbo.access"}
+
+
+def test_every_worker_writes_json_request_logs(tmp_path: Path, postgres_url: str) -> None:
+    with demo_broker_at(tmp_path, database_url=postgres_url, workers=2) as (broker, proc):
+        sent = 0
+        with ThreadPoolExecutor(BURST) as pool:
+            while len(_access_pids(broker.log)) < 2:  # until both workers logged a request
+                assert sent < MOST_REQUESTS, f"logs of one worker:\n{broker.log.read_text()}"
+                list(pool.map(_get_healthz, [broker.base] * BURST))
+                sent += BURST
+        # Bad input is refused with problem+json and logged as JSON, never a raw traceback.
+        refused = httpx.post(f"{broker.base}/v1/access-requests", content=b"{",
+                             headers={"Authorization": "Bearer forged"}, timeout=10)
+        assert refused.status_code == 401
+        assert refused.headers["content-type"] == "application/problem+json"
+    records = _log_records(broker.log)  # after shutdown too: every line is JSON
+    assert proc.pid not in _access_pids(broker.log)  # the main process serves nothing
+    assert not [r for r in records if "color_message" in r]  # no ANSI colour codes
+    assert not [r for r in records if r.get("level") in ("ERROR", "CRITICAL")]
+
+
+POSTGRES_PORT_HEX = f"{5432:04X}"
+
+
+def _postgres_connections(pid: int) -> int:
+    """How many TCP connections to port 5432 process ``pid`` holds (its socket inodes matched
+    against the kernel's connection table)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = fd.readlink()
+        except OSError:
+            continue  # closed meanwhile
+        if str(target).startswith("socket:["):
+            inodes.add(str(target)[len("socket:["):-1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for row in Path(table).read_text().splitlines()[1:]:
+            fields = row.split()
+            if fields[2].endswith(f":{POSTGRES_PORT_HEX}") and fields[9] in inodes:
+                count += 1
+    return count
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def test_only_the_workers_hold_database_connections(tmp_path: Path, postgres_url: str) -> None:
+    with demo_broker_at(tmp_path, database_url=postgres_url, workers=2) as (broker, proc):
+        deadline = time.monotonic() + WAIT_S
+        while len([pid for pid in _children(proc.pid) if _postgres_connections(pid)]) < 2:
+            # /readyz answered from one worker; the other may still be starting: bounded wait
+            assert time.monotonic() < deadline, "both workers should hold database connections"
+            time.sleep(0.05)
+        assert _postgres_connections(proc.pid) == 0  # the main process runs no broker
