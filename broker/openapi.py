@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from broker.middleware import ALWAYS_ADMITTED
 from broker.problems import PROBLEM_SCHEMA, problem_response
 from broker.strict_json import BODY_CODES
 
@@ -63,6 +64,9 @@ def _truthful(document: dict[str, Any]) -> dict[str, Any]:
                 _add(responses, 422, *BODY_CODES)
             if (method, path) not in _NO_DATABASE:
                 _add(responses, 503, "database_unavailable")
+            if path not in ALWAYS_ADMITTED:
+                # Admission control (DESIGN §6): a saturated worker refuses at the door.
+                _add(responses, 503, "overloaded")
             operation["responses"] = dict(sorted(responses.items()))
     schemas: dict[str, Any] = document.setdefault("components", {}).setdefault("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):

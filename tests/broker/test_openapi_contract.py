@@ -203,6 +203,8 @@ def test_every_error_is_documented_as_problem_json(openapi_document: dict[str, A
             assert "401" in operation["responses"], (method, path)
         if operation.get("requestBody"):
             assert {"400", "413", "422"} <= set(operation["responses"]), (method, path)
+        if path not in ("/healthz", "/readyz", "/metrics"):  # admission control refuses
+            assert "overloaded" in operation["responses"]["503"]["x-problem-codes"], (method, path)
 
 
 def test_rate_limited_operations_document_429_with_retry_after(
