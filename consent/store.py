@@ -14,13 +14,14 @@ row answers whether it covers anything at a given moment.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
 from sqlalchemy import bindparam, update
 from sqlalchemy import select as sa_select
+from sqlalchemy.engine import Dialect
 from sqlmodel import Session, col, select
 
 from consent.errors import ConsentNotActive, RelationNotValid
@@ -286,19 +287,55 @@ def open_consents(*, session: Session, network: str, client_ref: str) -> list[Co
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-# The rows as the access flow's statements read them (``_RELATION_COLUMNS``,
-# ``_CONSENT_COLUMNS``): plain tuples, as a database row arrives.
+# The decoys, as the access flow's statements read a row (``_RELATION_COLUMNS``,
+# ``_CONSENT_COLUMNS``).
 _DECOY_RELATION: tuple[Any, ...] = ("r-decoy", "", "", _EPOCH, _EPOCH, None, "attested")
 _DECOY_CONSENT: tuple[Any, ...] = (
     "cs-decoy", 1, "", "", [{"kind": "partner", "id": "-"}], ["-"], ["-"], _EPOCH, _EPOCH,
     {"method": "portal"}, None, None, None, _EPOCH, "attested", _EPOCH, None)
 
+_Processor = Callable[[Any], Any] | None
+_Raw = tuple[list[_Processor], list[Any]]
+_RAW_DECOYS: dict[str, tuple[_Raw, _Raw]] = {}
 
-def load_work(*, relations: int,
+
+def _raw(dialect: Dialect, columns: Sequence[Any], values: Sequence[Any]) -> _Raw:
+    """The result processing a statement applies to a column of ``dialect`` (on SQLite: JSON
+    decoded, moments parsed from text) and ``values`` as that processing receives them (the
+    column type's bind processing applied). A column without result processing (the driver
+    decodes it, as psycopg does) keeps its value as it is."""
+    processors: list[_Processor] = []
+    raw: list[Any] = []
+    for column, value in zip(columns, values, strict=True):
+        impl = column.type.dialect_impl(dialect)
+        result = impl.result_processor(dialect, None)
+        bind = impl.bind_processor(dialect) if result is not None else None
+        raw.append(value if bind is None or value is None else bind(value))
+        processors.append(result)
+    return processors, raw
+
+
+def _raw_decoys(dialect: Dialect) -> tuple[_Raw, _Raw]:
+    found = _RAW_DECOYS.get(dialect.name)
+    if found is None:
+        found = _RAW_DECOYS[dialect.name] = (
+            _raw(dialect, _RELATION_COLUMNS, _DECOY_RELATION),
+            _raw(dialect, _CONSENT_COLUMNS, _DECOY_CONSENT))
+    return found
+
+
+def _processed(raw: _Raw) -> list[Any]:
+    processors, values = raw
+    return [v if p is None else p(v) for p, v in zip(processors, values, strict=True)]
+
+
+def load_work(*, session: Session, relations: int,
               consents: int) -> tuple[list[HelpRelation], list[ConsentVersion]]:
     """Do what loading ``relations`` help relations and ``consents`` consent versions costs in
-    Python (a row's tuple converted like ``relations_of_client`` and ``open_consents`` do), and
-    return these decoys: about no client, never stored. For a caller whose time must not tell
-    how many records a client has, or whether it has any."""
-    return ([_relation_of(list(_DECOY_RELATION)) for _ in range(relations)],
-            [_consent_of(list(_DECOY_CONSENT)) for _ in range(consents)])
+    Python (a row as the database driver returns it, processed by its column types, then
+    converted like ``relations_of_client`` and ``open_consents`` do), and return these decoys:
+    about no client, never stored. For a caller whose time must not tell how many records a
+    client has, or whether it has any (DESIGN §4 no existence leak)."""
+    raw_relation, raw_consent = _raw_decoys(session.get_bind().dialect)
+    return ([_relation_of(_processed(raw_relation)) for _ in range(relations)],
+            [_consent_of(_processed(raw_consent)) for _ in range(consents)])

@@ -108,7 +108,7 @@ def client_facts(session: Session, *, network: str, client_ref: str,
     )
 
 
-def _pad_work(ctx: BrokerContext, network: str, facts: ClientFacts,
+def _pad_work(ctx: BrokerContext, session: Session, network: str, facts: ClientFacts,
               metas: list[EntryMeta]) -> None:
     """DESIGN §4 no existence leak: for each record the client lacks below the policy input's
     padding (``broker.policy.inputs.PAD_BUCKETS``), the Python work of loading one and of
@@ -119,7 +119,7 @@ def _pad_work(ctx: BrokerContext, network: str, facts: ClientFacts,
         return max(bucket, -(-have // bucket) * bucket) - have
 
     relations, consents = consent_store.load_work(
-        relations=missing("help_relations", len(facts.relations)),
+        session=session, relations=missing("help_relations", len(facts.relations)),
         consents=missing("consents", len(facts.consents)))
     for relation in relations:
         relation_input(relation, ctx.registry)
@@ -142,7 +142,7 @@ def gather(*, ctx: BrokerContext, session: Session, principal: PartnerPrincipal,
     facts = client_facts(session, network=network, client_ref=client_ref, now=now)
     metas = _entry_metas(session, keyring=ctx.keyring, network=network, client=client,
                          sections=sections)
-    _pad_work(ctx, network, facts, metas)
+    _pad_work(ctx, session, network, facts, metas)
     policy_input = build_input(
         requester=principal.partner,
         worker=ctx.keyring.worker_ref(network, principal.partner.id, principal.worker),
