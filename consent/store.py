@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import bindparam, update
 from sqlalchemy import select as sa_select
@@ -296,7 +297,8 @@ _DECOY_CONSENT: tuple[Any, ...] = (
 
 _Processor = Callable[[Any], Any] | None
 _Raw = tuple[list[_Processor], list[Any]]
-_RAW_DECOYS: dict[str, tuple[_Raw, _Raw]] = {}
+# Per dialect instance (its processors follow its settings, e.g. its JSON deserialiser).
+_RAW_DECOYS: WeakKeyDictionary[Dialect, tuple[_Raw, _Raw]] = WeakKeyDictionary()
 
 
 def _raw(dialect: Dialect, columns: Sequence[Any], values: Sequence[Any]) -> _Raw:
@@ -316,9 +318,9 @@ def _raw(dialect: Dialect, columns: Sequence[Any], values: Sequence[Any]) -> _Ra
 
 
 def _raw_decoys(dialect: Dialect) -> tuple[_Raw, _Raw]:
-    found = _RAW_DECOYS.get(dialect.name)
+    found = _RAW_DECOYS.get(dialect)
     if found is None:
-        found = _RAW_DECOYS[dialect.name] = (
+        found = _RAW_DECOYS[dialect] = (
             _raw(dialect, _RELATION_COLUMNS, _DECOY_RELATION),
             _raw(dialect, _CONSENT_COLUMNS, _DECOY_CONSENT))
     return found
