@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -29,9 +30,10 @@ from broker.policy.inputs import PAD_BUCKETS, build_input, consent_input, relati
 from broker.schemas.dossier import EntryPublic
 from broker.security.auth import PartnerPrincipal
 from broker.services import dossier
+from broker.services.dossier import ClientKey
 from broker.store.audit_events import AuditEvent
 from broker.store.keyring import Keyring
-from broker.store.models import Client, Entry
+from broker.store.models import Entry
 from consent import control_store
 from consent import store as consent_store
 from consent.errors import UnknownPurpose
@@ -52,7 +54,7 @@ class Gathered:
     """What the policy is asked about: never any entry content."""
 
     client_ref: str
-    client: Client | None
+    client: ClientKey | None
     entries: list[EntryMeta]
     policy_input: dict[str, Any]
 
@@ -60,20 +62,26 @@ class Gathered:
 # DESIGN §4 no existence leak: a client id no entry has, asked about when the client has no
 # record, so that the entry query runs whether or not the client exists.
 _NO_CLIENT = ""
+# A Core statement compiled once, run on the connection: plain tuples (as the client's relations
+# and consents, ``consent.store``), with the sections as one expanding parameter.
+_ENTRY = Entry.__table__  # type: ignore[attr-defined]
+_ENTRY_METAS = (
+    sa_select(_ENTRY.c.id, _ENTRY.c.section, _ENTRY.c.author, _ENTRY.c.restricted,
+              _ENTRY.c.worker)
+    .where(_ENTRY.c.client_id == bindparam("client_id"),
+           _ENTRY.c.section.in_(bindparam("sections", expanding=True)))
+    .order_by(_ENTRY.c.created_at, _ENTRY.c.id)
+)
 
 
-def _entry_metas(session: Session, *, keyring: Keyring, network: str, client: Client | None,
+def _entry_metas(session: Session, *, keyring: Keyring, network: str, client: ClientKey | None,
                  sections: Sequence[str]) -> list[EntryMeta]:
     """The metadata of the client's entries in ``sections``, each with its worker as the keyed
     pseudonym (DESIGN §1: working notes go back only to their own worker). The same query runs
     for a client without a record (it finds nothing)."""
-    rows = session.execute(
-        sa_select(col(Entry.id), col(Entry.section), col(Entry.author), col(Entry.restricted),
-                  col(Entry.worker))
-        .where(col(Entry.client_id) == (client.id if client is not None else _NO_CLIENT),
-               col(Entry.section).in_(list(sections)))
-        .order_by(col(Entry.created_at), col(Entry.id))
-    ).all()
+    rows = session.connection().execute(_ENTRY_METAS, {
+        "client_id": client.id if client is not None else _NO_CLIENT,
+        "sections": list(sections)}).all()
     return [EntryMeta(id=r[0], section=r[1], author=r[2], restricted=r[3],
                       worker=keyring.worker_ref(network, r[2], r[4])) for r in rows]
 
@@ -100,7 +108,7 @@ def client_facts(session: Session, *, network: str, client_ref: str,
     )
 
 
-def _pad_work(ctx: BrokerContext, network: str, facts: ClientFacts,
+def _pad_work(ctx: BrokerContext, session: Session, network: str, facts: ClientFacts,
               metas: list[EntryMeta]) -> None:
     """DESIGN §4 no existence leak: for each record the client lacks below the policy input's
     padding (``broker.policy.inputs.PAD_BUCKETS``), the Python work of loading one and of
@@ -111,7 +119,7 @@ def _pad_work(ctx: BrokerContext, network: str, facts: ClientFacts,
         return max(bucket, -(-have // bucket) * bucket) - have
 
     relations, consents = consent_store.load_work(
-        relations=missing("help_relations", len(facts.relations)),
+        session=session, relations=missing("help_relations", len(facts.relations)),
         consents=missing("consents", len(facts.consents)))
     for relation in relations:
         relation_input(relation, ctx.registry)
@@ -130,11 +138,11 @@ def gather(*, ctx: BrokerContext, session: Session, principal: PartnerPrincipal,
     requester's network, and the policy input built from them (reads only: indexed, no N+1)."""
     network = principal.partner.network
     client_ref = ctx.keyring.client_ref(network, insz)
-    client = dossier.find_client(session, keyring=ctx.keyring, network=network, insz=insz)
+    client = dossier.find_client_key(session, network=network, client_ref=client_ref)
     facts = client_facts(session, network=network, client_ref=client_ref, now=now)
     metas = _entry_metas(session, keyring=ctx.keyring, network=network, client=client,
                          sections=sections)
-    _pad_work(ctx, network, facts, metas)
+    _pad_work(ctx, session, network, facts, metas)
     policy_input = build_input(
         requester=principal.partner,
         worker=ctx.keyring.worker_ref(network, principal.partner.id, principal.worker),

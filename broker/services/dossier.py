@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -20,7 +22,7 @@ from broker.policy.evaluator import PolicyEvaluator
 from broker.schemas.dossier import EntryPublic
 from broker.services.relations import require_valid_relation
 from broker.store import crypto
-from broker.store.keyring import Keyring
+from broker.store.keyring import ClientKeyHolder, Keyring
 from broker.store.models import Client, Entry
 from consent.catalogue import Catalogue
 from consent.errors import UnknownSection
@@ -48,6 +50,29 @@ def _client_aad(client_id: str) -> bytes:
 def find_client(session: Session, *, keyring: Keyring, network: str, insz: str) -> Client | None:
     ref = keyring.client_ref(network, insz)
     return session.exec(select(Client).where(Client.network == network, Client.ref == ref)).first()
+
+
+@dataclass(frozen=True, slots=True)
+class ClientKey:
+    """What the access flow needs of a stored client: its id and its wrapped data key."""
+
+    id: str
+    kek_id: str
+    data_key_wrapped: bytes | None
+
+
+# The access flow looks the client up on every request: a Core statement, compiled once, reading
+# a plain tuple (no ORM instance for a client that exists, so no time that tells it does;
+# DESIGN §4 no existence leak).
+_CLIENT = Client.__table__  # type: ignore[attr-defined]
+_CLIENT_KEY = sa_select(_CLIENT.c.id, _CLIENT.c.kek_id, _CLIENT.c.data_key_wrapped).where(
+    _CLIENT.c.network == bindparam("network"), _CLIENT.c.ref == bindparam("ref"))
+
+
+def find_client_key(session: Session, *, network: str, client_ref: str) -> ClientKey | None:
+    row = session.connection().execute(
+        _CLIENT_KEY, {"network": network, "ref": client_ref}).first()
+    return None if row is None else ClientKey(row[0], row[1], row[2])
 
 
 def find_client_by_ref(session: Session, *, network: str, client_ref: str) -> Client | None:
@@ -148,14 +173,14 @@ def store_entry(
     return entry
 
 
-def stored_content(*, keyring: Keyring, client: Client, entry: Entry) -> bytes:
+def stored_content(*, keyring: Keyring, client: ClientKeyHolder, entry: Entry) -> bytes:
     """The stored JSON text of a (not redacted) entry. Raises ``ClientErased`` or
     ``DecryptionError``."""
     return crypto.decrypt(keyring.data_key(client), entry.content_ct, _entry_aad(entry.id))
 
 
 def decrypt_entries(
-    *, keyring: Keyring, client: Client, entries: list[Entry]
+    *, keyring: Keyring, client: ClientKeyHolder, entries: list[Entry]
 ) -> list[EntryPublic]:
     """Decrypt ``entries`` of ``client`` (a redacted one has no content left to decrypt).
     Raises ``ClientErased`` or ``DecryptionError``."""

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from broker.errors import ClientErased, ConfigurationError
 from broker.store import crypto
-from broker.store.models import Client
+
+
+class ClientKeyHolder(Protocol):
+    """What unwrapping a client's data key reads: a stored ``Client``, or the plain
+    ``ClientKey`` the access flow reads (``broker.services.dossier.find_client_key``)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def kek_id(self) -> str: ...
+    @property
+    def data_key_wrapped(self) -> bytes | None: ...
 
 # A client id no client can have (ids are ``c-`` and 32 hex digits): the decoy's, same length.
 DECOY_CLIENT_ID = "c-" + "x" * 32
@@ -48,7 +60,7 @@ class Keyring:
         key = crypto.new_data_key()
         return key, self.kek.wrap(key, client_id)
 
-    def data_key(self, client: Client) -> bytes:
+    def data_key(self, client: ClientKeyHolder) -> bytes:
         """Unwrap the client's data key. Raises ``ClientErased`` after crypto-shredding."""
         if client.data_key_wrapped is None:
             raise ClientErased()
@@ -56,7 +68,7 @@ class Keyring:
             raise ConfigurationError(f"client key is wrapped by unknown KEK {client.kek_id!r}")
         return self.kek.unwrap(client.data_key_wrapped, client.id)
 
-    def detail_key(self, client: Client | None) -> bytes:
+    def detail_key(self, client: ClientKeyHolder | None) -> bytes:
         """The key an audit entry's detail about ``client`` is encrypted with (DESIGN §7): the
         client's data key; for a client without one (never seen, or erased) a decoy key,
         unwrapped the same way and then forgotten, so the detail is there, the same size and

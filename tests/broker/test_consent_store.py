@@ -16,7 +16,7 @@ from sqlmodel import Session
 from broker.store.db import current_revision, upgrade
 from consent import store
 from consent.errors import ConsentNotActive, RelationNotValid
-from consent.models import Evidence, Grantor
+from consent.models import Evidence, Grantor, OnBehalfOf
 from tests.consent.factories import make_consent, make_relation
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -49,6 +49,32 @@ def test_consent_version_round_trips(session: Session) -> None:
     session.commit()
     [stored] = store.consent_versions(session=session, consent_id=record.id)
     assert stored == store.StoredConsent(record, "created", "ocmw-gent")
+
+
+def test_the_access_path_reads_what_was_stored(session: Session) -> None:
+    """``relations_of_client`` and ``open_consents`` (plain rows, no ORM objects) give back the
+    records as stored, every field; the decoys ``load_work`` makes from rows shaped for this
+    database are about no client and cover nothing (DESIGN §4 no existence leak)."""
+    _relation(session)
+    session.commit()
+    record = make_consent(
+        created_at=NOW, valid_from=NOW, valid_until=NOW + timedelta(days=90),
+        grantor=Grantor(name="A. Janssens", role="bewindvoerder"), help_relation_id="r-1",
+        evidence=Evidence(method="signed_paper", reference="P-1", recorded_by="w-2"),
+        on_behalf_of=OnBehalfOf(mandate_id="m-1", mandatary="p-2"), proof="eid",
+    )
+    store.add_consent_version(session=session, version=record, change="created",
+                              recorded_by_partner="ocmw-gent")
+    session.commit()
+    assert store.open_consents(session=session, network="gbo-gent",
+                               client_ref=record.client_ref) == [record]
+    assert store.relations_of_client(session=session, network="gbo-gent",
+                                     client_ref=record.client_ref) == [
+        make_relation(start=NOW, end=NOW + timedelta(days=30))]
+    relations, consents = store.load_work(session=session, relations=2, consents=3)
+    assert len(relations) == 2 and len(consents) == 3
+    assert {r.client_ref for r in relations} | {c.client_ref for c in consents} == {""}
+    assert all(c.valid_from == c.valid_until for c in consents)  # an empty period
 
 
 def test_a_version_is_closed_once_and_never_rewritten(session: Session) -> None:
