@@ -44,7 +44,10 @@ def _child(tree: Path, mode: str, count: int) -> None:
     from broker.security.tokens import partner_token
 
     data_dir = Path(tempfile.mkdtemp(prefix="gbo-bench-cpu-"))
-    os.environ.update(GBO_DATA_DIR=str(data_dir), GBO_DEMO="1")
+    # A partner's rate limit (DESIGN §6) must not refuse the run; the bucket is still taken.
+    os.environ.update(GBO_DATA_DIR=str(data_dir), GBO_DEMO="1",
+                      GBO_RATE_LIMIT_PARTNER_PER_SECOND="1000000",
+                      GBO_RATE_LIMIT_PARTNER_BURST="1000000")
     settings = scenario._prepare(data_dir)
     app = create_app(settings)
 
