@@ -61,6 +61,22 @@ def test_access_log_is_one_json_line_per_request(
     assert line["duration_ms"] > 0
 
 
+@pytest.mark.parametrize(("request_id", "logged"), [
+    # A random UUID's hex can hold a run of 9+ decimal digits (~3% of them): still the id.
+    ("0697d50c-9c71-470f-967b-f7646038118f", "0697d50c-9c71-470f-967b-f7646038118f"),
+    ("12345678-1234-4123-8123-123456789012", "12345678-1234-4123-8123-123456789012"),
+    ("85073003328", None),  # not a broker-made id: dropped, never written
+], ids=["digit-run-in-hex", "all-digits-uuid", "insz"])
+def test_the_log_keeps_the_brokers_request_id_whatever_digits_it_holds(
+    request_id: str, logged: str | None
+) -> None:
+    record = logging.LogRecord("gbo.access", logging.INFO, __file__, 1, "request", None, None)
+    record.request_id = request_id
+    line = json.loads(json_formatter().format(record))
+    assert line["request_id"] == logged
+    assert "85073003328" not in json.dumps(line)
+
+
 def test_plain_caller_request_id_is_echoed_as_correlation_id_beside_the_brokers_own(
     api: TestClient,
 ) -> None:
