@@ -62,7 +62,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _prepare(data_dir: Path) -> Settings:
+def _prepare(data_dir: Path, scenario: Case = SCENARIO) -> Settings:
+    """Demo keys, a migrated SQLite database and ``scenario`` under ``data_dir``."""
     settings = Settings(data_dir=data_dir, demo=True)
     create_demo_keys(settings)
     engine = make_engine(settings.resolved_database_url)
@@ -71,7 +72,7 @@ def _prepare(data_dir: Path) -> Settings:
     from broker.context import load_context
 
     ctx = load_context(settings)
-    write_scenario(ctx, SCENARIO, datetime.now(UTC))
+    write_scenario(ctx, scenario, datetime.now(UTC))
     ctx.close()
     return settings
 

@@ -28,7 +28,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,11 +42,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from broker.demo import create_demo_keys  # noqa: E402
+from access_requests import _free_port  # noqa: E402
+from access_requests import _prepare as prepare_scenario  # noqa: E402
+
 from broker.security.tokens import partner_token  # noqa: E402
 from broker.settings import Settings  # noqa: E402
-from broker.store.db import make_engine, upgrade  # noqa: E402
-from tests.broker.access_scenarios import INSZ, C, Case, E, R, write_scenario  # noqa: E402
+from tests.broker.access_scenarios import INSZ, C, Case, E, R  # noqa: E402
 
 NEVER_SEEN = "01020312345"  # a valid INSZ (post-2000 check) the broker never stores here
 REQUESTER = "caw-oost-vlaanderen"
@@ -73,24 +73,8 @@ ENDPOINTS = {
 VOLATILE = ("request_id", "audit")  # differ on every request, whoever it is about
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _prepare(data_dir: Path) -> Settings:
-    settings = Settings(data_dir=data_dir, demo=True)
-    create_demo_keys(settings)
-    engine = make_engine(settings.resolved_database_url)
-    upgrade(engine)
-    engine.dispose()
-    from broker.context import load_context
-
-    ctx = load_context(settings)
-    write_scenario(ctx, EXISTING, datetime.now(UTC))
-    ctx.close()
-    return settings
+    return prepare_scenario(data_dir, EXISTING)
 
 
 def _post(conn: http.client.HTTPConnection, settings: Settings, path: str,
