@@ -45,8 +45,31 @@ $(WITNESS_VENV)/.installed: Makefile
 	else $(WITNESS_PYTHON) -m venv $(WITNESS_VENV) && \
 	$(WITNESS_VENV)/bin/pip install --quiet $(WITNESS_TOOLS) && touch $@; fi
 
+# HL7's own FHIR R5 definitions and terminology (JSON schema, value sets, code systems), from the
+# npm registry where HL7 publishes its FHIR packages: the FHIR export is checked against them as
+# an independent validator. Only the files the tests read are unpacked.
+FHIR_PACKAGES := .fhir-packages
+FHIR_CORE := hl7.fhir.r5.core@5.0.0
+FHIR_TERMINOLOGY := hl7.terminology.r5@7.0.1
+FHIR_CORE_FILES := package/openapi/fhir.schema.json package/StructureDefinition-Consent.json \
+	package/ValueSet-consent-state-codes.json package/ValueSet-consent-provision-type.json \
+	package/ValueSet-participation-role-type.json package/CodeSystem-consent-state-codes.json \
+	package/CodeSystem-consent-provision-type.json
+FHIR_TERMINOLOGY_FILES := package/CodeSystem-v3-ActReason.json \
+	package/ValueSet-v3-PurposeOfUse.json package/CodeSystem-v3-ParticipationType.json \
+	package/CodeSystem-v3-Confidentiality.json package/CodeSystem-v3-ActCode.json \
+	package/CodeSystem-consentaction.json
+
+$(FHIR_PACKAGES)/.installed: Makefile
+	rm -rf $(FHIR_PACKAGES) && mkdir -p $(FHIR_PACKAGES)/core $(FHIR_PACKAGES)/terminology
+	cd $(FHIR_PACKAGES) && npm pack --silent $(FHIR_CORE) $(FHIR_TERMINOLOGY) >/dev/null
+	tar xzf $(FHIR_PACKAGES)/hl7.fhir.r5.core-*.tgz -C $(FHIR_PACKAGES)/core $(FHIR_CORE_FILES)
+	tar xzf $(FHIR_PACKAGES)/hl7.terminology.r5-*.tgz -C $(FHIR_PACKAGES)/terminology \
+		$(FHIR_TERMINOLOGY_FILES)
+	rm -f $(FHIR_PACKAGES)/*.tgz && touch $@
+
 ## test: every test, on SQLite and PostgreSQL (REQUIRE_POSTGRES=1: no PostgreSQL is a failure)
-test: $(VENV)/.installed-dev $(WITNESS_VENV)/.installed
+test: $(VENV)/.installed-dev $(WITNESS_VENV)/.installed $(FHIR_PACKAGES)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
@@ -54,4 +77,4 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/mypy consent audit broker
 
 clean:
-	rm -rf $(VENV) $(WITNESS_VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(WITNESS_VENV) $(FHIR_PACKAGES) .pytest_cache .mypy_cache .ruff_cache

@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from audit.writer import DEFAULT_MAX_PENDING
+from consent.publisher import Controller, Publisher
 
 DEFAULT_PORT = 8000
 
@@ -56,6 +57,19 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         default=None, description="The broker's external base URL; OIDC redirect URIs use it."
     )
+    fhir_base: str | None = Field(
+        default=None,
+        description="Canonical base URL of the broker's FHIR code systems, identifier systems and "
+                    "profile (default: <public URL>/fhir, where the broker serves them).",
+    )
+    controller_id: str = Field(default="gbo-netwerk", description="The controller's id.")
+    controller_name: str = Field(
+        default="GBO-netwerk", description="The controller named in receipts and FHIR consents.")
+    controller_email: str = Field(
+        default="privacy@gbo-netwerk.invalid", description="The controller's contact address.")
+    privacy_notice_url: str | None = Field(
+        default=None,
+        description="The privacy notice (default: the portal's, <public URL>/mijn/privacy).")
     oidc_issuer: str | None = Field(
         default=None, description="OpenID Connect provider of the portal logins (issuer URL)."
     )
@@ -217,6 +231,24 @@ class Settings(BaseSettings):
         """Any OIDC setting given: the portals log in through the provider (all are then
         required; ``broker.security.oidc.check_settings`` says which is missing)."""
         return any((self.oidc_issuer, self.oidc_client_id, self.oidc_client_secret))
+
+    @cached_property
+    def base_url(self) -> str:
+        """The broker's external base URL: ``GBO_PUBLIC_URL`` or the address it listens on."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @cached_property
+    def publisher(self) -> Publisher:
+        """Who speaks in receipts and FHIR consents (DESIGN §3): canonical base, controller."""
+        return Publisher(
+            fhir_base=self.fhir_base or f"{self.base_url}/fhir",
+            issuer=self.base_url,
+            controller=Controller(
+                id=self.controller_id, name=self.controller_name,
+                contact_email=self.controller_email,
+                privacy_notice_url=self.privacy_notice_url or f"{self.base_url}/mijn/privacy",
+            ),
+        )
 
     @cached_property
     def resolved_issuer(self) -> str | None:

@@ -5,7 +5,13 @@ The receipt is a pure function of the consent version and the catalogue, so it c
 time and its id is stable. The JWS payload is the RFC 8785 canonical JSON of the receipt, so the
 same receipt always yields the same bytes (and, Ed25519 being deterministic, the same signature).
 
-The receipt names the client only by pseudonym (``subject``): a ``ConsentVersion`` holds no INSZ.
+The receipt names the client only by pseudonym (``subject``, JWT ``sub``): a ``ConsentVersion``
+holds no INSZ. Fields follow Kantara Consent Receipt 1.1 and ISO/IEC TS 27560 where they apply:
+the controller with name, contact and privacy notice (``controllers``, ``policy_url``), the
+recipients (third-party disclosure), the legal basis, the consent type, per purpose its
+termination, the data categories with the special ones flagged, the collection method and, for a
+consent recorded at the desk, the organisation whose worker recorded it. The signed payload also
+carries the registered JWT claims ``iss``, ``sub``, ``iat`` and ``jti`` (RFC 7519 §4.1).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import base64
 import json
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -24,9 +31,11 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from consent.catalogue import Catalogue
 from consent.errors import ReceiptInvalid
+from consent.legal_basis import LEGAL_BASES, consent_bases
 from consent.models import ConsentVersion
+from consent.publisher import Publisher
 
-RECEIPT_VERSION = "1.0"
+RECEIPT_VERSION = "1.1"
 RECEIPT_TYP = "consent-receipt+jwt"
 ALGORITHM = "EdDSA"
 # Fixed namespace: receipt_id = uuid5(namespace, "<consent id>:<version>").
@@ -44,7 +53,21 @@ WITHDRAWAL_METHOD = (
 WILDCARD_LABEL = "Alle gewone gegevens die voor het doel nodig zijn (geen gevoelige gegevens)"
 
 
-def build_receipt(c: ConsentVersion, *, catalogue: Catalogue) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Organisation:
+    """A partner organisation named in a receipt (registry id and name)."""
+
+    id: str
+    name: str
+
+
+def build_receipt(
+    c: ConsentVersion,
+    *,
+    catalogue: Catalogue,
+    publisher: Publisher,
+    recorded_by_organisation: Organisation | None = None,
+) -> dict[str, Any]:
     """The receipt for one consent version, as JSON-ready data (no signature)."""
     sections = catalogue.sections
     purposes = catalogue.purposes
@@ -57,9 +80,18 @@ def build_receipt(c: ConsentVersion, *, catalogue: Catalogue) -> dict[str, Any]:
         }
         for s in c.sections
     ]
+    sensitive = any(d["special_category"] for d in data_categories)
+    receipt_id = str(uuid.uuid5(RECEIPT_NAMESPACE, f"{c.id}:{c.version}"))
+    controller = publisher.controller
+    recipients = [{"kind": r.kind, "id": r.id} for r in c.recipients]
     return {
+        # registered JWT claims (RFC 7519 §4.1): the broker issues, about the client's pseudonym
+        "iss": publisher.issuer,
+        "sub": c.client_ref,
+        "iat": int(c.created_at.timestamp()),
+        "jti": receipt_id,
         "version": RECEIPT_VERSION,
-        "receipt_id": str(uuid.uuid5(RECEIPT_NAMESPACE, f"{c.id}:{c.version}")),
+        "receipt_id": receipt_id,
         "consent_id": c.id,
         "consent_version": c.version,
         "previous_version_id": c.previous_version_id,
@@ -67,14 +99,33 @@ def build_receipt(c: ConsentVersion, *, catalogue: Catalogue) -> dict[str, Any]:
         "jurisdiction": "BE",
         "language": "nl",
         "subject": c.client_ref,
-        "controllers": [{"kind": r.kind, "id": r.id} for r in c.recipients],
+        "controllers": [{
+            "id": controller.id, "name": controller.name,
+            "contact": {"email": controller.contact_email},
+            "privacy_notice_url": controller.privacy_notice_url,
+        }],
+        "policy_url": controller.privacy_notice_url,
+        "legal_basis": [{"code": code, "label": LEGAL_BASES[code]}
+                        for code in consent_bases(sensitive)],
+        "consent_type": "explicit",
+        "recipients": recipients,
         "purposes": [
-            {"purpose": p, "label": purposes[p].label if p in purposes else p} for p in c.purposes
+            {
+                "purpose": p,
+                "label": purposes[p].label if p in purposes else p,
+                "consent_type": "explicit",
+                "termination": _instant(c.valid_until),
+                "third_party_disclosure": True,
+                "third_parties": recipients,
+            }
+            for p in c.purposes
         ],
         "data_categories": data_categories,
-        "sensitive": any(d["special_category"] for d in data_categories),
+        "sensitive": sensitive,
         "collection_method": c.evidence.method,
         "recorded_by": c.evidence.recorded_by,
+        "recorded_by_organisation": None if recorded_by_organisation is None else {
+            "id": recorded_by_organisation.id, "name": recorded_by_organisation.name},
         "withdrawal_method": WITHDRAWAL_METHOD,
         "valid_from": _instant(c.valid_from),
         "valid_until": _instant(c.valid_until),

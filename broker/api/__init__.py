@@ -12,6 +12,7 @@ from broker.api import (
     consents,
     entries,
     exclusions,
+    fhir_terminology,
     health,
     mandates,
     me,
@@ -43,6 +44,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     mandates.me_router,
     notifications.router,
     well_known.router,
+    fhir_terminology.router,  # DESIGN §3: the FHIR export's code systems and profile
 )
 
 

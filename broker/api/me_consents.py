@@ -162,9 +162,12 @@ def consent_fhir(
     version: VersionQuery = None,
 ) -> Response:
     """The current version (or ``version``) as an HL7 FHIR R5 ``Consent`` resource; the subject
-    is the client's pseudonym."""
+    is the client's pseudonym, the signed receipt its ``sourceAttachment``, the verification that
+    of the consent's first version."""
     own = consents.own_consent(session=session, scope=scope, consent_id=consent_id)
     stored = _version(own, version)
     status_now = own.status(stored, datetime.now(UTC))
-    resource = to_fhir(stored.record, status_now, catalogue=ctx.catalogue)
+    _, jws = consents.signed_receipt(ctx, stored)
+    resource = to_fhir(stored.record, status_now, publisher=ctx.settings.publisher,
+                       catalogue=ctx.catalogue, granted=own.versions[0].record, receipt_jws=jws)
     return Response(resource.model_dump_json(), media_type=FHIR_JSON)

@@ -35,6 +35,7 @@ from broker.security.auth import client_from_claims, verify_client_token
 from broker.security.oidc import CLIENT_CALLBACK, CLIENT_LOGGED_OUT
 from broker.security.tokens import client_token
 from broker.services import client_view, consent_requests, relations
+from consent.legal_basis import LEGAL_BASES
 from consent.rules import relation_is_valid
 
 router = APIRouter(prefix="/mijn", include_in_schema=False)
@@ -54,6 +55,14 @@ def _login_page(request: Request, ctx: BrokerContext, session: PortalSession | N
     citizens = [c["name"] for c in demo_citizens()] if ctx.settings.demo else []
     return oidc_login.login_page(request, ctx, session, "login.html", sessions.CLIENT,
                                  citizens=citizens, **failure)
+
+
+@router.get("/privacy", response_class=HTMLResponse)
+def privacy_page(request: Request, ctx: ContextDep, session: SessionOrNone) -> Response:
+    """The privacy notice every consent receipt links to (``policy_url``; Kantara CR 1.1): the
+    controller and its contact, the purposes, the legal bases and the client's rights. Public."""
+    return render(request, ctx, "privacy.html", session=session,
+                  controller=ctx.settings.publisher.controller, legal_bases=LEGAL_BASES)
 
 
 @router.get("/login/oidc")

@@ -45,7 +45,7 @@ from consent.models import (
     OnBehalfOf,
     Proof,
 )
-from consent.receipt import build_receipt, sign_receipt
+from consent.receipt import Organisation, build_receipt, sign_receipt
 from consent.rules import NarrowingDiff, consent_status
 from consent.store import ConsentChange, StoredConsent
 
@@ -299,6 +299,10 @@ def revoke_own(
 
 def signed_receipt(ctx: BrokerContext, stored: StoredConsent) -> tuple[dict[str, Any], str]:
     """The version's receipt, with which change produced it, and its JWS (DESIGN §3)."""
-    receipt = build_receipt(stored.record, catalogue=ctx.catalogue)
+    partner = (None if stored.recorded_by_partner is None
+               else ctx.registry.partners.get(stored.recorded_by_partner))
+    organisation = None if partner is None else Organisation(partner.id, partner.name)
+    receipt = build_receipt(stored.record, catalogue=ctx.catalogue,
+                            publisher=ctx.settings.publisher, recorded_by_organisation=organisation)
     receipt["change"] = stored.change
     return receipt, sign_receipt(receipt, ctx.receipt_key.private_key, ctx.receipt_key.kid)

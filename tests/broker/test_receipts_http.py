@@ -58,7 +58,10 @@ def test_receipt_fields(api: TestClient, settings: Settings, ctx: BrokerContext)
     receipt = created["receipt"]
     assert receipt["jurisdiction"] == "BE"
     assert receipt["subject"] == ctx.keyring.client_ref("gbo-gent", VALID_INSZ)
-    assert receipt["controllers"] == [{"kind": "partner", "id": "ocmw-gent"}]
+    assert receipt["recipients"] == [{"kind": "partner", "id": "ocmw-gent"}]
+    assert [c["name"] for c in receipt["controllers"]] == [settings.controller_name]
+    assert receipt["policy_url"] == settings.publisher.controller.privacy_notice_url
+    assert receipt["iss"] == settings.publisher.issuer
     assert [(d["section"], d["special_category"]) for d in receipt["data_categories"]] == [
         ("inkomen", False), ("gezondheid", True)
     ]
@@ -99,7 +102,8 @@ TAMPERINGS = {
                                            "special_category": True}]},
     "later_end": {"valid_until": "2099-01-01T00:00:00Z"},
     "other_subject": {"subject": "someone-else"},
-    "other_controller": {"controllers": [{"kind": "network", "id": "gbo-gent"}]},
+    "other_recipients": {"recipients": [{"kind": "network", "id": "gbo-gent"}]},
+    "other_issuer": {"iss": "https://evil.example"},
 }
 
 
@@ -139,3 +143,23 @@ def test_demo_receipt_key_refused_outside_demo_mode(settings: Settings, engine: 
     production = settings.model_copy(update={"demo": False, "registry_file": DEMO_REGISTRY})
     with pytest.raises(ConfigurationError, match="the receipt signing key"):
         load_context(production)
+
+
+def test_desk_receipt_names_the_organisation_whose_worker_recorded_it(
+    api: TestClient, settings: Settings, ctx: BrokerContext
+) -> None:
+    desk = record_consent(api, settings, partner="ocmw-gent")["receipt"]
+    portal = give_consent(api, settings, OTHER_INSZ)["receipt"]
+    assert desk["recorded_by_organisation"] == {
+        "id": "ocmw-gent", "name": ctx.registry.partners["ocmw-gent"].name}
+    assert portal["recorded_by_organisation"] is None
+
+
+def test_the_receipts_privacy_notice_is_a_page_naming_the_controller(
+    api: TestClient, settings: Settings
+) -> None:
+    receipt = give_consent(api, settings)["receipt"]
+    path = receipt["policy_url"].removeprefix(settings.base_url)
+    page = api.get(path)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert settings.controller_name in page.text and settings.controller_email in page.text

@@ -14,7 +14,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from consent.errors import ReceiptInvalid
 from consent.models import Grantor
-from consent.receipt import build_receipt, public_jwk, sign_receipt, verify_receipt
+from consent.publisher import EXAMPLE
+from consent.receipt import (
+    Organisation,
+    build_receipt,
+    public_jwk,
+    sign_receipt,
+    verify_receipt,
+)
 from tests.consent.factories import (
     CATALOGUE,
     CLIENT_REF,
@@ -36,7 +43,7 @@ def _unb64(text: str) -> bytes:
 
 
 def _receipt(**overrides: Any) -> dict[str, Any]:
-    return build_receipt(make_consent(**overrides), catalogue=CATALOGUE)
+    return build_receipt(make_consent(**overrides), catalogue=CATALOGUE, publisher=EXAMPLE)
 
 
 def test_published_jwk_is_okp_ed25519() -> None:
@@ -68,10 +75,12 @@ def test_receipt_describes_the_consent() -> None:
     )
     assert receipt["jurisdiction"] == "BE" and receipt["language"] == "nl"
     assert receipt["subject"] == CLIENT_REF
-    assert receipt["controllers"] == [
-        {"kind": "partner", "id": "ocmw-gent"}, {"kind": "partner_type", "id": "caw"}]
+    recipients = [{"kind": "partner", "id": "ocmw-gent"}, {"kind": "partner_type", "id": "caw"}]
+    assert receipt["recipients"] == recipients
     assert receipt["purposes"] == [
-        {"purpose": "gezamenlijke_begeleiding", "label": "Samen begeleiden"}]
+        {"purpose": "gezamenlijke_begeleiding", "label": "Samen begeleiden",
+         "consent_type": "explicit", "termination": receipt["valid_until"],
+         "third_party_disclosure": True, "third_parties": recipients}]
     assert receipt["data_categories"] == [
         {"section": "inkomen", "label": "Inkomen", "special_category": False},
         {"section": "gezondheid", "label": "Gezondheid", "special_category": True},
@@ -81,6 +90,39 @@ def test_receipt_describes_the_consent() -> None:
     assert receipt["grantor"] == {"name": "An Peeters", "role": "bewindvoerder"}
     assert "intrekken" in receipt["withdrawal_method"]
     assert receipt["valid_from"].endswith("Z") and receipt["valid_until"].endswith("Z")
+
+
+def test_receipt_names_the_controller_with_contact_notice_and_legal_basis() -> None:
+    """Kantara CR 1.1 piiControllers/policyUrl, ISO/IEC TS 27560 legal basis: the controller is
+    the configured organisation, not the recipients."""
+    plain, special = _receipt(sections=("inkomen",)), _receipt(sections=("gezondheid",))
+    controller = EXAMPLE.controller
+    assert plain["controllers"] == [{
+        "id": controller.id, "name": controller.name,
+        "contact": {"email": controller.contact_email},
+        "privacy_notice_url": controller.privacy_notice_url}]
+    assert plain["policy_url"] == controller.privacy_notice_url
+    assert plain["consent_type"] == "explicit"
+    assert [b["code"] for b in plain["legal_basis"]] == ["gdpr-6-1-a"]
+    assert [b["code"] for b in special["legal_basis"]] == ["gdpr-6-1-a", "gdpr-9-2-a"]
+
+
+def test_desk_receipt_names_the_recording_organisation() -> None:
+    desk = build_receipt(make_consent(), catalogue=CATALOGUE, publisher=EXAMPLE,
+                         recorded_by_organisation=Organisation("ocmw-gent", "OCMW Gent"))
+    assert desk["recorded_by"] == "w-7f3a"
+    assert desk["recorded_by_organisation"] == {"id": "ocmw-gent", "name": "OCMW Gent"}
+    assert _receipt()["recorded_by_organisation"] is None
+
+
+def test_signed_receipt_carries_the_registered_jwt_claims() -> None:
+    consent = make_consent()
+    claims = jwt.decode(sign_receipt(_receipt(), KEY, KID), KEY.public_key(),
+                        algorithms=["EdDSA"], options={"verify_aud": False})
+    assert claims["iss"] == EXAMPLE.issuer
+    assert claims["sub"] == CLIENT_REF
+    assert claims["iat"] == int(consent.created_at.timestamp())
+    assert claims["jti"] == claims["receipt_id"]
 
 
 def _change_payload_byte(jws: str) -> str:

@@ -215,6 +215,7 @@ def _narrow_confirmation(page: Page, base: str, consent: str) -> None:
 
 PAGES = {
     "login": PortalPage(_goto("/mijn/login"), as_user=None),
+    "privacy": PortalPage(_goto("/mijn/privacy"), as_user=None),
     "overview": PortalPage(_goto("/mijn")),
     "consents": PortalPage(_goto("/mijn/toestemmingen")),
     "give": PortalPage(_goto("/mijn/toestemmingen/nieuw")),
