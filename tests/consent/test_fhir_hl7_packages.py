@@ -29,8 +29,8 @@ CORE_RESOURCE = "http://hl7.org/fhir/StructureDefinition/Consent"
 def _package_file(package: str, name: str) -> Any:
     path = PACKAGES / package / "package" / name
     if not path.is_file():
-        pytest.fail(f"HL7's FHIR package file {name} is missing: run `make .fhir-packages/.installed`"
-                    " (`make test` does)")
+        pytest.fail(f"HL7's FHIR package file {name} is missing: run "
+                    "`make .fhir-packages/.installed` (`make test` does)")
     return json.loads(path.read_text(encoding="utf-8"))
 
 
