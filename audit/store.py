@@ -372,15 +372,20 @@ class AuditStore:
         """
         c = audit_leaf.c
         query = select(*_LEAF_COLUMNS).order_by(c.idx).limit(limit)
+        # DESIGN §7 (O(k) for a client's log): SQLite, without statistics, prefers the
+        # (network, idx) index, which also gives the order, to the far more selective
+        # (client, idx) one: with 10^6 leaves a client's access log took seconds. With clients
+        # given, the network is compared as ``network || ''``, which no index serves.
+        net = c.network.concat("") if clients else c.network
         if network is not None:
-            query = query.where(c.network == network)
+            query = query.where(net == network)
         if partner is not None:
             query = query.where(c.partner == partner)
         if clients is not None:
             # One equality pair per client, OR-ed (as in _node_hashes): SQLite then uses the
             # client index; the row-value IN form made it walk and sort the whole network.
             query = query.where(
-                or_(*(and_(c.network == n, c.client == r) for n, r in clients)) if clients
+                or_(*(and_(net == n, c.client == r) for n, r in clients)) if clients
                 else false()
             )
         if kind_prefix is not None:
