@@ -165,6 +165,62 @@ class ConsentRequestNotFound(BrokerError):
     title = "No such consent request"
 
 
+# --- casework: referrals and coordination (DESIGN §10) --------------------------------------
+
+
+class ReferralNotFound(BrokerError):
+    """Unknown, or not this partner's to see: indistinguishable on purpose."""
+
+    code = "referral_not_found"
+    status = 404
+    title = "No such referral"
+
+
+class ReferralNotOpen(BrokerError):
+    """The referral's status does not allow this step (e.g. accepting a declined one)."""
+
+    code = "referral_not_open"
+    status = 409
+    title = "The referral's status does not allow this step"
+
+
+class UnknownReferralReason(BrokerError):
+    code = "unknown_referral_reason"
+    status = 422
+    title = "The reason is not one of the catalogue's codes for it"
+
+
+class SectionNotForReferral(BrokerError):
+    """DESIGN §10: a referral hands over only sections its purpose (doorverwijzing) needs."""
+
+    code = "section_not_for_referral"
+    status = 422
+    title = "A referral hands over only sections purpose doorverwijzing needs"
+
+
+class ReferralToItself(BrokerError):
+    code = "referral_to_itself"
+    status = 422
+    title = "A partner cannot refer a client to itself"
+
+
+class ReferralTargetUnavailable(BrokerError):
+    """The receiving partner is inactive, outside the referrer's network or not bound by
+    professional secrecy (DESIGN §1)."""
+
+    code = "referral_target_unavailable"
+    status = 422
+    title = "The receiving partner cannot take this referral"
+
+
+class CoordinationRefused(BrokerError):
+    """DESIGN §10: the policy does not let this partner coordinate (``reasons``: its codes)."""
+
+    code = "coordination_refused"
+    status = 403
+    title = "This partner may not coordinate this client"
+
+
 class ExclusionNotFound(BrokerError):
     code = "exclusion_not_found"
     status = 404

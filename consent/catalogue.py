@@ -6,8 +6,9 @@ ordinary, ``bijzonder`` needs explicit consent (DESIGN §4), ``geheim`` is never
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, cast, get_args
 
@@ -55,6 +56,10 @@ class PurposeInfo:
 class Catalogue:
     sections: Mapping[str, SectionInfo]
     purposes: Mapping[str, PurposeInfo]
+    # Closed code lists (code -> Dutch label) that callers pick from, e.g. a referral's reason
+    # and a declined referral's reason (DESIGN §10); optional in the JSON (``codes``).
+    codes: Mapping[str, Mapping[str, str]] = field(
+        default_factory=lambda: MappingProxyType({}))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Catalogue:
@@ -90,11 +95,34 @@ class Catalogue:
         for purpose in purposes.values():
             if not purpose.sections <= sections.keys():
                 raise InvalidCatalogue
-        return cls(sections=MappingProxyType(sections), purposes=MappingProxyType(purposes))
+        codes = _codes(data.get("codes", {}))
+        return cls(sections=MappingProxyType(sections), purposes=MappingProxyType(purposes),
+                   codes=codes)
+
+    def code_list(self, name: str) -> Mapping[str, str]:
+        """The closed list ``name`` (code -> label); empty when the catalogue has none."""
+        return self.codes.get(name, MappingProxyType({}))
 
     def tier(self, section: str) -> Tier | None:
         info = self.sections.get(section)
         return None if info is None else info.tier
+
+
+_CODE = re.compile(r"[a-z][a-z_]{0,47}")  # DESIGN §9: a code may be logged in clear
+
+
+def _codes(raw: object) -> Mapping[str, Mapping[str, str]]:
+    if not isinstance(raw, Mapping):
+        raise InvalidCatalogue
+    out: dict[str, Mapping[str, str]] = {}
+    for name, items in raw.items():
+        if not isinstance(items, Mapping) or not items:
+            raise InvalidCatalogue
+        for code in items:
+            if not isinstance(code, str) or not _CODE.fullmatch(code):
+                raise InvalidCatalogue
+        out[_text(name)] = MappingProxyType({code: _text(label) for code, label in items.items()})
+    return MappingProxyType(out)
 
 
 def _tier(value: object) -> Tier:

@@ -104,9 +104,12 @@ class ConsentVersionRow(SQLModel, table=True):
 
 
 class NotificationRow(SQLModel, table=True):
-    """One withdrawal notice for one partner: which consent changed and what it no longer covers.
+    """One notice for one partner. ``kind`` ``consent_changed``: which consent changed and what
+    it no longer covers (DESIGN §3). The casework kinds (DESIGN §10: ``referral_dropped``,
+    ``referral_expired``, ``relation_ended``, for the client's coordinator) name the referral or
+    relation and the partner concerned instead.
 
-    Never dossier content and never the client (DESIGN §3).
+    Never dossier content and never the client.
     """
 
     __tablename__ = "consent_notification"
@@ -115,10 +118,16 @@ class NotificationRow(SQLModel, table=True):
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
     partner: str = Field(max_length=64)
     network: str = Field(max_length=64)
-    consent_id: str = Field(max_length=40)
-    version: int
-    change: str = Field(max_length=16)
-    no_longer_covers: dict[str, Any] = _json()
+    kind: str = Field(default="consent_changed", max_length=32)
+    consent_id: str | None = Field(default=None, max_length=40)
+    version: int | None = None
+    change: str | None = Field(default=None, max_length=16)
+    no_longer_covers: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
+    referral_id: str | None = Field(default=None, max_length=40)
+    relation_id: str | None = Field(default=None, max_length=40)
+    about_partner: str | None = Field(default=None, max_length=64)
     created_at: datetime = _moment()
 
 

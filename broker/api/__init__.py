@@ -19,6 +19,7 @@ from broker.api import (
     me_consents,
     notifications,
     presence,
+    referrals,
     relations,
     review,
     tiles,
@@ -43,6 +44,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     mandates.router,
     mandates.me_router,
     notifications.router,
+    referrals.router,  # DESIGN §10: casework
     well_known.router,
     fhir_terminology.router,  # DESIGN §3: the FHIR export's code systems and profile
 )

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 
 from broker.api.problem_docs import AUDITED
 from broker.api.routing import StrictJSONRoute
+from broker.context import BrokerContext
 from broker.deps import ContextDep, CurrentPartner, SessionDep
 from broker.observability import request_id_var
 from broker.problems import problem_responses
@@ -41,6 +42,12 @@ def request_access(body: AccessRequestIn, principal: CurrentPartner, ctx: Contex
         request_id=request_id_var.get() or request.scope["state"]["request_id"],
         now=datetime.now(UTC), correlation_id=request.scope["state"].get("correlation_id"),
     )
+    return access_response(ctx, result)
+
+
+def access_response(ctx: BrokerContext, result: access.AccessResult) -> AccessResponse:
+    """The body of an access decision: verdicts, reasons and exactly the released entries (also
+    a referral's handover, DESIGN §10)."""
     sections: dict[str, SectionResult] = {}
     for name, verdict in result.decision.sections.items():
         released = result.entries.get(name)

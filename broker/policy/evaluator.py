@@ -84,6 +84,11 @@ class PolicyEvaluator:
         self.failures.labels(cause).inc()
         return None, cause
 
+    def ask(self, rule: str, input_doc: Mapping[str, Any],
+            parse: Callable[[Any], _T]) -> tuple[_T | None, str | None]:
+        """Another rule of the bundle (e.g. DESIGN §10's), through the same fail-closed path."""
+        return self._ask(rule, input_doc, parse)
+
     def decide(self, input_doc: Mapping[str, Any], *, requested: Sequence[str], requester: str,
                entries: Sequence[EntryMeta]) -> tuple[Decision, str | None]:
         """The decision, and the failure cause when it failed closed (``None`` when it did not):

@@ -1,22 +1,30 @@
-"""Bodies of ``GET /v1/notifications``: a partner's withdrawal notices (DESIGN §3)."""
+"""Bodies of ``GET /v1/notifications``: a partner's withdrawal notices (DESIGN §3) and, for a
+client's coordinator, casework notices (DESIGN §10)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
 
 class NotificationPublic(BaseModel):
-    """A withdrawal notice: which consent changed and what it no longer covers (never dossier
-    content, never the client)."""
+    """A notice. ``consent_changed`` (DESIGN §3): which consent changed (``consent_id``,
+    ``version``, ``change``) and what it no longer covers. For the client's coordinator
+    (DESIGN §10): ``referral_dropped`` and ``referral_expired`` name the referral
+    (``referral_id``), ``relation_ended`` the relation (``relation_id``); ``partner`` is the
+    partner concerned. Never dossier content, never the client."""
 
     id: str
-    consent_id: str
-    version: int
-    change: str
-    no_longer_covers: dict[str, Any]
+    kind: Literal["consent_changed", "referral_dropped", "referral_expired", "relation_ended"]
+    consent_id: str | None = None
+    version: int | None = None
+    change: str | None = None
+    no_longer_covers: dict[str, Any] | None = None
+    referral_id: str | None = None
+    relation_id: str | None = None
+    partner: str | None = None
     created_at: datetime
 
 

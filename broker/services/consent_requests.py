@@ -22,7 +22,7 @@ from broker.errors import ConsentRequestNotFound
 from broker.observability import request_id_var
 from broker.schemas.consent_requests import ConsentRequestCreate
 from broker.security.registry import Partner
-from broker.services import consents, dossier
+from broker.services import consents, dossier, referral_waits
 from broker.services.client_scope import ClientScope
 from broker.services.relations import require_valid_relation
 from broker.store import crypto
@@ -57,9 +57,11 @@ def _event(kind: str, request: ConsentRequest, *, partner: str | None, worker: s
 
 
 def ask(*, session: Session, ctx: BrokerContext, partner: Partner, worker: str,
-        body: ConsentRequestCreate, now: datetime) -> ConsentRequest:
-    """``POST /v1/consent-requests``. Raises ``NoValidHelpRelation``,
-    ``ConsentValidationError`` (the terms, as for any consent), ``AuditUnavailable``."""
+        body: ConsentRequestCreate, now: datetime, commit: bool = True) -> ConsentRequest:
+    """``POST /v1/consent-requests`` (committed unless ``commit`` is False: the caller then
+    commits it with its own change, as a referral does, DESIGN §10). Raises
+    ``NoValidHelpRelation``, ``ConsentValidationError`` (the terms, as for any consent),
+    ``AuditUnavailable``."""
     network = partner.network
     client_ref = ctx.keyring.client_ref(network, body.insz)
     require_valid_relation(session=session, network=network, client_ref=client_ref,
@@ -85,7 +87,8 @@ def ask(*, session: Session, ctx: BrokerContext, partner: Partner, worker: str,
     ctx.audit.append(_event("created", request, partner=partner.id, worker=worker),
                      never_contains=(body.insz,), now=now)
     control_store.add_request(session=session, request=request)
-    session.commit()
+    if commit:
+        session.commit()
     return request
 
 
@@ -152,6 +155,10 @@ def _decide(session: Session, ctx: BrokerContext, request: ConsentRequest,
                      on_behalf_of=None if scope is None else scope.on_behalf_of)
     ctx.audit.append(_event(decision, decided, partner=partner, worker=worker,
                             consent_id=consent_id), never_contains=never_contains, now=now)
+    # DESIGN §10: a referral waiting for this request moves on with it, in this transaction
+    # (audited before anything of the transaction is written).
+    referral_waits.request_decided(session=session, ctx=ctx, request=decided, decision=decision,
+                                   now=now)
     control_store.record_decision(session=session, decided=decided)
     session.commit()
     return decided

@@ -52,6 +52,13 @@ def find_client(session: Session, *, keyring: Keyring, network: str, insz: str) 
     return session.exec(select(Client).where(Client.network == network, Client.ref == ref)).first()
 
 
+def client_insz(*, keyring: Keyring, client: Client) -> str:
+    """The client's INSZ in clear, for a body that must carry it (DESIGN §10: the partner that
+    accepts a referral). Raises ``ClientErased``."""
+    return crypto.decrypt(keyring.data_key(client), client.insz_ct,
+                          _client_aad(client.id)).decode()
+
+
 @dataclass(frozen=True, slots=True)
 class ClientKey:
     """What the access flow needs of a stored client: its id and its wrapped data key."""

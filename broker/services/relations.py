@@ -18,6 +18,7 @@ from broker.errors import NoValidHelpRelation, RelationNotFound
 from broker.observability import request_id_var
 from broker.schemas.presence import PresenceIn
 from broker.security.registry import Partner
+from broker.services import coordination_notices
 from broker.services.client_scope import client_refs
 from broker.services.presence import prove_presence
 from broker.store.audit_events import AuditEvent
@@ -97,6 +98,18 @@ def declare(
     return relation
 
 
+def add_by_referral(*, session: Session, ctx: BrokerContext, network: str, partner: str,
+                    worker: str, client_ref: str, now: datetime) -> HelpRelation:
+    """DESIGN §10: the partner that accepts a referral helps the client from now on (12 months),
+    proof ``referral``. Audited; the caller commits. Raises ``AuditUnavailable``."""
+    relation = HelpRelation(id=f"r-{uuid.uuid4().hex}", partner=partner, client_ref=client_ref,
+                            start=now, end=relation_end(now, None, now), proof="referral")
+    ctx.audit.append(_event("relation.created", relation, network, worker), now=now)
+    store.add_relation(session=session, relation=relation, network=network, declared_by=worker,
+                       now=now)
+    return relation
+
+
 def end(
     *, session: Session, ctx: BrokerContext, partner: Partner, worker: str, relation_id: str,
     now: datetime,
@@ -114,6 +127,10 @@ def end(
     ended = end_relation(relation, now=now)
     ctx.audit.append(_event("relation.ended", ended, network, worker), now=now)
     store.stamp_relation_ended(session=session, ended=ended)
+    # DESIGN §10: the client's coordinator hears of an ended relation.
+    coordination_notices.notify_coordinator(
+        session=session, network=network, client_ref=ended.client_ref, kind="relation_ended",
+        about_partner=partner.id, relation_id=ended.id, now=now)
     session.commit()
     return ended
 

@@ -44,6 +44,10 @@ KINDS = frozenset({
     "exclusion.created", "exclusion.ended",
     "mandate.created", "mandate.revoked",
     "review.marked",
+    # DESIGN §10: casework
+    "referral.created", "referral.consent_given", "referral.consent_refused",
+    "referral.accepted", "referral.declined", "referral.completed", "referral.dropped",
+    "referral.expired", "coordination.set", "coordination.refused",
 })
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -162,6 +166,14 @@ FACTS: dict[str, Callable[[object, str], None]] = {
     "record_id": _record_id,
     "on_behalf_of": _on_behalf_of,
     "reason": _code,
+    # DESIGN §10: casework (the sections are catalogue codes, checked before they are logged)
+    "referral_id": _record_id,
+    "referral_status": _code,
+    "referral_reason": _code,
+    "to_partner": _code_or_id,
+    "sections_asked": _list_of(_code),
+    "coordinator_before": _optional(_code_or_id),
+    "reasons": _list_of(_code),
 }
 
 

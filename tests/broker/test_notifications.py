@@ -70,7 +70,7 @@ def test_narrowing_notifies_the_partner_that_received_data(
         "removed_recipients": [], "removed_purposes": [], "removed_sections": ["huisvesting"],
         "valid_until_shortened": None,
     }
-    assert set(notice) == {"id", "consent_id", "version", "change", "no_longer_covers",
+    assert set(notice) == {"id", "kind", "consent_id", "version", "change", "no_longer_covers",
                            "created_at"}  # never content, never the client
 
 
