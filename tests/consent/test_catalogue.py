@@ -62,3 +62,31 @@ def test_malformed_catalogue_refused(damage: Callable[[dict[str, Any]], None]) -
     damage(raw)
     with pytest.raises(InvalidCatalogue):
         Catalogue.from_dict(raw)
+
+
+def test_real_catalogue_has_the_referral_code_lists() -> None:
+    # DESIGN §10: a referral's reason and a decline's reason come from closed lists.
+    assert "schulden" in CATALOGUE.code_list("referral_reason")
+    assert "wachtlijst" in CATALOGUE.code_list("referral_decline")
+    assert CATALOGUE.code_list("no_such_list") == {}
+
+
+def _code_with_digits(raw: dict[str, Any]) -> None:
+    raw["codes"]["referral_reason"]["schulden_85073003328"] = "Schulden"
+
+
+def _empty_code_list(raw: dict[str, Any]) -> None:
+    raw["codes"]["referral_decline"] = {}
+
+
+def _label_not_text(raw: dict[str, Any]) -> None:
+    raw["codes"]["referral_reason"]["schulden"] = 7
+
+
+@pytest.mark.parametrize("damage", [_code_with_digits, _empty_code_list, _label_not_text],
+                         ids=["code_with_digits", "empty_list", "label_not_text"])
+def test_malformed_code_list_refused(damage: Callable[[dict[str, Any]], None]) -> None:
+    raw = copy.deepcopy(RAW)
+    damage(raw)
+    with pytest.raises(InvalidCatalogue):
+        Catalogue.from_dict(raw)

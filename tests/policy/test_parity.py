@@ -72,11 +72,12 @@ def regorus_outcome(engine: regorus.Engine, rule: str, inp: Any) -> dict[str, An
     return {"undefined": True} if value is None else {"value": value}
 
 
-def run_opa(bundle: PolicyBundle, inputs: list[Any], tests: list[str]) -> dict[str, Any]:
+def run_opa(bundle: PolicyBundle, inputs: list[Any], tests: list[str],
+            rules: tuple[str, ...] = RULES) -> dict[str, Any]:
     job = {
         "modules": bundle.policies + bundle.tests,
         "data": bundle.data,
-        "rules": [rule.removeprefix("data.") for rule in RULES],
+        "rules": [rule.removeprefix("data.") for rule in rules],
         "inputs": inputs,
         "tests": tests,
     }
