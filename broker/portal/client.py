@@ -14,7 +14,7 @@ from broker.context import BrokerContext
 from broker.demo import demo_citizens
 from broker.deps import ContextDep, SessionDep
 from broker.errors import AuthenticationError, ClientErased
-from broker.portal import oidc_login, texts
+from broker.portal import oidc_login, referral_texts, texts
 from broker.portal import session as sessions
 from broker.portal.forms import FormError
 from broker.portal.pages import (
@@ -34,7 +34,8 @@ from broker.schemas.me import AccessLogPublic
 from broker.security.auth import client_from_claims, verify_client_token
 from broker.security.oidc import CLIENT_CALLBACK, CLIENT_LOGGED_OUT
 from broker.security.tokens import client_token
-from broker.services import client_view, consent_requests, relations
+from broker.services import client_view, consent_requests, referrals, relations
+from broker.services.client_scope import client_refs
 from consent.legal_basis import LEGAL_BASES
 from consent.rules import relation_is_valid
 
@@ -148,12 +149,18 @@ def overview(request: Request, portal: CurrentPortal, session: SessionDep) -> Re
     notices = [n for n in client_view.desk_records(session=session, scope=portal.scope, now=now)
                if n.in_force]
     helping = []
+    referred = []
     if portal.acting is None:
         found = relations.relations_of(session=session, ctx=ctx, insz=portal.principal.insz)
         helping = [(ctx.registry.partner(rel.partner), rel) for _, rel in found
                    if relation_is_valid(rel, now)]
+        # DESIGN §10: where the client was referred, and how it stands, in plain Dutch.
+        referred = [(ctx.registry.partner(r.from_partner), ctx.registry.partner(r.to_partner), r,
+                     referral_texts.status_text(r.status))
+                    for r in referrals.of_client(
+                        session=session, refs=client_refs(ctx, portal.principal.insz))]
     return render(request, ctx, "overview.html", session=portal.session, helping=helping,
-                  waiting=waiting, notices=notices)
+                  waiting=waiting, notices=notices, referred=referred)
 
 
 @router.get("/dossier", response_class=HTMLResponse)

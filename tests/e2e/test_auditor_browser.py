@@ -95,6 +95,10 @@ def traffic(demo_broker: DemoBroker) -> Traffic:
         "purposes": ["rechtenverkenning"], "sections": ["inkomen"], "valid_until": until})
     post("dmw-solidaris", "w-5", "/v1/entries",
          {"insz": insz, "section": "inkomen", "content": {"bron": "ziekte-uitkering"}})
+    # DESIGN §10: a referral to caw; without consent for it, An is asked first.
+    post("dmw-solidaris", "w-5", "/v1/referrals", {
+        "insz": insz, "to": "caw-oost-vlaanderen", "reason": "schulden",
+        "sections": ["identiteit", "hulpvraag"]})
     for _ in range(ACCESSES):  # granted, and partly denied (gezondheid: no consent)
         post("dmw-solidaris", "w-5", "/v1/access-requests",
              {"insz": insz, "purpose": "rechtenverkenning", "sections": ["inkomen", "gezondheid"]})
@@ -301,6 +305,7 @@ PAGES = {
     "audit-integrity": AuditPage(_goto("/audit/integriteit")),
     "audit-integrity-verified": AuditPage(_verified),
     "audit-limits": AuditPage(_goto("/audit/limieten")),
+    "audit-referrals": AuditPage(_goto("/audit/doorverwijzingen")),
     "audit-csrf-refused": AuditPage(_csrf_refused),
     "audit-unknown-path": AuditPage(_goto("/audit/bestaat-niet")),
 }
