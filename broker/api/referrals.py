@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from broker.api.access import access_response
 from broker.api.problem_docs import AUDITED, HELPING, TERMS
@@ -37,9 +37,11 @@ from broker.schemas.referrals import (
 )
 from broker.schemas.relations import HelpRelationPublic
 from broker.services import coordination, referrals
+from broker.services import referral_fhir as referral_fhir_map
 from consent.rules import relation_is_valid
 
 router = APIRouter(route_class=StrictJSONRoute, prefix="/v1", tags=["partners"])
+FHIR_JSON = "application/fhir+json"
 
 
 @router.post("/referrals", status_code=status.HTTP_201_CREATED, response_model=ReferralPublic,
@@ -79,6 +81,19 @@ def one(referral_id: str, principal: CurrentPartner, ctx: ContextDep,
     row = referrals.one(session=session, ctx=ctx, partner=principal.partner,
                         referral_id=referral_id, now=datetime.now(UTC))
     return ReferralPublic.of(row, message=referrals.message_of(session=session, ctx=ctx, row=row))
+
+
+@router.get("/referrals/{referral_id}/fhir", response_class=Response,
+            responses={200: {"content": {FHIR_JSON: {"schema": {"type": "object"}}},
+                             "description": "An HL7 FHIR R5 Task"},
+                       **problem_responses(ReferralNotFound)})
+def referral_fhir(referral_id: str, principal: CurrentPartner, ctx: ContextDep,
+                  session: SessionDep) -> Response:
+    """The referral as an HL7 FHIR R5 ``Task`` (requested, accepted, completed ...): the client
+    by pseudonym, the partners, the reason and sections as codes; no message."""
+    row = referrals.one(session=session, ctx=ctx, partner=principal.partner,
+                        referral_id=referral_id, now=datetime.now(UTC))
+    return Response(referral_fhir_map.to_task(row).model_dump_json(), media_type=FHIR_JSON)
 
 
 @router.post("/referrals/{referral_id}/accept", response_model=ReferralAccepted,

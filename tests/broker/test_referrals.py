@@ -410,3 +410,37 @@ def test_bad_coordination_body_is_refused(api: TestClient, settings: Settings,
         response = api.request(method, "/v1/coordination", json=body,
                                headers=partner_auth(settings, DMW))
         assert (response.status_code, response.json()["code"]) == (422, "invalid_request")
+
+
+# --- FHIR R5 Task ----------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("helped")
+def test_referral_exports_as_a_valid_fhir_r5_task_that_follows_its_status(
+    api: TestClient, settings: Settings
+) -> None:
+    from fhir.resources.task import Task
+
+    _consent_for_caw(api, settings)
+    created = _refer(api, settings)
+
+    def task(partner: str = OCMW) -> Any:
+        response = api.get(f"/v1/referrals/{created['id']}/fhir",
+                           headers=partner_auth(settings, partner))
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "application/fhir+json"
+        assert VALID_INSZ not in response.text and "marker-a41f" not in response.text
+        return Task.model_validate_json(response.text)
+
+    requested = task()
+    assert (requested.status, requested.intent) == ("requested", "order")
+    assert requested.owner.identifier.value == CAW
+    assert requested.requester.identifier.value == OCMW
+    assert requested.reason[0].concept.coding[0].code == "schulden"
+    assert sorted(i.valueCode for i in requested.input) == HANDED
+    _post(api, settings, CAW, created["id"], "decline", {"reason": "al_geholpen"})
+    declined = task(CAW)
+    assert declined.status == "rejected"
+    assert declined.statusReason.concept.coding[0].code == "al_geholpen"
+    other = api.get(f"/v1/referrals/{created['id']}/fhir", headers=partner_auth(settings, DMW))
+    assert (other.status_code, other.json()["code"]) == (404, "referral_not_found")
