@@ -31,6 +31,7 @@ from sqlmodel import Session, col, select
 
 from broker.context import BrokerContext
 from broker.errors import (
+    ClientErased,
     MalformedDecision,
     ReferralNotFound,
     ReferralNotOpen,
@@ -127,6 +128,8 @@ def propose(*, session: Session, ctx: BrokerContext, principal: PartnerPrincipal
     # The INSZ is kept (encrypted) for the handover: the receiver gets it when it accepts.
     client = dossier.get_or_create_client(session, keyring=ctx.keyring, network=network,
                                           insz=body.insz, now=now)
+    if client.data_key_wrapped is None:
+        raise ClientErased()  # nothing could be handed over
     referral_id = f"rf-{uuid.uuid4().hex}"
     message_ct = None
     if body.message is not None:
@@ -263,9 +266,19 @@ def _as_receiver(session: Session, ctx: BrokerContext, principal: PartnerPrincip
 
 def _move(session: Session, ctx: BrokerContext, principal: PartnerPrincipal, row: ReferralRow,
           status: str, kind: str, now: datetime, **facts: object) -> None:
-    row.status, row.updated_at = status, now
+    """Audit, then move the referral from its current status to ``status`` once: a conditional
+    update, so that of two concurrent answers one wins and the other gets ``ReferralNotOpen``
+    (its audit entry then describes an attempt). Nothing is written before the audit append."""
     ctx.audit.append(referral_event(kind, row, partner=principal.partner.id,
-                                    worker=principal.worker, facts=facts), now=now)
+                                    worker=principal.worker, status=status, facts=facts),
+                     now=now)
+    moved = session.connection().execute(
+        update(_REFERRAL).where(_REFERRAL.c.id == row.id, _REFERRAL.c.status == row.status)
+        .values(status=status, updated_at=now))
+    if moved.rowcount != 1:
+        session.rollback()
+        raise ReferralNotOpen()
+    row.status, row.updated_at = status, now
     session.add(row)
 
 
