@@ -59,6 +59,15 @@ class DemoBroker:
                               capture_output=True, text=True, timeout=30, cwd=self.cwd)
         return done.stdout.strip()
 
+    def post(self, *, partner: str, worker: str, path: str, body: dict[str, Any]) -> Any:
+        """A partner system's POST to the v1 API with a fresh CLI-minted token; the answer's
+        JSON (a 200 or 201)."""
+        token = self.cli("token", "partner", "--partner", partner, "--worker", worker)
+        response = httpx.post(f"{self.base}{path}", headers={"Authorization": f"Bearer {token}"},
+                              json=body, timeout=10)
+        assert response.status_code in (200, 201), response.text
+        return response.json()
+
     def access(self, *, partner: str, worker: str, insz: str, purpose: str,
                sections: list[str], justification: str | None = None) -> dict[str, Any]:
         """A partner system's ``POST /v1/access-requests`` with a fresh CLI-minted token

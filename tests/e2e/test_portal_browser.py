@@ -216,7 +216,7 @@ def _narrow_confirmation(page: Page, base: str, consent: str) -> None:
 PAGES = {
     "login": PortalPage(_goto("/mijn/login"), as_user=None),
     "privacy": PortalPage(_goto("/mijn/privacy"), as_user=None),
-    "overview": PortalPage(_goto("/mijn")),
+    "overview": PortalPage(_goto("/mijn")),  # with a referral (``visit``)
     "consents": PortalPage(_goto("/mijn/toestemmingen")),
     "give": PortalPage(_goto("/mijn/toestemmingen/nieuw")),
     "give-preview": PortalPage(_give_with_preview),
@@ -267,8 +267,12 @@ class Visit:
 
 @pytest.fixture(scope="module")
 def visit(browser: Browser, demo_broker: DemoBroker) -> Iterator[Visit]:
-    """An logged in, with accesses in her log: one ordinary, one break-glass (highlighted)."""
+    """An logged in, with accesses in her log: one ordinary, one break-glass (highlighted), and
+    a referral on her overview (DESIGN §10), waiting for her consent."""
     base, insz = demo_broker.base, AN[1]
+    demo_broker.post(partner="ocmw-gent", worker="w-12", path="/v1/referrals",
+                     body={"insz": insz, "to": "dmw-cm", "reason": "gezondheid",
+                           "sections": ["identiteit", "contact"]})
     demo_broker.access(partner="ocmw-gent", worker="w-12", insz=insz,
                        purpose="rechtenrealisatie", sections=["inkomen", "schulden", "justitie"])
     demo_broker.access(partner="ocmw-gent", worker="w-12", insz=insz, purpose="noodsituatie",
@@ -316,6 +320,16 @@ def test_page_breaks_no_content_security_policy_rule(visit: Visit, name: str) ->
     page = visit.open(name, DESKTOP, csp_violations=violations)
     page.close()
     assert violations == [], f"{name} under the portal's CSP:\n" + "\n".join(violations)
+
+
+def test_overview_shows_the_referral_in_plain_dutch(visit: Visit) -> None:
+    """DESIGN §10: the referral made in ``visit`` is on An's overview, as the axe tests saw it."""
+    page = visit.open("overview", PHONE)
+    expect(page.get_by_role("heading", name="Mijn doorverwijzingen")).to_be_visible()
+    expect(page.get_by_role("list", name="Mijn doorverwijzingen")).to_contain_text(
+        "Je bent doorverwezen naar Dienst Maatschappelijk Werk CM — status: wacht op je "
+        "toestemming")
+    page.close()
 
 
 def test_csp_check_reports_a_violation_when_there_is_one(visit: Visit) -> None:
