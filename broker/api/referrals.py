@@ -93,7 +93,8 @@ def referral_fhir(referral_id: str, principal: CurrentPartner, ctx: ContextDep,
     by pseudonym, the partners, the reason and sections as codes; no message."""
     row = referrals.one(session=session, ctx=ctx, partner=principal.partner,
                         referral_id=referral_id, now=datetime.now(UTC))
-    return Response(referral_fhir_map.to_task(row).model_dump_json(), media_type=FHIR_JSON)
+    task = referral_fhir_map.to_task(row, publisher=ctx.settings.publisher)
+    return Response(task.model_dump_json(), media_type=FHIR_JSON)
 
 
 @router.post("/referrals/{referral_id}/accept", response_model=ReferralAccepted,

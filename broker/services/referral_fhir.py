@@ -17,12 +17,9 @@ from typing import Any
 from fhir.resources.task import Task
 
 from broker.store.casework import ReferralRow
-from consent.fhir import BASE, CS_SECTION, RECIPIENT_SYSTEMS, SYSTEM_CLIENT
+from consent.fhir import Systems
+from consent.publisher import Publisher
 
-SYSTEM_REFERRAL = f"{BASE}/sid/referral"
-CS_REFERRAL_REASON = f"{BASE}/CodeSystem/referral-reason"
-CS_REFERRAL_DECLINE = f"{BASE}/CodeSystem/referral-decline"
-CS_REFERRAL_STATUS = f"{BASE}/CodeSystem/referral-status"
 TASK_CODE = "http://hl7.org/fhir/CodeSystem/task-code"
 
 TASK_STATUS = {
@@ -37,36 +34,42 @@ TASK_STATUS = {
 }
 
 
-def _partner(partner_id: str) -> dict[str, Any]:
+def _partner(systems: Systems, partner_id: str) -> dict[str, Any]:
     return {"type": "Organization",
-            "identifier": {"system": RECIPIENT_SYSTEMS["partner"], "value": partner_id}}
+            "identifier": {"system": systems.recipient_system("partner"), "value": partner_id}}
 
 
 def _code(system: str, code: str) -> dict[str, Any]:
     return {"coding": [{"system": system, "code": code}]}
 
 
-def to_task(row: ReferralRow) -> Task:
-    """The referral as a FHIR R5 ``Task``. Raises ``pydantic.ValidationError`` if the mapping
-    ever produced an invalid resource (a bug, never the caller's input)."""
+def to_task(row: ReferralRow, *, publisher: Publisher) -> Task:
+    """The referral as a FHIR R5 ``Task``; our identifier and code systems under the publisher's
+    canonical base (``referral``, ``referral-status``, ``referral-reason``, ``referral-decline``
+    beside the consent export's ``client-pseudonym``, ``partner`` and ``section``). Raises
+    ``pydantic.ValidationError`` if the mapping ever produced an invalid resource (a bug, never
+    the caller's input)."""
+    systems = Systems(publisher.fhir_base)
     resource: dict[str, Any] = {
         "resourceType": "Task",
-        "identifier": [{"system": SYSTEM_REFERRAL, "value": row.id}],
+        "identifier": [{"system": systems.sid("referral"), "value": row.id}],
         "status": TASK_STATUS[row.status],
-        "businessStatus": _code(CS_REFERRAL_STATUS, row.status),
+        "businessStatus": _code(systems.cs("referral-status"), row.status),
         "intent": "order",
         "code": _code(TASK_CODE, "fulfill"),
         "for": {"type": "Patient",
-                "identifier": {"system": SYSTEM_CLIENT, "value": row.client_ref}},
-        "requester": _partner(row.from_partner),
-        "owner": _partner(row.to_partner),
+                "identifier": {"system": systems.sid("client-pseudonym"),
+                               "value": row.client_ref}},
+        "requester": _partner(systems, row.from_partner),
+        "owner": _partner(systems, row.to_partner),
         "authoredOn": row.created_at.isoformat(),
         "lastModified": row.updated_at.isoformat(),
-        "reason": [{"concept": _code(CS_REFERRAL_REASON, row.reason)}],
+        "reason": [{"concept": _code(systems.cs("referral-reason"), row.reason)}],
         "restriction": {"period": {"end": row.expires_at.isoformat()}},
-        "input": [{"type": _code(CS_SECTION, "section"), "valueCode": section}
+        "input": [{"type": _code(systems.cs("section"), "section"), "valueCode": section}
                   for section in row.sections],
     }
     if row.decline_reason is not None:
-        resource["statusReason"] = {"concept": _code(CS_REFERRAL_DECLINE, row.decline_reason)}
+        resource["statusReason"] = {
+            "concept": _code(systems.cs("referral-decline"), row.decline_reason)}
     return Task.model_validate(resource)
