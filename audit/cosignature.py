@@ -153,23 +153,28 @@ class Cosigned:
         return len(self.cosigners)
 
 
-def open_cosigned(note_text: str | bytes, log: NoteVerifier,
+def open_cosigned(note_text: str | bytes, log: NoteVerifier | Sequence[NoteVerifier],
                   witnesses: Iterable[CosignatureVerifier]) -> Cosigned:
     """Verify a checkpoint's log signature and each known witness's cosignature (unknown
     signers are ignored; a known key's bad signature rejects the note, per signed-note).
+
+    ``log`` is the log's key, or all of its keys when it rotated them (one name, several key
+    IDs: the current one and the retired ones): one of them must have signed.
 
     Raises ``NoteError`` / ``UnverifiedNoteError`` / ``CheckpointError`` as
     :func:`audit.checkpoint.open_checkpoint`, and ``UnverifiedNoteError`` when the log itself
     did not sign it.
     """
+    logs = list(log) if isinstance(log, Sequence) else [log]
     keys = list(witnesses)
-    note = open_note(note_text, [log, *keys])
-    if not any((s.name, s.key_id) == (log.name, log.key_id) for s in note.signatures):
+    note = open_note(note_text, [*logs, *keys])
+    log_ids = {(v.name, v.key_id) for v in logs}
+    if not any((s.name, s.key_id) in log_ids for s in note.signatures):
         from audit.errors import UnverifiedNoteError
 
         raise UnverifiedNoteError("the log did not sign this checkpoint")
     checkpoint = parse_checkpoint(note.text)
-    if checkpoint.origin != log.name:
+    if checkpoint.origin not in {v.name for v in logs}:
         raise CheckpointError("checkpoint origin does not match the log key name")
     by_id = {(k.name, k.key_id): k for k in keys}
     cosigners: dict[str, tuple[str, int, str]] = {}

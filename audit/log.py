@@ -31,6 +31,7 @@ class TransparencyLog:
         *,
         engine: Engine,
         signer: Ed25519Signer,
+        signer_source: Callable[[], Ed25519Signer] | None = None,
         max_batch: int = 512,
         max_wait: float = 0.0,
         max_pending: int = DEFAULT_MAX_PENDING,
@@ -39,7 +40,10 @@ class TransparencyLog:
     ) -> None:
         self._writer_engine = writer_engine(engine.url.render_as_string(hide_password=False))
         self.store = AuditStore(engine, writer=self._writer_engine)
-        self.signer = signer
+        self._signer = signer
+        # DESIGN §7 key rotation: where the current signing key is looked up before each
+        # checkpoint (a watched key file), so a rotated key is used without a restart.
+        self._signer_source = signer_source
         self._clock = clock
         self._writer = GroupCommitWriter(
             self.store, max_batch=max_batch, max_wait=max_wait, max_pending=max_pending
@@ -53,6 +57,13 @@ class TransparencyLog:
                 target=self._checkpoint_loop, name="audit-checkpointer", daemon=True
             )
             self._checkpointer.start()
+
+    @property
+    def signer(self) -> Ed25519Signer:
+        """The log's signing key now (after a rotation: the new one)."""
+        if self._signer_source is not None:
+            self._signer = self._signer_source()
+        return self._signer
 
     @property
     def origin(self) -> str:
@@ -92,7 +103,8 @@ class TransparencyLog:
                 root = self.store.root(size)
             except SQLAlchemyError as exc:
                 raise AuditStoreError(f"reading the tree failed: {type(exc).__name__}") from exc
-            note = sign_checkpoint(self.origin, size, root, self.signer)
+            signer = self.signer
+            note = sign_checkpoint(signer.name, size, root, signer)
             stored = StoredCheckpoint(
                 size=size, root=root, note=note, signed_at=format_time(self._clock())
             )

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 
+from audit.keys import Ed25519Verifier
 from audit.log import TransparencyLog
 from broker.errors import ConfigurationError
 from broker.observability import Metrics
@@ -19,16 +20,20 @@ from broker.policy.factory import catalogue_of, load_policy_bundle, make_evaluat
 from broker.rate_limits import RateLimiter
 from broker.security.auth import IssuerKeys
 from broker.security.eid import TrustAnchors, load_trust_anchors
+from broker.security.jwks import JwksFetcher
+from broker.security.key_watch import WatchedFile
 from broker.security.keys import (
+    AuditKeys,
     ReceiptKey,
     SessionKey,
     check_log_origin,
-    load_audit_signer,
-    load_kek,
+    load_audit_keys,
+    load_keks,
     load_pseudonym_secrets,
     load_receipt_key,
     load_session_key,
     read_json,
+    receipt_key_file,
 )
 from broker.security.oidc import OidcClient
 from broker.security.registry import Registry, load_registry
@@ -53,7 +58,10 @@ class BrokerContext:
     replay_guard: MemoryReplayGuard | DatabaseReplayGuard
     metrics: Metrics
     audit: AuditLog
-    receipt_key: ReceiptKey  # DESIGN §3: signs consent receipts
+    # DESIGN §3: signs consent receipts; the watched key file, so a rotation needs no restart
+    receipt_keys: WatchedFile[ReceiptKey]
+    # DESIGN §7: the log's keys, current and retired (its signer is the log's signer_source)
+    audit_keys: WatchedFile[AuditKeys]
     policy: PolicyEvaluator
     session_key: SessionKey  # DESIGN §2: seals the portal's session cookies
     rate_limiter: RateLimiter  # DESIGN §6: per partner and per portal session
@@ -62,6 +70,17 @@ class BrokerContext:
     owns_engine: bool = False
     witnesses: tuple[Witness, ...] = ()  # DESIGN §9: the log's witnesses (GBO_WITNESSES)
     witnessing: Witnessing | None = None
+
+    @property
+    def receipt_key(self) -> ReceiptKey:
+        """The receipt signing key now (after a rotation: the new one, with the retired ones
+        listed for the JWKS)."""
+        return self.receipt_keys.get()
+
+    def log_verifiers(self) -> tuple[Ed25519Verifier, ...]:
+        """Every verifier key of the log, current first: a checkpoint signed before a rotation
+        still verifies."""
+        return self.audit_keys.get().verifiers
 
     def close(self) -> None:
         """Stop the audit writer and checkpointer; release connections this context opened."""
@@ -74,11 +93,17 @@ class BrokerContext:
             self.engine.dispose()
 
 
-def load_registry_for(settings: Settings) -> Registry:
+def load_registry_for(settings: Settings, *, fetcher: JwksFetcher | None = None) -> Registry:
+    """The partner registry; partners with a ``jwks_uri`` get their keys through ``fetcher``
+    (a ``JwksFetcher``; by default one with the settings' cache times). Raises
+    ``ConfigurationError``."""
     path = settings.resolved_registry_file
     if path is None:
         raise ConfigurationError("GBO_REGISTRY_FILE is not set (outside demo mode it is required)")
-    return load_registry(path, data_dir=settings.data_dir)
+    if fetcher is None:
+        fetcher = JwksFetcher(cache_seconds=settings.jwks_cache_seconds,
+                              refresh_seconds=settings.jwks_refresh_seconds)
+    return load_registry(path, data_dir=settings.data_dir, fetcher=fetcher)
 
 
 def _refuse_demo_material(
@@ -121,14 +146,24 @@ def _refuse_demo_material(
 
 def load_context(settings: Settings, *, engine: Engine | None = None) -> BrokerContext:
     registry = load_registry_for(settings)
-    keyring = Keyring(kek=load_kek(settings), pseudonym_secrets=load_pseudonym_secrets(settings))
+    # DESIGN §6 key rotation: the key files are watched, so `gbo-broker keys rotate` reaches a
+    # running broker without a restart.
+    interval = settings.key_reload_interval
+    keks = WatchedFile(settings.resolved_kek_file, lambda: load_keks(settings),
+                       interval=interval)
+    keyring = Keyring(kek=keks.get().current, pseudonym_secrets=load_pseudonym_secrets(settings),
+                      kek_source=keks)
     missing = sorted(set(registry.networks) - set(keyring.pseudonym_secrets))
     if missing:
         raise ConfigurationError(
             f"no pseudonym secret for network(s) {', '.join(missing)}: run `gbo-broker keys init`"
         )
-    signer, demo_audit_key = load_audit_signer(settings)
-    receipt_key = load_receipt_key(settings)
+    audit_keys = WatchedFile(settings.audit_key_file, lambda: load_audit_keys(settings),
+                             interval=interval)
+    signer, demo_audit_key = audit_keys.get().signer, audit_keys.get().demo
+    receipt_keys = WatchedFile(receipt_key_file(settings), lambda: load_receipt_key(settings),
+                               interval=interval)
+    receipt_key = receipt_keys.get()
     session_key = load_session_key(settings)
     eid_anchors = load_trust_anchors(settings.resolved_eid_trust_anchors)
     _refuse_demo_material(settings, registry, keyring, demo_audit_key, receipt_key, session_key,
@@ -156,6 +191,7 @@ def load_context(settings: Settings, *, engine: Engine | None = None) -> BrokerC
     log = TransparencyLog(
         engine=engine,
         signer=signer,
+        signer_source=lambda: audit_keys.get().signer,
         max_batch=settings.audit_max_batch,
         max_wait=settings.audit_max_wait,
         max_pending=settings.audit_max_pending,
@@ -166,6 +202,7 @@ def load_context(settings: Settings, *, engine: Engine | None = None) -> BrokerC
     if any(w.url for w in witnesses):
         witnessing = Witnessing(store=log.store, witnesses=witnesses,
                                 log_verifier=signer.verifier,
+                                log_verifiers=lambda: audit_keys.get().verifiers,
                                 interval=settings.witness_interval,
                                 timeout=settings.witness_timeout)
         witnessing.start()
@@ -184,7 +221,8 @@ def load_context(settings: Settings, *, engine: Engine | None = None) -> BrokerC
             networks=frozenset(registry.networks), partners=frozenset(registry.partners),
             purposes=frozenset(catalogue.purposes), sections=frozenset(catalogue.sections),
             worker_ref=keyring.worker_ref)),
-        receipt_key=receipt_key,
+        receipt_keys=receipt_keys,
+        audit_keys=audit_keys,
         policy=policy,
         session_key=session_key,
         rate_limiter=RateLimiter.from_settings(settings, engine, metrics.rate_limited,

@@ -109,6 +109,21 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="Seconds between witnessing rounds."
     )
     witness_timeout: float = Field(default=5.0, gt=0, description="Longest wait for a witness.")
+    key_reload_interval: float = Field(
+        default=1.0, ge=0,
+        description="Seconds between looks at the key files for a rotation (0: at every use); "
+        "a running broker picks up `gbo-broker keys rotate` without a restart.",
+    )
+    jwks_cache_seconds: float = Field(
+        default=300.0, gt=0,
+        description="How long a partner's keys fetched from its jwks_uri are used before they "
+        "are fetched again.",
+    )
+    jwks_refresh_seconds: float = Field(
+        default=30.0, ge=0,
+        description="Least time between two fetches of one partner's jwks_uri caused by a "
+        "token with an unknown kid (a rollover).",
+    )
     checkpoint_interval: float = Field(
         default=2.0,
         description="Seconds between checkpoints while the log grows (0: only on demand).",

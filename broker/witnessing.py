@@ -112,6 +112,8 @@ class Witnessing:
     store: AuditStore
     witnesses: Sequence[Witness]
     log_verifier: Ed25519Verifier
+    # after a rotation of the log key: all of its keys, current first (DESIGN §7)
+    log_verifiers: Callable[[], Sequence[Ed25519Verifier]] | None = None
     interval: float = 1.0
     timeout: float = 5.0
     max_backoff: float = 60.0
@@ -200,7 +202,9 @@ class Witnessing:
     def _store(self, witness: Witness, state: WitnessState, checkpoint: StoredCheckpoint,
                lines: Sequence[str]) -> None:
         try:
-            opened = open_cosigned(checkpoint.note + signature_lines(lines), self.log_verifier,
+            logs = (self.log_verifiers() if self.log_verifiers is not None
+                    else [self.log_verifier])
+            opened = open_cosigned(checkpoint.note + signature_lines(lines), logs,
                                    [witness.verifier])
         except AuditError:
             opened = None

@@ -49,6 +49,14 @@ def key(ctx: ContextDep) -> PlainTextResponse:
     return PlainTextResponse(ctx.audit.log.verifier_key + "\n")
 
 
+@router.get("/keys", response_class=PlainTextResponse)
+def keys(ctx: ContextDep) -> PlainTextResponse:
+    """Every verifier key of the log, one per line, ``name+hash+base64``: the current one first
+    (the same as ``/v1/audit/key``), then the ones a key rotation retired, newest first. A
+    checkpoint signed before a rotation verifies with a retired key."""
+    return PlainTextResponse("".join(v.key_string() + "\n" for v in ctx.log_verifiers()))
+
+
 @router.get("/proof/inclusion", response_model=ProofPublic,
             responses=problem_responses(InvalidProofRequest))
 def inclusion_proof(

@@ -25,9 +25,12 @@ JWK_SET = "application/jwk-set+json"  # RFC 7517 §8.5.1
                            "crv": {"type": "string"}, "x": {"type": "string"},
                            "alg": {"type": "string"}, "use": {"type": "string"}}}}}}}}}})
 def jwks(ctx: ContextDep) -> JSONResponse:
-    """The public half of the receipt signing key as an RFC 7517 JWK Set (public, no token)."""
+    """The public half of the receipt signing key as an RFC 7517 JWK Set (public, no token),
+    followed by the public keys a rotation retired: a receipt signed before it verifies by its
+    ``kid``."""
     key = ctx.receipt_key
-    body: dict[str, Any] = {"keys": [public_jwk(key.private_key.public_key(), key.kid)]}
+    body: dict[str, Any] = {"keys": [public_jwk(key.private_key.public_key(), key.kid),
+                                     *key.retired]}
     return JSONResponse(
         body, media_type=JWK_SET, headers={"Cache-Control": "max-age=300"}
     )

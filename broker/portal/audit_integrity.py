@@ -90,7 +90,7 @@ def verify_now(ctx: BrokerContext, *, progress: Callable[[int], None] | None = N
     log = ctx.audit.log
     try:
         verified = audit_verify.verify(
-            audit_verify.database_source(log.store), log.signer.verifier,
+            audit_verify.database_source(log.store), ctx.log_verifiers(),
             state=ctx.settings.data_dir / STATE_FILE, progress=count,
             witnesses=ctx.witnesses,
             quorum=ctx.settings.witness_quorum if ctx.witnesses else 0,

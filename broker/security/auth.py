@@ -148,7 +148,7 @@ def verify_partner_token(
     partner = registry.partner(iss)
     if partner is None or not partner.active:
         raise AuthenticationError("unknown or inactive partner")
-    jwk = partner.keys.get(kid)  # only this partner's keys: another partner's kid is unknown here
+    jwk = partner.key(kid)  # only this partner's keys: another partner's kid is unknown here
     if jwk is None or not _key_allows(jwk, alg):
         raise AuthenticationError("unknown kid or key/algorithm mismatch")
     claims = _decode(

@@ -1,6 +1,9 @@
 """Key files under the data directory: the KEK, per-network pseudonym secrets, demo keys.
 
-Files are JSON, written once with mode 0600 and never overwritten. Demo-generated keys carry
+Files are JSON, written with mode 0600 and never overwritten but by a rotation
+(``broker.security.key_rotation``), which replaces a file atomically and keeps the keys it
+retires in it: a retired KEK still unwraps the data keys not yet re-wrapped, a retired log or
+receipt key still verifies what it signed (its public half only). Demo-generated keys carry
 ``"demo": true`` so the broker can refuse them outside demo mode (DESIGN §6, settings).
 """
 
@@ -19,10 +22,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 from jwt.exceptions import PyJWTError
 
-from audit.keys import Ed25519Signer
+from audit.keys import Ed25519Signer, Ed25519Verifier
 from broker.errors import ConfigurationError
 from broker.settings import Settings
 from broker.store.crypto import KeyEncryptionKey, new_data_key
+from broker.store.keyring import KekSet
 
 
 def _b64(data: bytes) -> str:
@@ -44,6 +48,20 @@ def write_secret_bytes(path: Path, content: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(content)
+
+
+def replace_secret_json(path: Path, content: dict[str, Any]) -> None:
+    """Replace ``path`` atomically with a new file of mode 0600 holding ``content``: a reader
+    sees the old keys or the new ones, never half of a file."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    write_secret_json(tmp, content)
+    try:
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def read_json(path: Path, what: str) -> dict[str, Any]:
@@ -142,6 +160,9 @@ class ReceiptKey:
     kid: str
     private_key: Ed25519PrivateKey = field(repr=False)
     demo: bool = False
+    # Public JWKs of the keys a rotation retired: published beside the current one, so that a
+    # receipt signed before the rotation still verifies by its ``kid``.
+    retired: tuple[dict[str, Any], ...] = ()
 
 
 def receipt_key_file(settings: Settings) -> Path:
@@ -152,13 +173,18 @@ def load_receipt_key(settings: Settings) -> ReceiptKey:
     """Raises ``ConfigurationError`` when the key file is missing or not an Ed25519 JWK."""
     data = read_json(receipt_key_file(settings), "receipt signing key")
     try:
-        key = OKPAlgorithm.from_jwk({k: v for k, v in data.items() if k != "demo"})
+        key = OKPAlgorithm.from_jwk({k: v for k, v in data.items()
+                                     if k not in ("demo", "retired")})
         kid = str(data["kid"])
+        retired = tuple(dict(jwk) for jwk in data.get("retired", []))
     except (KeyError, ValueError, TypeError, PyJWTError) as exc:
         raise ConfigurationError("receipt signing key file is malformed") from exc
     if not isinstance(key, Ed25519PrivateKey):
         raise ConfigurationError("receipt signing key must be an Ed25519 private key")
-    return ReceiptKey(kid=kid, private_key=key, demo=bool(data.get("demo", False)))
+    if any("d" in jwk or not isinstance(jwk.get("kid"), str) for jwk in retired):
+        raise ConfigurationError("a retired receipt key must be a public JWK with a kid")
+    return ReceiptKey(kid=kid, private_key=key, demo=bool(data.get("demo", False)),
+                      retired=retired)
 
 
 DEMO_ORIGIN_PREFIX = "gbo-broker.demo/"
@@ -202,16 +228,58 @@ def load_audit_signer(settings: Settings) -> tuple[Ed25519Signer, bool]:
     return signer, bool(data.get("demo", False))
 
 
-def load_kek(settings: Settings) -> KeyEncryptionKey:
-    data = read_json(settings.resolved_kek_file, "key-encryption key")
+@dataclass(frozen=True)
+class AuditKeys:
+    """The log's signing key, whether the demo made it, and every verifier key of the log: the
+    current one first, then those a rotation retired (newest first). Each checkpoint the log
+    ever signed verifies with one of them (DESIGN §7)."""
+
+    signer: Ed25519Signer
+    demo: bool
+    verifiers: tuple[Ed25519Verifier, ...]
+
+
+def load_audit_keys(settings: Settings) -> AuditKeys:
+    """Raises ``ConfigurationError`` as :func:`load_audit_signer`, or for a malformed retired
+    key."""
+    signer, demo = load_audit_signer(settings)
+    data = read_json(settings.audit_key_file, "audit log key")
     try:
-        key = base64.b64decode(data["key"], validate=True)
-        kid = str(data["kid"])
-    except (KeyError, ValueError) as exc:
+        retired = [Ed25519Verifier.from_key_string(str(v)) for v in data.get("retired", [])]
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError("a retired audit log key is malformed") from exc
+    if any(v.name != signer.name for v in retired):
+        raise ConfigurationError("a retired audit log key has another name than the log's")
+    return AuditKeys(signer=signer, demo=demo, verifiers=(signer.verifier, *retired))
+
+
+def _kek_of(item: Any, *, demo: bool) -> KeyEncryptionKey:
+    try:
+        key = base64.b64decode(item["key"], validate=True)
+        kid = str(item["kid"])
+    except (KeyError, ValueError, TypeError) as exc:
         raise ConfigurationError("key-encryption key file is malformed") from exc
     if len(key) != 32:
         raise ConfigurationError("key-encryption key must be 32 bytes (AES-256)")
-    return KeyEncryptionKey(kid=kid, key=key, demo=bool(data.get("demo", False)))
+    return KeyEncryptionKey(kid=kid, key=key, demo=demo)
+
+
+def load_kek(settings: Settings) -> KeyEncryptionKey:
+    """The current key-encryption key. Raises ``ConfigurationError``."""
+    return load_keks(settings).current
+
+
+def load_keks(settings: Settings) -> KekSet:
+    """The current key-encryption key and the ones a rotation retired (still unwrapping the
+    data keys not yet re-wrapped). Raises ``ConfigurationError``."""
+    data = read_json(settings.resolved_kek_file, "key-encryption key")
+    demo = bool(data.get("demo", False))
+    current = _kek_of(data, demo=demo)
+    retired = data.get("retired", [])
+    if not isinstance(retired, list):
+        raise ConfigurationError("key-encryption key file is malformed")
+    return KekSet(current=current,
+                  retired={k.kid: k for k in (_kek_of(r, demo=demo) for r in retired)})
 
 
 def load_pseudonym_secrets(settings: Settings) -> dict[str, bytes]:

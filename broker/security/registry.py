@@ -1,8 +1,11 @@
 """The partner registry (DESIGN §3): networks and partners with their public keys, from YAML.
 
-A partner's keys come inline (``jwks: {keys: [...]}``) or from a file (``jwks_file``; a relative
+A partner's keys come inline (``jwks: {keys: [...]}``), from a file (``jwks_file``; a relative
 path is relative to the registry file, and ``{data_dir}`` expands to the data directory, which is
-how the demo registry finds keys generated at first run).
+how the demo registry finds keys generated at first run), or from the partner's own web server
+(``jwks_uri``, fetched and cached by ``broker.security.jwks``: the partner rolls its keys over
+without a change to the registry). A set may hold several keys: during a rollover, the old and
+the new one.
 """
 
 from __future__ import annotations
@@ -15,10 +18,10 @@ from typing import Any
 
 import yaml
 from jwt import PyJWK
-from jwt.exceptions import PyJWKError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from broker.errors import ConfigurationError
+from broker.security.jwks import JwksFetcher, RemoteJwks, check_jwks_uri, parse_jwks
 from consent.models import PartnerRef, PartnerType
 
 SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
@@ -54,6 +57,7 @@ class _PartnerSpec(BaseModel):
     active: bool = True
     jwks: dict[str, Any] | None = None
     jwks_file: str | None = None
+    jwks_uri: str | None = Field(default=None, max_length=2048)
 
     @field_validator("kbo")
     @classmethod
@@ -63,10 +67,15 @@ class _PartnerSpec(BaseModel):
             raise ValueError("not a valid KBO enterprise number (10 digits, mod-97 check)")
         return normalized
 
+    @field_validator("jwks_uri")
+    @classmethod
+    def _jwks_uri(cls, value: str | None) -> str | None:
+        return None if value is None else check_jwks_uri(value)
+
     @model_validator(mode="after")
     def _one_key_source(self) -> _PartnerSpec:
-        if (self.jwks is None) == (self.jwks_file is None):
-            raise ValueError("give exactly one of jwks or jwks_file")
+        if sum(x is not None for x in (self.jwks, self.jwks_file, self.jwks_uri)) != 1:
+            raise ValueError("give exactly one of jwks, jwks_file or jwks_uri")
         return self
 
 
@@ -93,6 +102,13 @@ class Partner:
     bound_by_secrecy: bool
     active: bool
     keys: dict[str, PyJWK] = field(repr=False, compare=False)
+    remote: RemoteJwks | None = field(default=None, repr=False, compare=False)
+
+    def key(self, kid: str) -> PyJWK | None:
+        """This partner's public key ``kid`` (from its ``jwks_uri`` when it has one), or None."""
+        if self.remote is not None:
+            return self.remote.key(kid)
+        return self.keys.get(kid)
 
 
 @dataclass(frozen=True)
@@ -116,7 +132,7 @@ class Registry:
 
 def _load_keys(spec: _PartnerSpec, base: Path, data_dir: Path) -> dict[str, PyJWK]:
     if spec.jwks is not None:
-        jwks = spec.jwks
+        jwks: object = spec.jwks
     else:
         assert spec.jwks_file is not None
         path = Path(spec.jwks_file.replace("{data_dir}", str(data_dir)))
@@ -134,24 +150,15 @@ def _load_keys(spec: _PartnerSpec, base: Path, data_dir: Path) -> dict[str, PyJW
             ) from exc
         except (OSError, ValueError) as exc:
             raise ConfigurationError(f"keys of partner {spec.id!r} at {path} are not JSON") from exc
-    keys: dict[str, PyJWK] = {}
-    for raw in jwks.get("keys", []) if isinstance(jwks, dict) else []:
-        if "d" in raw:
-            raise ConfigurationError(f"partner {spec.id!r}: the registry holds a PRIVATE key")
-        kid = raw.get("kid")
-        if not kid:
-            raise ConfigurationError(f"partner {spec.id!r}: every key needs a kid")
-        try:
-            keys[kid] = PyJWK(raw)
-        except PyJWKError as exc:
-            raise ConfigurationError(f"partner {spec.id!r}: key {kid!r} is unusable") from exc
-    if not keys:
-        raise ConfigurationError(f"partner {spec.id!r} has no keys")
-    return keys
+    return parse_jwks(spec.id, jwks)
 
 
-def parse_registry(raw: Any, *, base: Path, data_dir: Path) -> Registry:
-    """Validate a registry document. Raises ``ConfigurationError`` naming what is wrong."""
+def parse_registry(raw: Any, *, base: Path, data_dir: Path,
+                   fetcher: JwksFetcher | None = None) -> Registry:
+    """Validate a registry document; partners with a ``jwks_uri`` get their keys through
+    ``fetcher`` (default: the default cache times), fetched at first use. Raises
+    ``ConfigurationError`` naming what is wrong."""
+    fetcher = fetcher or JwksFetcher()
     try:
         spec = _RegistrySpec.model_validate(raw)
     except ValidationError as exc:
@@ -174,16 +181,18 @@ def parse_registry(raw: Any, *, base: Path, data_dir: Path) -> Registry:
             network=p.network,
             bound_by_secrecy=p.bound_by_secrecy,
             active=p.active,
-            keys=_load_keys(p, base, data_dir),
+            keys={} if p.jwks_uri is not None else _load_keys(p, base, data_dir),
+            remote=None if p.jwks_uri is None else fetcher.remote(p.id, p.jwks_uri),
         )
     return Registry(networks=networks, partners=partners, demo=spec.demo)
 
 
-def load_registry(path: Path, *, data_dir: Path) -> Registry:
+def load_registry(path: Path, *, data_dir: Path,
+                  fetcher: JwksFetcher | None = None) -> Registry:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ConfigurationError(f"partner registry not found at {path}") from exc
     except yaml.YAMLError as exc:
         raise ConfigurationError(f"partner registry at {path} is not valid YAML") from exc
-    return parse_registry(raw, base=path.parent, data_dir=data_dir)
+    return parse_registry(raw, base=path.parent, data_dir=data_dir, fetcher=fetcher)

@@ -80,6 +80,12 @@ def published_key(base_url: str) -> str:
     return _get(f"{base_url}/v1/audit/key", None).decode().strip()
 
 
+def published_keys(base_url: str) -> list[str]:
+    """Every verifier key the log at ``base_url`` publishes (``/v1/audit/keys``), current
+    first: the retired ones verify the checkpoints signed before a rotation."""
+    return _get(f"{base_url}/v1/audit/keys", None).decode().split()
+
+
 def http_source(base_url: str, token: str | None) -> LogSource:
     note = _get(f"{base_url}/v1/audit/checkpoint", None).decode()
 
@@ -136,7 +142,7 @@ def _witness_views(witnesses: Sequence[Witness], origin: str,
 
 def verify(
     source: LogSource,
-    verifier: Ed25519Verifier,
+    verifier: Ed25519Verifier | Sequence[Ed25519Verifier],
     *,
     state: Path | None,
     progress: Callable[[int], None] | None = None,
@@ -145,6 +151,9 @@ def verify(
     timeout: float = 10.0,
 ) -> Verified:
     """Raises ``AuditIntegrityError`` naming the first bad index, or a forged checkpoint.
+
+    ``verifier`` is the log's key, or all of its keys after a rotation (DESIGN §7: the current
+    one and the retired ones); each checkpoint must be signed by one of them.
 
     With ``witnesses`` (DESIGN §9): every checkpoint's cosignatures by them are verified, each
     witness that has a URL is asked for its own latest view (a log-signed checkpoint it
@@ -155,7 +164,8 @@ def verify(
     notes = list(source.checkpoint_notes)
     if state is not None and state.exists():
         notes.append(state.read_text())
-    views, unreachable = _witness_views(witnesses, verifier.name, timeout)
+    origin = verifier.name if isinstance(verifier, Ed25519Verifier) else verifier[0].name
+    views, unreachable = _witness_views(witnesses, origin, timeout)
     keys = [w.verifier for w in witnesses]
     checkpoints: list[Checkpoint] = []
     cosigners: dict[tuple[int, bytes], set[str]] = {}

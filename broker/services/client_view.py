@@ -11,7 +11,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from audit.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint
+from audit.checkpoint import Checkpoint, parse_checkpoint
+from audit.cosignature import open_cosigned
 from audit.errors import AuditError
 from audit.merkle import leaf_hash, verify_inclusion
 from audit.note import parse_note
@@ -93,7 +94,7 @@ class Receipts:
             return cls(ctx, None, None)
         try:
             return cls(ctx, served.note,
-                       open_checkpoint(served.note, ctx.audit.log.signer.verifier))
+                       open_cosigned(served.note, ctx.log_verifiers(), []).checkpoint)
         except AuditError:
             pass
         # A served checkpoint the log key did not sign: every receipt fails (never "not yet

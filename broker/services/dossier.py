@@ -99,13 +99,13 @@ def get_or_create_client(
     if existing is not None:
         return existing
     client_id = f"c-{uuid.uuid4().hex}"
-    key, wrapped = keyring.new_data_key(client_id)
+    key, wrapped, kek_id = keyring.new_data_key(client_id)
     client = Client(
         id=client_id,
         network=network,
         ref=keyring.client_ref(network, insz),
         insz_ct=crypto.encrypt(key, insz.encode(), _client_aad(client_id)),
-        kek_id=keyring.kek.kid,
+        kek_id=kek_id,
         data_key_wrapped=wrapped,
         created_at=now,
     )

@@ -1,7 +1,15 @@
-"""The keys of the dossier store: the KEK and the per-network pseudonym secrets."""
+"""The keys of the dossier store: the KEKs and the per-network pseudonym secrets.
+
+DESIGN §6, KEK rotation without downtime: new data keys are wrapped by the current KEK; a data
+key wrapped by a retired KEK (its ``kek_id`` says which) stays readable until
+``broker.store.rewrap`` has re-wrapped it. A running broker learns of a rotation through
+``kek_source`` (the watched key file): at its next look, or at once when it meets a ``kek_id`` it
+does not know.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -25,9 +33,29 @@ DECOY_CLIENT_ID = "c-" + "x" * 32
 
 
 @dataclass(frozen=True)
+class KekSet:
+    """The current KEK and the retired ones, by ``kid``."""
+
+    current: crypto.KeyEncryptionKey
+    retired: Mapping[str, crypto.KeyEncryptionKey] = field(default_factory=dict)
+
+    def get(self, kid: str) -> crypto.KeyEncryptionKey | None:
+        return self.current if kid == self.current.kid else self.retired.get(kid)
+
+
+class KekSource(Protocol):
+    """Where the KEKs come from (``broker.security.key_watch.WatchedFile``): ``get`` is cheap
+    and may look at the key file; ``refresh`` looks now."""
+
+    def get(self) -> KekSet: ...
+    def refresh(self) -> KekSet: ...
+
+
+@dataclass(frozen=True)
 class Keyring:
-    kek: crypto.KeyEncryptionKey
+    kek: crypto.KeyEncryptionKey  # the KEK at start-up: wraps the decoy (``detail_key``)
     pseudonym_secrets: dict[str, bytes] = field(repr=False)
+    kek_source: KekSource | None = field(default=None, repr=False, compare=False)
     # DESIGN §4 no existence leak: a data key wrapped like a client's, made at start-up and never
     # kept in clear, unwrapped in place of a client's when there is none (``detail_key``).
     _decoy_wrapped: bytes = field(init=False, repr=False, default=b"")
@@ -55,18 +83,33 @@ class Keyring:
             raise ConfigurationError(f"no pseudonym secret for network {network!r}") from exc
         return crypto.worker_pseudonym(secret, partner, subject)
 
-    def new_data_key(self, client_id: str) -> tuple[bytes, bytes]:
-        """A fresh data key and its wrapped form for ``client_id``."""
+    def keks(self) -> KekSet:
+        """The KEKs in use now."""
+        return self.kek_source.get() if self.kek_source is not None else KekSet(self.kek)
+
+    def new_data_key(self, client_id: str) -> tuple[bytes, bytes, str]:
+        """A fresh data key for ``client_id``, its wrapped form and the ``kid`` of the KEK
+        that wrapped it (the current one)."""
+        kek = self.keks().current
         key = crypto.new_data_key()
-        return key, self.kek.wrap(key, client_id)
+        return key, kek.wrap(key, client_id), kek.kid
+
+    def kek_for(self, kid: str) -> crypto.KeyEncryptionKey:
+        """The KEK ``kid``, current or retired. Raises ``ConfigurationError`` when no key file
+        holds it (not even after a look at the file)."""
+        kek = self.keks().get(kid)
+        if kek is None and self.kek_source is not None:
+            kek = self.kek_source.refresh().get(kid)  # a rotation may have just happened
+        if kek is None:
+            raise ConfigurationError(f"client key is wrapped by unknown KEK {kid!r}")
+        return kek
 
     def data_key(self, client: ClientKeyHolder) -> bytes:
-        """Unwrap the client's data key. Raises ``ClientErased`` after crypto-shredding."""
+        """Unwrap the client's data key. Raises ``ClientErased`` after crypto-shredding and
+        ``ConfigurationError`` for a KEK no key file holds."""
         if client.data_key_wrapped is None:
             raise ClientErased()
-        if client.kek_id != self.kek.kid:
-            raise ConfigurationError(f"client key is wrapped by unknown KEK {client.kek_id!r}")
-        return self.kek.unwrap(client.data_key_wrapped, client.id)
+        return self.kek_for(client.kek_id).unwrap(client.data_key_wrapped, client.id)
 
     def detail_key(self, client: ClientKeyHolder | None) -> bytes:
         """The key an audit entry's detail about ``client`` is encrypted with (DESIGN §7): the
