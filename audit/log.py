@@ -9,7 +9,7 @@ processes signing the same size store it once.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any
@@ -17,10 +17,11 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from audit.checkpoint import sign_checkpoint
+from audit.checkpoint import Checkpoint, format_checkpoint, sign_checkpoint
 from audit.entry import format_time
-from audit.errors import AuditError
+from audit.errors import AuditError, CheckpointError
 from audit.keys import Ed25519Signer
+from audit.note import sign_note
 from audit.store import Appended, AuditStore, AuditStoreError, StoredCheckpoint, writer_engine
 from audit.writer import DEFAULT_MAX_PENDING, GroupCommitWriter, WriterStats
 
@@ -110,6 +111,32 @@ class TransparencyLog:
             )
             self.store.add_checkpoint(stored)
             return stored
+
+    def checkpoint_signed_by(self, signers: Sequence[Ed25519Signer]) -> StoredCheckpoint:
+        """Sign the current tree with every one of ``signers`` (a key rotation's handover: the
+        old key and the new one sign one checkpoint, so a verifier that trusts either can
+        follow it) and store it, unless a checkpoint of that size is stored already: then that
+        one is returned. The signers must all carry the log's name (the origin).
+
+        Raises ``AuditStoreError`` when the database fails, ``CheckpointError`` for a signer
+        of another name.
+        """
+        with self._sign_lock:
+            try:
+                size = self.store.size()
+                root = self.store.root(size)
+            except SQLAlchemyError as exc:
+                raise AuditStoreError(f"reading the tree failed: {type(exc).__name__}") from exc
+            origin = signers[0].name
+            if any(s.name != origin for s in signers):
+                raise CheckpointError("every signer of a checkpoint must carry the log's name")
+            note = sign_note(format_checkpoint(Checkpoint(origin, size, root)), signers)
+            stored = StoredCheckpoint(
+                size=size, root=root, note=note, signed_at=format_time(self._clock())
+            )
+            if self.store.add_checkpoint(stored):
+                return stored
+            return self.store.checkpoint(size) or stored
 
     def latest_checkpoint(self) -> StoredCheckpoint:
         """The newest signed checkpoint, signing one first if there is none yet."""

@@ -216,6 +216,68 @@ def keys_init() -> None:
         typer.echo("all keys present", err=True)
 
 
+@keys_app.command("rotate")
+def keys_rotate(
+    key: Annotated[str, typer.Argument(help="kek, log or receipt.")],
+    rewrap: Annotated[bool, typer.Option(
+        help="kek: re-wrap every data key under the new KEK now, in batches, while the "
+        "broker serves (else later with `keys rewrap`).")] = True,
+) -> None:
+    """Replace a key with a new one, keeping the old one where it is still needed: a retired
+    KEK unwraps the data keys not yet re-wrapped, a retired log or receipt key verifies what it
+    signed. The rotation is audited (kind key.rotated). A running broker picks the new key up
+    without a restart."""
+    from broker.context import load_context
+    from broker.security.keys import load_keks
+    from broker.services.key_rotation import ROLES, rotate
+    from broker.services.rewrap import rewrap_data_keys
+
+    if key not in ROLES:
+        raise _fail(f"KEY must be one of: {', '.join(ROLES)}")
+    settings = _settings()
+    try:
+        ctx = load_context(settings)
+    except BrokerError as exc:
+        raise _fail(exc.detail) from None
+    try:
+        rotated = rotate(ctx=ctx, key=key, now=_now())
+        typer.echo(f"rotated the {key} key: {rotated.previous_key_id} -> {rotated.key_id} "
+                   "(the old one is kept as retired; the rotation is in the audit log)")
+        if key == "kek" and rewrap:
+            done = rewrap_data_keys(engine=ctx.engine, keks=load_keks(settings))
+            typer.echo(f"re-wrapped {done.rewrapped} data keys; {done.remaining} left under "
+                       "a retired KEK")
+    except BrokerError as exc:
+        raise _fail(exc.detail) from None
+    finally:
+        ctx.close()
+
+
+@keys_app.command("rewrap")
+def keys_rewrap(
+    batch: Annotated[int, typer.Option(help="Clients per transaction.", min=1)] = 500,
+) -> None:
+    """Re-wrap the data keys still wrapped by a retired KEK under the current one, in batches,
+    while the broker serves. Exit 1 if some are left (their KEK is in no key file)."""
+    from broker.security.keys import load_keks
+    from broker.services.rewrap import rewrap_data_keys
+    from broker.store.db import check_migrated, make_engine
+
+    settings = _settings()
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        check_migrated(engine)
+        done = rewrap_data_keys(engine=engine, keks=load_keks(settings), batch=batch)
+    except BrokerError as exc:
+        raise _fail(exc.detail) from None
+    finally:
+        engine.dispose()
+    typer.echo(f"re-wrapped {done.rewrapped} data keys; {done.remaining} left under a retired "
+               "KEK")
+    if done.remaining:
+        raise typer.Exit(code=1)
+
+
 def _demo_only(settings: Settings) -> None:
     if not settings.demo:
         raise _fail("tokens can only be minted with demo keys: set GBO_DEMO=1")
@@ -393,10 +455,10 @@ def audit_verify(
         typer.Option(envvar="GBO_AUDITOR_TOKEN", help="Supervisor auditor token (with --url)."),
     ] = None,
     key: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
-            help="The log's verifier key name+hash+base64 "
-            "(default: the broker's own / published key)."
+            help="A verifier key of the log, name+hash+base64 (repeat for the keys a rotation "
+            "retired; default: the broker's own keys / the published /v1/audit/keys)."
         ),
     ] = None,
     state: Annotated[
@@ -426,7 +488,7 @@ def audit_verify(
     from audit.errors import AuditError, AuditIntegrityError
     from audit.keys import Ed25519Verifier
     from audit.store import AuditStore
-    from broker.security.keys import load_audit_signer
+    from broker.security.keys import load_audit_keys
     from broker.services import audit_verify as av
     from broker.store.db import check_migrated, make_engine
     from broker.witnessing import parse_witnesses
@@ -440,17 +502,17 @@ def audit_verify(
             engine = make_engine(settings.resolved_database_url)
             check_migrated(engine)
             source = av.database_source(AuditStore(engine))
-            key = key or load_audit_signer(settings)[0].verifier.key_string()
+            key = key or [v.key_string() for v in load_audit_keys(settings).verifiers]
             state = state or settings.data_dir / "audit-verified-checkpoint.txt"
         else:
             base = url.rstrip("/")
-            key = key or av.published_key(base)
+            key = key or av.published_keys(base)
             source = av.http_source(base, token)
-        verifier = Ed25519Verifier.from_key_string(key)
+        verifiers = [Ed25519Verifier.from_key_string(k) for k in key]
         with Progress(transient=True, disable=source.total < 10_000) as bar:
             task = bar.add_task("verifying leaves", total=source.total)
             verified = av.verify(
-                source, verifier, state=state, progress=lambda n: bar.advance(task, n),
+                source, verifiers, state=state, progress=lambda n: bar.advance(task, n),
                 witnesses=witnesses, quorum=needed,
             )
     except AuditIntegrityError as exc:

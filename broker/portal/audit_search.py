@@ -27,7 +27,7 @@ PAGE_SIZE = 50
 BATCH = 500
 MAX_SCAN = 20_000  # leaves examined per page at most; the next-page link continues the scan
 KINDS = ("access", "access.decision", "access.involvement", "consent", "relation",
-         "client.erased", "entry.redacted")
+         "client.erased", "entry.redacted", "key.rotated")
 VERDICTS = ("granted", "denied")
 _PARTNER = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _CURSOR = re.compile(r"\d{1,19}")

@@ -76,10 +76,6 @@ def _get(url: str, token: str | None) -> bytes:
         return body
 
 
-def published_key(base_url: str) -> str:
-    return _get(f"{base_url}/v1/audit/key", None).decode().strip()
-
-
 def published_keys(base_url: str) -> list[str]:
     """Every verifier key the log at ``base_url`` publishes (``/v1/audit/keys``), current
     first: the retired ones verify the checkpoints signed before a rotation."""

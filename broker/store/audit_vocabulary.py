@@ -48,7 +48,12 @@ KINDS = frozenset({
     "referral.created", "referral.consent_given", "referral.consent_refused",
     "referral.accepted", "referral.declined", "referral.completed", "referral.dropped",
     "referral.expired", "coordination.set", "coordination.refused",
+    "key.rotated",
 })
+
+# DESIGN §6, §7 key rotation: which key was rotated, and the ids the broker made for its keys.
+KEY_ROLES = frozenset({"kek", "log", "receipt"})
+_KEY_ID = re.compile(r"[a-z]{1,8}-[0-9a-f]{8}")
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _HEX32 = re.compile(r"[0-9a-f]{32}")  # a client pseudonym (broker.store.crypto.pseudonym)
@@ -174,6 +179,11 @@ FACTS: dict[str, Callable[[object, str], None]] = {
     "sections_asked": _list_of(_code),
     "coordinator_before": _optional(_code_or_id),
     "reasons": _list_of(_code),
+    # DESIGN §6, §7: key rotation
+    "key": _member(lambda: KEY_ROLES),
+    "key_id": _formatted(_KEY_ID),
+    "previous_key_id": _formatted(_KEY_ID),
+    "fingerprint": _formatted(_HEX64),
 }
 
 
