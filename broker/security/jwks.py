@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import requests
 from jwt import PyJWK
-from jwt.exceptions import PyJWKError
+from jwt.exceptions import PyJWTError
 
 from broker.errors import ConfigurationError
 
@@ -49,7 +49,7 @@ def parse_jwks(partner: str, jwks: object) -> dict[str, PyJWK]:
             raise ConfigurationError(f"partner {partner!r}: every key needs a kid")
         try:
             keys[kid] = PyJWK(raw)
-        except PyJWKError as exc:
+        except PyJWTError as exc:  # PyJWKError, InvalidKeyError (an unknown kty)
             raise ConfigurationError(f"partner {partner!r}: key {kid!r} is unusable") from exc
     if not keys:
         raise ConfigurationError(f"partner {partner!r} has no keys")
