@@ -1,4 +1,5 @@
-"""``gbo-broker``: serve, set up the demo, migrate, mint demo tokens, erase a client."""
+"""``gbo-broker``: serve, set up the demo, migrate, rotate keys, back up and restore, mint demo
+tokens, erase a client."""
 
 from __future__ import annotations
 
@@ -369,6 +370,49 @@ def client_erase(
     finally:
         ctx.close()
     typer.echo(f"erased client {ref} in {network}: their data can no longer be decrypted")
+
+
+@app.command("backup")
+def backup_command(
+    dest: Annotated[Path, typer.Argument(help="A new (or empty) directory for the backup.")],
+) -> None:
+    """Back up a running broker: its SQLite database (SQLite's online backup API, one
+    consistent snapshot while it serves) and then its key files. On PostgreSQL only the key
+    files: back the database up with pg_dump (docs/operations.md)."""
+    from broker.services.backup import backup
+
+    settings = _settings()
+    try:
+        report = backup(settings, dest)
+    except BrokerError as exc:
+        raise _fail(exc.detail) from None
+    typer.echo(f"backed up to {dest}: {', '.join(report.files)}"
+               + (f" and the database ({report.log_size} audit leaves)"
+                  if report.database == "sqlite" else ""))
+    if report.database != "sqlite":
+        typer.echo("the PostgreSQL database is not in it: run pg_dump (docs/operations.md)",
+                   err=True)
+
+
+@app.command("restore")
+def restore_command(
+    src: Annotated[Path, typer.Argument(help="A directory made by `gbo-broker backup`.")],
+) -> None:
+    """Restore a backup into a fresh data directory (GBO_DATA_DIR) and database: refuses to
+    overwrite a database or key file. Then `db upgrade`, and `audit verify`."""
+    from broker.services.backup import restore
+
+    settings = _settings()
+    try:
+        report = restore(settings, src)
+    except BrokerError as exc:
+        raise _fail(exc.detail) from None
+    typer.echo(f"restored {', '.join(report.files)}"
+               + (" and the database" if report.database == "sqlite" else "")
+               + f" into {settings.data_dir}")
+    if report.database != "sqlite":
+        typer.echo("restore the PostgreSQL database with pg_restore (docs/operations.md)",
+                   err=True)
 
 
 @entry_app.command("redact")
