@@ -211,3 +211,42 @@ def test_pg_dump_under_load_restores_to_a_broker_whose_log_verifies_and_dossiers
         ctx.close()
         engine.dispose()
         create_engine(restored_url).dispose()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_backup_refuses_a_directory_that_is_not_empty(settings: Settings, engine: Engine,
+                                                      tmp_path: Path) -> None:
+    dest = tmp_path / "taken"
+    dest.mkdir()
+    (dest / "something").write_text("x")
+    result = runner.invoke(app, ["backup", str(dest)], env=_env(settings))
+    assert result.exit_code == 2 and "not an empty directory" in result.output
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_restore_refuses_a_directory_that_holds_no_backup(settings: Settings, engine: Engine,
+                                                          tmp_path: Path) -> None:
+    (tmp_path / "nothing").mkdir()
+    result = runner.invoke(app, ["restore", str(tmp_path / "nothing")],
+                           env=_env(_restored_settings(tmp_path)))
+    assert result.exit_code == 2 and "not a gbo-broker backup" in result.output
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_restore_refuses_a_sqlite_backup_into_postgresql(settings: Settings, engine: Engine,
+                                                         tmp_path: Path) -> None:
+    dest = tmp_path / "backup"
+    assert runner.invoke(app, ["backup", str(dest)], env=_env(settings)).exit_code == 0
+    target = _restored_settings(tmp_path, "postgresql+psycopg://postgres@127.0.0.1:5432/none")
+    result = runner.invoke(app, ["restore", str(dest)], env=_env(target))
+    assert result.exit_code == 2 and "names PostgreSQL" in result.output
+    assert not target.resolved_kek_file.exists()  # nothing was restored
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_backup_files_are_private(settings: Settings, engine: Engine, tmp_path: Path) -> None:
+    dest = tmp_path / "backup"
+    assert runner.invoke(app, ["backup", str(dest)], env=_env(settings)).exit_code == 0
+    assert dest.stat().st_mode & 0o077 == 0
+    for name in ("kek.json", "audit_log.json", "gbo.sqlite3"):
+        assert (dest / name).stat().st_mode & 0o077 == 0

@@ -283,6 +283,10 @@ REFUSED = {
     "unknown_fact": ({"facts": {"note": "hello"}}, "facts"),
     "insz_in_a_known_fact": ({"facts": {"disclosed": 85073003328}}, "facts"),
     "digits_in_consent_id": ({"consent_ids": ["cs-850730033"]}, "consent_ids"),
+    "rotated_key_outside_set": ({"kind": "key.rotated", "facts": {"key": "pseudonym"}},
+                                "facts"),
+    "insz_as_rotated_key_id": ({"kind": "key.rotated", "facts": {"key_id": "85073003328"}},
+                               "facts"),
 }
 
 
