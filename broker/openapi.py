@@ -20,7 +20,7 @@ from broker.strict_json import BODY_CODES
 # Operations that read no database, so never answer ``database_unavailable``.
 _NO_DATABASE = frozenset({
     ("get", "/healthz"), ("get", "/readyz"), ("get", "/metrics"), ("get", "/v1/audit/key"),
-    ("get", "/.well-known/jwks.json"),
+    ("get", "/v1/audit/keys"), ("get", "/.well-known/jwks.json"),
 })
 _METHODS = ("get", "put", "post", "delete", "patch")
 # Token schemes whose callers have a rate limit (DESIGN §6): partners and clients.

@@ -110,7 +110,6 @@ class RemoteJwks:
         self._keys: Mapping[str, PyJWK] = {}
         self._fetched_at: float | None = None  # the last good fetch
         self._tried_at: float | None = None  # the last attempt
-        self.fetches = 0  # attempts so far (what the rate limit bounds)
 
     def key(self, kid: str) -> PyJWK | None:
         """The key ``kid``, fetching the set first when the cache is stale, or when ``kid`` is
@@ -132,7 +131,6 @@ class RemoteJwks:
                 self._refresh_seconds, self._cache_seconds):
             return  # rate limit: one attempt per window, whatever asked for it
         self._tried_at = now
-        self.fetches += 1
         try:
             keys = parse_jwks(self.partner, self._fetch(self.uri))
         except ConfigurationError as exc:

@@ -119,4 +119,5 @@ class Keyring:
         Raises ``ConfigurationError`` when the client's key is wrapped by an unknown KEK."""
         if client is not None and client.data_key_wrapped is not None:
             return self.data_key(client)
+        self.keks().get(self.kek.kid)  # the same look-up as a client's key (no existence leak)
         return self.kek.unwrap(self._decoy_wrapped, DECOY_CLIENT_ID)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -27,6 +26,7 @@ from broker.context import BrokerContext, load_context
 from broker.services.erasure import erase_client
 from broker.settings import Settings
 from broker.store.db import make_engine, session_scope, upgrade
+from tests.broker.load import Load
 from tests.conftest import GENEROUS_RATE_LIMITS, POSTGRES_URL
 from tests.factories import OTHER_INSZ, VALID_INSZ, client_auth, declare_relation, partner_auth
 from tests.live_server import served
@@ -45,52 +45,6 @@ def _write(api: httpx.Client, settings: Settings, insz: str, marker: str) -> Non
                                              "content": {"vraag": marker}},
                         headers=partner_auth(settings))
     assert response.status_code == 201, response.text
-
-
-class Load:
-    """Partner requests in a thread against the live broker until stopped: entries written and
-    access requests made, each answer counted."""
-
-    def __init__(self, base: str, settings: Settings) -> None:
-        self.base, self.settings = base, settings
-        self.done = 0
-        self.failures: list[str] = []
-        self.progress = threading.Condition()
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        with httpx.Client(base_url=self.base, timeout=30) as api:
-            while not self.stop.is_set():
-                if self.done % 2:
-                    response = api.post("/v1/access-requests", json={
-                        "insz": VALID_INSZ, "purpose": "rechtenverkenning"},
-                        headers=partner_auth(self.settings, "caw-oost-vlaanderen"))
-                    ok = response.status_code == 200
-                else:
-                    response = api.post("/v1/entries", json={
-                        "insz": VALID_INSZ, "section": "inkomen",
-                        "content": {"bedrag": self.done}}, headers=partner_auth(self.settings))
-                    ok = response.status_code == 201
-                with self.progress:
-                    self.done += 1
-                    if not ok:
-                        self.failures.append(f"{response.status_code} {response.text[:200]}")
-                    self.progress.notify_all()
-
-    def wait_for(self, count: int) -> None:
-        """Until ``count`` requests were answered (a bounded wait, not a timing)."""
-        with self.progress:
-            assert self.progress.wait_for(lambda: self.done >= count or not self.thread.is_alive(),
-                                          timeout=120)
-
-    def __enter__(self) -> Load:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop.set()
-        self.thread.join(timeout=60)
 
 
 def _seed(ctx: BrokerContext, base: str, settings: Settings) -> None:

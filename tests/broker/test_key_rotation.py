@@ -214,3 +214,27 @@ def test_rotate_cli_rotates_and_rewraps(settings: Settings, engine: Engine,
     assert again.exit_code == 0 and "re-wrapped 0 data keys; 0 left" in again.output
     status, body = _dossier(api, settings, VALID_INSZ)
     assert status == 200 and "cli-marker" in body
+
+
+@pytest.mark.parametrize("key", ["kek", "log", "receipt"])
+def test_rotation_while_a_live_broker_serves_fails_no_request(
+    settings: Settings, ctx: BrokerContext, key: str
+) -> None:
+    import httpx2 as httpx
+
+    from tests.broker.load import Load
+    from tests.live_server import served as live
+
+    with live(ctx) as base:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            declare_relation(client, settings, "ocmw-gent", VALID_INSZ)  # type: ignore[arg-type]
+            _write(client, settings, VALID_INSZ, "live-marker")  # type: ignore[arg-type]
+        with Load(base, settings) as load:
+            load.wait_for(6)
+            result = runner.invoke(app, ["keys", "rotate", key], env=_env(settings))
+            assert result.exit_code == 0, result.output
+            load.wait_for(load.done + 9)  # the broker kept serving after the rotation
+        assert load.failures == []
+        ctx.audit.log.checkpoint_now()
+    verified = runner.invoke(app, ["audit", "verify"], env=_env(settings))
+    assert verified.exit_code == 0, verified.output

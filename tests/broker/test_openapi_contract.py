@@ -224,9 +224,10 @@ def test_rate_limited_operations_document_429_with_retry_after(
 @pytest.mark.parametrize(("path", "media_type"), [
     ("/metrics", "text/plain"), ("/.well-known/jwks.json", "application/jwk-set+json"),
     ("/v1/audit/checkpoint", "text/plain"), ("/v1/audit/key", "text/plain"),
+    ("/v1/audit/keys", "text/plain"),
     ("/v1/audit/tile/{path}", "application/octet-stream"),
     ("/v1/me/consents/{consent_id}/fhir", "application/fhir+json"),
-], ids=["metrics", "jwks", "checkpoint", "key", "tile", "fhir"])
+], ids=["metrics", "jwks", "checkpoint", "key", "keys", "tile", "fhir"])
 def test_non_json_answers_are_documented_with_their_media_type(
     openapi_document: dict[str, Any], api: TestClient, path: str, media_type: str
 ) -> None:
