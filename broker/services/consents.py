@@ -305,4 +305,5 @@ def signed_receipt(ctx: BrokerContext, stored: StoredConsent) -> tuple[dict[str,
     receipt = build_receipt(stored.record, catalogue=ctx.catalogue,
                             publisher=ctx.settings.publisher, recorded_by_organisation=organisation)
     receipt["change"] = stored.change
-    return receipt, sign_receipt(receipt, ctx.receipt_key.private_key, ctx.receipt_key.kid)
+    key = ctx.receipt_key  # read once: a rotation between two reads would mix two keys
+    return receipt, sign_receipt(receipt, key.private_key, key.kid)
