@@ -36,11 +36,18 @@ class JwksServer:
     def __init__(self) -> None:
         self.jwks: dict[str, Any] = {"keys": []}
         self.hits = 0
+        self.redirect: str | None = None
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 outer.hits += 1
+                if outer.redirect is not None:
+                    self.send_response(302)
+                    self.send_header("Location", outer.redirect)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 body = json.dumps(outer.jwks).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/jwk-set+json")
@@ -159,6 +166,37 @@ def test_an_unreachable_jwks_uri_refuses_tokens_and_keeps_keys_fetched_before(
     down = _registry("http://127.0.0.1:9/jwks.json", JwksFetcher(timeout=1), tmp_path)
     with pytest.raises(AuthenticationError):
         _verify(sign(partner_claims(plain_settings), key), down, plain_settings)
+
+
+def _too_big(server: JwksServer, key: dict[str, Any]) -> None:
+    server.publish(key)
+    server.jwks["padding"] = "x" * 70_000
+
+
+def _redirected(server: JwksServer, key: dict[str, Any]) -> None:
+    server.publish(key)
+    server.redirect = server.uri + "?elsewhere"
+
+
+def _too_many(server: JwksServer, key: dict[str, Any]) -> None:
+    server.publish(key, *(new_signing_jwk(f"extra-{i}") for i in range(16)))
+
+
+def _private(server: JwksServer, key: dict[str, Any]) -> None:
+    server.jwks = {"keys": [key]}
+
+
+@pytest.mark.parametrize("answer", [_too_big, _redirected, _too_many, _private],
+                         ids=["over-64-kib", "redirect", "over-16-keys", "private-key"])
+def test_a_jwks_answer_out_of_bounds_gives_no_key(
+    partner_server: JwksServer, plain_settings: Settings, tmp_path: Path, answer: Any
+) -> None:
+    key = new_signing_jwk("ocmw-2026-1")
+    answer(partner_server, key)
+    registry = _registry(partner_server.uri, JwksFetcher(), tmp_path)
+    with pytest.raises(AuthenticationError):
+        _verify(sign(partner_claims(plain_settings), key), registry, plain_settings)
+    assert partner_server.hits == 1  # the redirect was not followed
 
 
 @pytest.mark.parametrize("uri", ["http://partner.example/jwks.json", "file:///etc/passwd",
