@@ -160,7 +160,8 @@ def load_context(settings: Settings, *, engine: Engine | None = None) -> BrokerC
         )
     audit_keys = WatchedFile(settings.audit_key_file, lambda: load_audit_keys(settings),
                              interval=interval)
-    signer, demo_audit_key = audit_keys.get().signer, audit_keys.get().demo
+    first = audit_keys.get()
+    signer, demo_audit_key = first.signer, first.demo
     receipt_keys = WatchedFile(receipt_key_file(settings), lambda: load_receipt_key(settings),
                                interval=interval)
     receipt_key = receipt_keys.get()
