@@ -53,6 +53,12 @@ def relation_input(rel: HelpRelation, registry: Registry) -> dict[str, Any]:
             "start": format_time(rel.start), "end": format_time(end), "proof": rel.proof}
 
 
+def entry_input(e: EntryMeta) -> dict[str, Any]:
+    """An entry's metadata as the policy reads it: never its content (DESIGN §4)."""
+    return {"id": e.id, "section": e.section, "author": e.author, "worker": e.worker,
+            "restricted": e.restricted}
+
+
 def consent_input(c: ConsentVersion) -> dict[str, Any]:
     """The facts the policy derives a consent's status from (DESIGN §4): no ``status`` field."""
     return {
@@ -74,16 +80,17 @@ def consent_input(c: ConsentVersion) -> dict[str, Any]:
 # the broker never saw as for one with a few relations, consents and entries. A padding item has
 # the shape of a real one that does not concern the requester, so the rules take the same path
 # through it as through a real record of other partners, and still no rule can match it:
-# - a relation's partner is "" (no partner has that id: ``requester_partner`` is never ""), its
-#   period is over before it began, so it is never valid;
-# - a consent is in force (as most real ones are) and names one recipient, the partner "": it
+# - everything a padding item names (its id, partner, author, recipient, worker) is "-": no
+#   partner id (a registry slug), type or network is "-", nor any id the broker makes;
+# - a relation's period is over before it began, so it is never valid;
+# - a consent is in force (as most real ones are) and names one recipient, the partner "-": it
 #   covers no requester, so it is never usable;
-# - an entry has a requested section, its author is "" (no requester wrote it) and it is
-#   restricted (never released with a granted section either).
+# - an entry has a requested section, nobody wrote it and it is restricted (never released
+#   with a granted section either).
 # Padding changes no decision: tests/policy checks that on the whole decision corpus, on both
 # engines.
 PAD_BUCKETS = {"help_relations": 4, "consents": 4, "entries": 16}
-NOBODY = ""  # the partner a padding item names: never a registered partner's id
+NOBODY = "-"  # what a padding item names: no partner's id (``registry.SLUG``), nor any other
 # Times in the form of every real one (``format_time``: fixed width, microseconds), which the
 # policy takes as long to parse; a shorter form parses measurably faster.
 _EPOCH = format_time(datetime(1970, 1, 1, tzinfo=UTC))
@@ -107,9 +114,9 @@ def pad_entry(section: str) -> dict[str, Any]:
 
 def pad_sections(sections: object, count: int) -> list[str]:
     """The sections of ``count`` padding entries: the requested ones (strings only) in turn, as
-    the real entries the broker gathers are all of requested sections; "" when none is."""
+    the real entries the broker gathers are all of requested sections; "" when none is asked."""
     named = [s for s in sections if isinstance(s, str)] if isinstance(sections, list) else []
-    return [named[i % len(named)] if named else NOBODY for i in range(count)]
+    return [named[i % len(named)] if named else "" for i in range(count)]
 
 
 def pad_count(have: int, bucket: int) -> int:
@@ -150,8 +157,7 @@ def build_input(
         "justification": justification,
         "justification_facts": justification_facts(justification),
         "sections": list(sections),
-        "entries": [{"id": e.id, "section": e.section, "author": e.author,
-                     "worker": e.worker, "restricted": e.restricted} for e in entries],
+        "entries": [entry_input(e) for e in entries],
         "consents": [consent_input(c) for c in consents],
         "now": format_time(now),
     })

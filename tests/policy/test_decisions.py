@@ -267,7 +267,7 @@ def test_padding_takes_the_path_of_a_record_of_other_partners(engine: regorus.En
     assert in_force == [padded["consents"]]
     assert _values(engine, "[c.id | some c in data.gbo.access.usable_consents]") == [
         [c["id"] for c in inp["consents"]]]
-    assert pad_consents and all(c["id"] == "" for c in pad_consents)
+    assert pad_consents and all(c["id"] == "-" for c in pad_consents)
     assert {e["section"] for e in padded["entries"]} == {"identiteit", "inkomen"}
     granted = _values(engine, "[s | some s in data.gbo.access.granted_sections]")
     assert granted == [["identiteit", "inkomen"]]
