@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Integer, func, literal, literal_column, union_all
+from sqlalchemy import Integer, case, func, literal, literal_column, true, union_all
 from sqlalchemy import select as sa_select
 from sqlalchemy.sql import ColumnElement, CompoundSelect, Select
 
@@ -23,21 +23,23 @@ def padded(real: Select[Any], *, padding: Sequence[Any], bucket: int,
            order_by: Sequence[str] = ()) -> CompoundSelect[Any]:
     """``real`` (a select of columns of one table, filtered to one client) and padding rows of
     the values ``padding`` (one per column of ``real``, bound with that column's type), ordered
-    by ``pad`` and then by ``order_by`` (names of ``real``'s columns).
-
-    With ``n`` rows of the client, the padding has ``bucket - 1 - (n - 1) % bucket`` rows
-    (SQL's ``%`` keeps the dividend's sign: ``n = 0`` gives ``bucket``)."""
+    by ``pad`` and then by ``order_by`` (names of ``real``'s columns)."""
     columns: list[ColumnElement[Any]] = list(real.selected_columns)
     if len(columns) != len(padding):
         raise ValueError("one padding value per column")
-    count = sa_select(func.count()).select_from(real.subquery()).scalar_subquery()
+    counted = sa_select(func.count().label("n")).select_from(real.subquery()).subquery("counted")
     slots = union_all(*(sa_select(literal_column(str(k), Integer).label("slot"))
                         for k in range(1, bucket + 1))).subquery("slots")
+    # n rows of the client want (bucket - n % bucket) % bucket padding rows; none want bucket.
+    b = literal_column(str(bucket), Integer)
+    missing = case((counted.c.n == literal_column("0", Integer), b),
+                   else_=(b - counted.c.n % b) % b)
     pad_rows = (
         sa_select(*(literal(value, column.type).label(column.key)
                     for column, value in zip(columns, padding, strict=True)),
                   slots.c.slot.label("pad"))
-        .where(slots.c.slot + (count - 1) % bucket < bucket)
+        .select_from(slots.join(counted, true()))
+        .where(slots.c.slot <= missing)
     )
     return union_all(real.add_columns(literal_column("0", Integer).label("pad")),
                      pad_rows).order_by("pad", *order_by)

@@ -1,10 +1,9 @@
 """DESIGN §4 "no existence leak", beyond the body: an access request or an involvement question
 about a client the broker never saw does the same work as one about a client it knows (the same
 SQL statements returning as many rows, the same policy evaluation on an input of the same size
-and shape, a data key unwrapped
-either way) and leaves the same kind of audit entry (always an encrypted detail), so neither the
-time it takes nor the partner's own auditor tells them apart. Timings themselves are measured in
-bench/existence_timing.py, not here."""
+and shape, a data key unwrapped either way) and leaves the same kind of audit entry (always an
+encrypted detail), so neither the time it takes nor the partner's own auditor tells them apart.
+Timings themselves are measured in bench/existence_timing.py, not here."""
 
 from __future__ import annotations
 
@@ -30,6 +29,7 @@ from broker.policy.inputs import (
 from broker.services import access, dossier
 from broker.settings import Settings
 from broker.store.db import session_scope
+from broker.store.keyring import DECOY_CLIENT_ID
 from consent import store as consent_store
 from tests.broker.access_scenarios import INSZ, C, Case, E, R, now, write_scenario
 from tests.factories import auth, client_auth, issuer_token, make_entry, partner_auth
@@ -179,7 +179,8 @@ def test_known_and_never_seen_client_read_as_many_rows_and_make_as_much_input(
 ) -> None:
     """The database returns as many rows about a known client as about a never-seen one (the
     client's records, then padding read in the same statement), and each is made into policy
-    input alike: the padding becomes what the policy's own padding is."""
+    input alike: the padding becomes what the policy's own padding is. The client's key is read
+    with a decoy row in its place when there is none."""
     write_scenario(ctx, KNOWN, now())
     network = ctx.registry.partners[CAW].network
     read: dict[str, tuple[int, int, int]] = {}
@@ -191,6 +192,9 @@ def test_known_and_never_seen_client_read_as_many_rows_and_make_as_much_input(
                 relation_bucket=PAD_BUCKETS["help_relations"],
                 consent_bucket=PAD_BUCKETS["consents"])
             client = dossier.find_client_key(session, network=network, client_ref=ref)
+            rows = session.connection().execute(dossier._CLIENT_KEY, {
+                "network": network, "ref": ref}).all()
+            assert len(rows) == 1 and (client is None) == (rows[0][0] == DECOY_CLIENT_ID)
             metas, padding = access._entry_metas(session, keyring=ctx.keyring, network=network,
                                                  client=client, sections=SECTIONS)
             read[insz] = (len(records.relations) + len(records.padding_relations),
