@@ -1,13 +1,15 @@
 """Benchmark: what reading a client's consent versions costs per row, ORM against plain rows.
 
-DESIGN §4 no existence leak: the access flow pads what a client lacks with decoys whose Python
-work stands in for loading a record (``consent.store.load_work``). This measures, on the
-existence benchmark's scenario (SQLite; the existing client has three open consent versions),
-the CPU time (``time.process_time``) per call of the ORM select of the open versions (each row
-an ORM instance, as the access flow read them before), the same select with the conversion to
-records, the plain-row read the access flow uses now (``consent.store.open_consents``: a compiled
-Core statement, tuples), and ``load_work`` making three decoys. Printed per call for the existing
-and the never-seen client, and the difference per row.
+DESIGN §4 no existence leak: the access flow reads a client's records with padding rows in the
+same statement (``consent.store.padded_records``), so that a client without records costs what
+one with a few does. This measures, on the existence benchmark's scenario (SQLite; the existing
+client has three open consent versions and two help relations), the CPU time
+(``time.process_time``) per call of the ORM select of the open versions (each row an ORM
+instance), the same select with the conversion to records, the plain-row read
+(``consent.store.open_consents``: a compiled Core statement, tuples), and the padded read of the
+access flow (relations and consents, each padded to a bucket of four). Printed per call for the
+existing and the never-seen client, and the difference per row of the existing client's
+consents.
 
 Run: .venv/bin/python bench/plain_rows.py [--calls 2000]
 """
@@ -58,8 +60,8 @@ def main() -> None:
             "ORM select + records": lambda s, r: [store._stored(x).record for x in orm(s, r)],
             "plain rows + records": lambda s, r: store.open_consents(
                 session=s, network=network, client_ref=r),
-            "load_work, 3 decoys": lambda s, r: store.load_work(session=s, relations=0,
-                                                                consents=3),
+            "padded read": lambda s, r: store.padded_records(
+                session=s, network=network, client_ref=r, relation_bucket=4, consent_bucket=4),
         }
         with Session(ctx.engine) as session:
             rows = len(store.open_consents(session=session, network=network,

@@ -14,15 +14,14 @@ row answers whether it covers anything at a given moment.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
-from weakref import WeakKeyDictionary
 
 from sqlalchemy import bindparam, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import CompoundSelect
 from sqlmodel import Session, col, select
 
 from consent.errors import ConsentNotActive, RelationNotValid
@@ -36,6 +35,7 @@ from consent.models import (
     Proof,
     Recipient,
 )
+from consent.padding import padded
 from consent.tables import ConsentVersionRow, HelpRelationRow
 
 ConsentChange = Literal["created", "narrowed", "revoked"]
@@ -71,9 +71,8 @@ def _relation_of(values: Sequence[Any]) -> HelpRelation:
 
 
 # The access flow reads a client's relations and open consent versions on every request: Core
-# statements, compiled once, read plain tuples. No ORM instance is built per row, so a client with
-# records costs about what ``load_work`` makes one without them cost (DESIGN §4 no existence
-# leak); the ORM's per-row identity and state bookkeeping was the residual difference.
+# statements, compiled once, read plain tuples (no ORM identity or state bookkeeping per row),
+# padded (``padded_records``).
 _REL = HelpRelationRow.__table__  # type: ignore[attr-defined]
 _RELATION_COLUMNS = (_REL.c.id, _REL.c.partner, _REL.c.client_ref, _REL.c.starts_at,
                      _REL.c.ends_at, _REL.c.ended_at, _REL.c.proof)
@@ -283,61 +282,71 @@ def open_consents(*, session: Session, network: str, client_ref: str) -> list[Co
     return [_consent_of(row) for row in rows]
 
 
-# --- the work of loading, without loading --------------------------------------------------------
+# --- padded reads (DESIGN §4 no existence leak) ------------------------------------------------
+# The access flow reads a client's relations and open consent versions with padding rows in the
+# same statement (``consent.padding``): a client the broker never saw then costs the database,
+# the driver and this module what a client with a few records does. A padding record is about no
+# client and names nobody ("-" wherever an id goes: no partner, type or network has that name,
+# and no id the broker makes is "-"), and it can never cover anything: a relation over before
+# it began, a consent in force whose one recipient is the partner "-".
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+PAD_FROM = datetime(2000, 1, 1, tzinfo=UTC)
+PAD_UNTIL = datetime(2200, 1, 1, tzinfo=UTC)
+NOBODY = "-"
+_PAD_RELATION: tuple[Any, ...] = (NOBODY, NOBODY, NOBODY, _EPOCH, _EPOCH, None, "attested")
+_PAD_CONSENT: tuple[Any, ...] = (
+    NOBODY, 1, NOBODY, NOBODY, [{"kind": "partner", "id": NOBODY}], [], [], PAD_FROM, PAD_UNTIL,
+    {"method": "portal"}, None, None, None, PAD_FROM, "attested", PAD_FROM, None)
+_REAL_RELATIONS = sa_select(*_RELATION_COLUMNS).where(
+    _REL.c.network == bindparam("network"), _REL.c.client_ref == bindparam("client_ref"))
 
 
-# The decoys, as the access flow's statements read a row (``_RELATION_COLUMNS``,
-# ``_CONSENT_COLUMNS``).
-_DECOY_RELATION: tuple[Any, ...] = ("r-decoy", "", "", _EPOCH, _EPOCH, None, "attested")
-_DECOY_CONSENT: tuple[Any, ...] = (
-    "cs-decoy", 1, "", "", [{"kind": "partner", "id": "-"}], ["-"], ["-"], _EPOCH, _EPOCH,
-    {"method": "portal"}, None, None, None, _EPOCH, "attested", _EPOCH, None)
-
-_Processor = Callable[[Any], Any] | None
-_Raw = tuple[list[_Processor], list[Any]]
-# Per dialect instance (its processors follow its settings, e.g. its JSON deserialiser).
-_RAW_DECOYS: WeakKeyDictionary[Dialect, tuple[_Raw, _Raw]] = WeakKeyDictionary()
+def _padded_relations(bucket: int) -> CompoundSelect[Any]:
+    return padded(_REAL_RELATIONS, padding=_PAD_RELATION, bucket=bucket,
+                  order_by=("starts_at", "id"))
 
 
-def _raw(dialect: Dialect, columns: Sequence[Any], values: Sequence[Any]) -> _Raw:
-    """The result processing a statement applies to a column of ``dialect`` (on SQLite: JSON
-    decoded, moments parsed from text) and ``values`` as that processing receives them (the
-    column type's bind processing applied). A column without result processing (the driver
-    decodes it, as psycopg does) keeps its value as it is."""
-    processors: list[_Processor] = []
-    raw: list[Any] = []
-    for column, value in zip(columns, values, strict=True):
-        impl = column.type.dialect_impl(dialect)
-        result = impl.result_processor(dialect, None)
-        bind = impl.bind_processor(dialect) if result is not None else None
-        raw.append(value if bind is None or value is None else bind(value))
-        processors.append(result)
-    return processors, raw
+def _padded_consents(bucket: int) -> CompoundSelect[Any]:
+    return padded(_OPEN_CONSENTS, padding=_PAD_CONSENT, bucket=bucket)
 
 
-def _raw_decoys(dialect: Dialect) -> tuple[_Raw, _Raw]:
-    found = _RAW_DECOYS.get(dialect)
+_PADDED: dict[tuple[str, int], CompoundSelect[Any]] = {}
+
+
+def _statement(kind: str, bucket: int) -> CompoundSelect[Any]:
+    """The padded statement of ``kind`` for ``bucket``, built once (so compiled once)."""
+    found = _PADDED.get((kind, bucket))
     if found is None:
-        found = _RAW_DECOYS[dialect] = (
-            _raw(dialect, _RELATION_COLUMNS, _DECOY_RELATION),
-            _raw(dialect, _CONSENT_COLUMNS, _DECOY_CONSENT))
+        build = _padded_relations if kind == "relations" else _padded_consents
+        found = _PADDED[(kind, bucket)] = build(bucket)
     return found
 
 
-def _processed(raw: _Raw) -> list[Any]:
-    processors, values = raw
-    return [v if p is None else p(v) for p, v in zip(processors, values, strict=True)]
+@dataclass(frozen=True, slots=True)
+class Padded:
+    """A client's relations and open consent versions, and the padding read with them (about no
+    client, never stored, covering nothing: for the caller to do with them what it does with
+    the client's, then drop)."""
+
+    relations: list[HelpRelation]
+    consents: list[ConsentVersion]
+    padding_relations: list[HelpRelation]
+    padding_consents: list[ConsentVersion]
 
 
-def load_work(*, session: Session, relations: int,
-              consents: int) -> tuple[list[HelpRelation], list[ConsentVersion]]:
-    """Do what loading ``relations`` help relations and ``consents`` consent versions costs in
-    Python (a row as the database driver returns it, processed by its column types, then
-    converted like ``relations_of_client`` and ``open_consents`` do), and return these decoys:
-    about no client, never stored. For a caller whose time must not tell how many records a
-    client has, or whether it has any (DESIGN §4 no existence leak)."""
-    raw_relation, raw_consent = _raw_decoys(session.get_bind().dialect)
-    return ([_relation_of(_processed(raw_relation)) for _ in range(relations)],
-            [_consent_of(_processed(raw_consent)) for _ in range(consents)])
+def padded_records(*, session: Session, network: str, client_ref: str, relation_bucket: int,
+                   consent_bucket: int) -> Padded:
+    """What ``relations_of_client`` and ``open_consents`` give (relations in the same order),
+    each read in one statement with padding up to the next multiple of its bucket (at least
+    one bucket)."""
+    params = {"network": network, "client_ref": client_ref}
+    conn = session.connection()
+    relations: tuple[list[HelpRelation], list[HelpRelation]] = ([], [])
+    for row in conn.execute(_statement("relations", relation_bucket), params):
+        relations[row[-1] != 0].append(_relation_of(row[:-1]))
+    consents: tuple[list[ConsentVersion], list[ConsentVersion]] = ([], [])
+    for row in conn.execute(_statement("consents", consent_bucket), params):
+        consents[row[-1] != 0].append(_consent_of(row[:-1]))
+    return Padded(relations=relations[0], consents=consents[0],
+                  padding_relations=relations[1], padding_consents=consents[1])

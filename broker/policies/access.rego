@@ -25,9 +25,12 @@
 #   requester.worker (the same kind of pseudonym) it decides who gets a working note back
 #
 # Padding (DESIGN §4 no existence leak): client.help_relations, consents and entries may hold
-# inert items, their fields null (an entry `restricted`, a consent's period empty: 1970 to 1970),
-# so that the input is as large for a client the broker never saw as for a small one. No rule
-# matches them; tests/policy checks that padding changes no answer on either engine.
+# padding items shaped like real records of other partners, so that the input is as large, and
+# takes as long to evaluate, for a client the broker never saw as for a small one. They name the
+# partner "" (never a requester): a relation whose period is over before it began, a consent in
+# force whose one recipient is that partner, a restricted entry of a requested section by that
+# author. No rule matches them; tests/policy checks that padding changes no answer on either
+# engine.
 #   justification_facts                what a break-glass justification holds once normalised:
 #                                      {visible, letters, distinct} (counts of characters)
 #

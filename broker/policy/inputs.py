@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from audit.entry import format_time
@@ -53,6 +53,12 @@ def relation_input(rel: HelpRelation, registry: Registry) -> dict[str, Any]:
             "start": format_time(rel.start), "end": format_time(end), "proof": rel.proof}
 
 
+def entry_input(e: EntryMeta) -> dict[str, Any]:
+    """An entry's metadata as the policy reads it: never its content (DESIGN §4)."""
+    return {"id": e.id, "section": e.section, "author": e.author, "worker": e.worker,
+            "restricted": e.restricted}
+
+
 def consent_input(c: ConsentVersion) -> dict[str, Any]:
     """The facts the policy derives a consent's status from (DESIGN §4): no ``status`` field."""
     return {
@@ -69,42 +75,69 @@ def consent_input(c: ConsentVersion) -> dict[str, Any]:
     }
 
 
-# DESIGN §4 no existence leak: each list of facts about the client is padded with inert items
-# up to a multiple of its bucket, so that the policy's input, and the work of evaluating it,
-# is the same for a client the broker never saw as for one with a few relations, consents and
-# entries. An inert item has its fields null (an entry is restricted, a consent's period empty):
-# no rule can match it (the policy compares strings, and a consent counts only in its period), so
-# padding changes no decision; tests/policy checks that on the whole decision corpus.
+# DESIGN §4 no existence leak: each list of facts about the client is padded up to a multiple of
+# its bucket, so that the policy's input, and the work of evaluating it, is the same for a client
+# the broker never saw as for one with a few relations, consents and entries. A padding item has
+# the shape of a real one that does not concern the requester, so the rules take the same path
+# through it as through a real record of other partners, and still no rule can match it:
+# - everything a padding item names (its id, partner, author, recipient, worker) is "-": no
+#   partner id (a registry slug), type or network is "-", nor any id the broker makes;
+# - a relation's period is over before it began, so it is never valid;
+# - a consent is in force (as most real ones are) and names one recipient, the partner "-": it
+#   covers no requester, so it is never usable;
+# - an entry has a requested section, nobody wrote it and it is restricted (never released
+#   with a granted section either).
+# Padding changes no decision: tests/policy checks that on the whole decision corpus, on both
+# engines.
 PAD_BUCKETS = {"help_relations": 4, "consents": 4, "entries": 16}
-INERT_RELATION: dict[str, Any] = {"id": None, "partner": None, "type": None, "network": None,
-                                  "start": None, "end": None, "proof": None}
-# An inert consent's period is over before it began, as the policy reads it (so it costs a real
-# one's time parsing): never in force.
-_EPOCH = "1970-01-01T00:00:00Z"
-INERT_CONSENT: dict[str, Any] = {"id": None, "valid_from": _EPOCH, "valid_until": _EPOCH,
-                                 "revoked_at": None, "help_relation": None, "proof": None,
-                                 "recorded_at": _EPOCH, "recipients": [], "purposes": [],
-                                 "sections": []}
-INERT_ENTRY: dict[str, Any] = {"id": None, "section": None, "author": None, "worker": None,
-                               "restricted": True}
+NOBODY = "-"  # what a padding item names: no partner's id (``registry.SLUG``), nor any other
+# Times in the form of every real one (``format_time``: fixed width, microseconds), which the
+# policy takes as long to parse; a shorter form parses measurably faster.
+_EPOCH = format_time(datetime(1970, 1, 1, tzinfo=UTC))
+PAD_FROM = format_time(datetime(2000, 1, 1, tzinfo=UTC))
+# Within the policy's nanosecond instants (before 2262).
+PAD_UNTIL = format_time(datetime(2200, 1, 1, tzinfo=UTC))
+PAD_RELATION: dict[str, Any] = {"id": NOBODY, "partner": NOBODY, "type": None, "network": None,
+                                "start": _EPOCH, "end": _EPOCH, "proof": "attested"}
+PAD_CONSENT: dict[str, Any] = {"id": NOBODY, "valid_from": PAD_FROM, "valid_until": PAD_UNTIL,
+                               "revoked_at": None, "help_relation": None, "proof": "attested",
+                               "recorded_at": PAD_FROM,
+                               "recipients": [{"kind": "partner", "id": NOBODY}],
+                               "purposes": [], "sections": []}
 
 
-def padded(items: list[dict[str, Any]], bucket: int,
-           inert: dict[str, Any]) -> list[dict[str, Any]]:
-    """``items`` and inert copies up to the next multiple of ``bucket`` (at least one bucket)."""
-    size = max(bucket, -(-len(items) // bucket) * bucket)
-    return items + [dict(inert) for _ in range(size - len(items))]
+def pad_entry(section: str) -> dict[str, Any]:
+    """A padding entry in ``section``: nobody's, restricted."""
+    return {"id": NOBODY, "section": section, "author": NOBODY, "worker": NOBODY,
+            "restricted": True}
+
+
+def pad_sections(sections: object, count: int) -> list[str]:
+    """The sections of ``count`` padding entries: the requested ones (strings only) in turn, as
+    the real entries the broker gathers are all of requested sections; "" when none is asked."""
+    named = [s for s in sections if isinstance(s, str)] if isinstance(sections, list) else []
+    return [named[i % len(named)] if named else "" for i in range(count)]
+
+
+def pad_count(have: int, bucket: int) -> int:
+    """How many padding items bring ``have`` items to the next multiple of ``bucket`` (at
+    least one bucket)."""
+    return max(bucket, -(-have // bucket) * bucket) - have
 
 
 def pad_input(input_doc: dict[str, Any]) -> dict[str, Any]:
     """``input_doc`` (as ``build_input`` makes it) with its client's facts padded."""
     client = dict(input_doc["client"])
-    client["help_relations"] = padded(list(client["help_relations"]),
-                                      PAD_BUCKETS["help_relations"], INERT_RELATION)
-    return {**input_doc, "client": client,
-            "consents": padded(list(input_doc["consents"]), PAD_BUCKETS["consents"],
-                               INERT_CONSENT),
-            "entries": padded(list(input_doc["entries"]), PAD_BUCKETS["entries"], INERT_ENTRY)}
+    relations = list(client["help_relations"])
+    client["help_relations"] = relations + [
+        dict(PAD_RELATION) for _ in range(pad_count(len(relations), PAD_BUCKETS["help_relations"]))]
+    consents = list(input_doc["consents"])
+    consents += [dict(PAD_CONSENT, recipients=[dict(r) for r in PAD_CONSENT["recipients"]])
+                 for _ in range(pad_count(len(consents), PAD_BUCKETS["consents"]))]
+    entries = list(input_doc["entries"])
+    entries += [pad_entry(s) for s in pad_sections(
+        input_doc.get("sections"), pad_count(len(entries), PAD_BUCKETS["entries"]))]
+    return {**input_doc, "client": client, "consents": consents, "entries": entries}
 
 
 def build_input(
@@ -124,8 +157,7 @@ def build_input(
         "justification": justification,
         "justification_facts": justification_facts(justification),
         "sections": list(sections),
-        "entries": [{"id": e.id, "section": e.section, "author": e.author,
-                     "worker": e.worker, "restricted": e.restricted} for e in entries],
+        "entries": [entry_input(e) for e in entries],
         "consents": [consent_input(c) for c in consents],
         "now": format_time(now),
     })

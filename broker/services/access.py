@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam
@@ -26,7 +26,14 @@ from audit.store import Appended
 from broker.context import BrokerContext
 from broker.errors import ClientErased
 from broker.policy.decision import Decision, EntryMeta
-from broker.policy.inputs import PAD_BUCKETS, build_input, consent_input, relation_input
+from broker.policy.inputs import (
+    NOBODY,
+    PAD_BUCKETS,
+    build_input,
+    consent_input,
+    entry_input,
+    relation_input,
+)
 from broker.schemas.dossier import EntryPublic
 from broker.security.auth import PartnerPrincipal
 from broker.services import dossier
@@ -38,6 +45,7 @@ from consent import control_store
 from consent import store as consent_store
 from consent.errors import UnknownPurpose
 from consent.models import ConsentVersion, HelpRelation
+from consent.padding import padded
 
 
 @dataclass(frozen=True)
@@ -63,27 +71,32 @@ class Gathered:
 # record, so that the entry query runs whether or not the client exists.
 _NO_CLIENT = ""
 # A Core statement compiled once, run on the connection: plain tuples (as the client's relations
-# and consents, ``consent.store``), with the sections as one expanding parameter.
+# and consents, ``consent.store.padded_records``), with the sections as one expanding parameter,
+# and padding rows in the same statement up to the input's bucket (``consent.padding``).
 _ENTRY = Entry.__table__  # type: ignore[attr-defined]
-_ENTRY_METAS = (
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ENTRY_METAS = padded(
     sa_select(_ENTRY.c.id, _ENTRY.c.section, _ENTRY.c.author, _ENTRY.c.restricted,
-              _ENTRY.c.worker)
+              _ENTRY.c.worker, _ENTRY.c.created_at)
     .where(_ENTRY.c.client_id == bindparam("client_id"),
-           _ENTRY.c.section.in_(bindparam("sections", expanding=True)))
-    .order_by(_ENTRY.c.created_at, _ENTRY.c.id)
-)
+           _ENTRY.c.section.in_(bindparam("sections", expanding=True))),
+    padding=(NOBODY, "", NOBODY, True, NOBODY, _EPOCH), bucket=PAD_BUCKETS["entries"],
+    order_by=("created_at", "id"))
 
 
 def _entry_metas(session: Session, *, keyring: Keyring, network: str, client: ClientKey | None,
-                 sections: Sequence[str]) -> list[EntryMeta]:
+                 sections: Sequence[str]) -> tuple[list[EntryMeta], list[EntryMeta]]:
     """The metadata of the client's entries in ``sections``, each with its worker as the keyed
-    pseudonym (DESIGN §1: working notes go back only to their own worker). The same query runs
-    for a client without a record (it finds nothing)."""
-    rows = session.connection().execute(_ENTRY_METAS, {
-        "client_id": client.id if client is not None else _NO_CLIENT,
-        "sections": list(sections)}).all()
-    return [EntryMeta(id=r[0], section=r[1], author=r[2], restricted=r[3],
-                      worker=keyring.worker_ref(network, r[2], r[4])) for r in rows]
+    pseudonym (DESIGN §1: working notes go back only to their own worker), and the padding read
+    with them, made into metadata the same way. The same query runs for a client without a
+    record (it finds only padding)."""
+    metas: tuple[list[EntryMeta], list[EntryMeta]] = ([], [])
+    for r in session.connection().execute(_ENTRY_METAS, {
+            "client_id": client.id if client is not None else _NO_CLIENT,
+            "sections": list(sections)}):
+        metas[r[6] != 0].append(EntryMeta(id=r[0], section=r[1], author=r[2], restricted=r[3],
+                                          worker=keyring.worker_ref(network, r[2], r[4])))
+    return metas
 
 
 @dataclass(frozen=True)
@@ -108,29 +121,6 @@ def client_facts(session: Session, *, network: str, client_ref: str,
     )
 
 
-def _pad_work(ctx: BrokerContext, session: Session, network: str, facts: ClientFacts,
-              metas: list[EntryMeta]) -> None:
-    """DESIGN §4 no existence leak: for each record the client lacks below the policy input's
-    padding (``broker.policy.inputs.PAD_BUCKETS``), the Python work of loading one and of
-    turning it into input: a client the broker never saw then costs what a small one does, not
-    only in the policy's input. The decoys are dropped."""
-    def missing(kind: str, have: int) -> int:
-        bucket = PAD_BUCKETS[kind]
-        return max(bucket, -(-have // bucket) * bucket) - have
-
-    relations, consents = consent_store.load_work(
-        session=session, relations=missing("help_relations", len(facts.relations)),
-        consents=missing("consents", len(facts.consents)))
-    for relation in relations:
-        relation_input(relation, ctx.registry)
-    for consent in consents:
-        consent_input(consent)
-    keyring = ctx.keyring
-    for _ in range(missing("entries", len(metas))):
-        EntryMeta(id="", section="", author="", restricted=True,
-                  worker=keyring.worker_ref(network, "", ""))
-
-
 def gather(*, ctx: BrokerContext, session: Session, principal: PartnerPrincipal, insz: str,
            purpose: str, justification: str | None, sections: Sequence[str],
            now: datetime) -> Gathered:
@@ -139,15 +129,26 @@ def gather(*, ctx: BrokerContext, session: Session, principal: PartnerPrincipal,
     network = principal.partner.network
     client_ref = ctx.keyring.client_ref(network, insz)
     client = dossier.find_client_key(session, network=network, client_ref=client_ref)
-    facts = client_facts(session, network=network, client_ref=client_ref, now=now)
-    metas = _entry_metas(session, keyring=ctx.keyring, network=network, client=client,
-                         sections=sections)
-    _pad_work(ctx, session, network, facts, metas)
+    records = consent_store.padded_records(
+        session=session, network=network, client_ref=client_ref,
+        relation_bucket=PAD_BUCKETS["help_relations"], consent_bucket=PAD_BUCKETS["consents"])
+    exclusions = control_store.excluded_partners(session=session, network=network,
+                                                 client_ref=client_ref, now=now)
+    metas, padding = _entry_metas(session, keyring=ctx.keyring, network=network, client=client,
+                                  sections=sections)
+    # DESIGN §4 no existence leak: the padding read with the client's records is made into
+    # policy input as theirs is, then dropped (``build_input`` pads the input itself).
+    for relation in records.padding_relations:
+        relation_input(relation, ctx.registry)
+    for consent in records.padding_consents:
+        consent_input(consent)
+    for meta in padding:
+        entry_input(meta)
     policy_input = build_input(
         requester=principal.partner,
         worker=ctx.keyring.worker_ref(network, principal.partner.id, principal.worker),
         client_ref=client_ref,
-        relations=facts.relations, consents=facts.consents, exclusions=facts.exclusions,
+        relations=records.relations, consents=records.consents, exclusions=exclusions,
         purpose=purpose, justification=justification, sections=sections, entries=metas,
         registry=ctx.registry, now=now,
     )

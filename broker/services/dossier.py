@@ -22,10 +22,11 @@ from broker.policy.evaluator import PolicyEvaluator
 from broker.schemas.dossier import EntryPublic
 from broker.services.relations import require_valid_relation
 from broker.store import crypto
-from broker.store.keyring import ClientKeyHolder, Keyring
+from broker.store.keyring import DECOY_CLIENT_ID, ClientKeyHolder, Keyring
 from broker.store.models import Client, Entry
 from consent.catalogue import Catalogue
 from consent.errors import UnknownSection
+from consent.padding import padded
 
 
 @dataclass(frozen=True)
@@ -70,16 +71,21 @@ class ClientKey:
 
 # The access flow looks the client up on every request: a Core statement, compiled once, reading
 # a plain tuple (no ORM instance for a client that exists, so no time that tells it does;
-# DESIGN §4 no existence leak).
+# DESIGN §4 no existence leak). For a client without a record the database returns a padding
+# row in the same statement (``consent.padding``: the decoy client, never stored), so a row is
+# fetched and decoded either way.
 _CLIENT = Client.__table__  # type: ignore[attr-defined]
-_CLIENT_KEY = sa_select(_CLIENT.c.id, _CLIENT.c.kek_id, _CLIENT.c.data_key_wrapped).where(
-    _CLIENT.c.network == bindparam("network"), _CLIENT.c.ref == bindparam("ref"))
+_CLIENT_KEY = padded(
+    sa_select(_CLIENT.c.id, _CLIENT.c.kek_id, _CLIENT.c.data_key_wrapped).where(
+        _CLIENT.c.network == bindparam("network"), _CLIENT.c.ref == bindparam("ref")),
+    padding=(DECOY_CLIENT_ID, "", bytes(crypto.WRAPPED_KEY_BYTES)), bucket=1)
 
 
 def find_client_key(session: Session, *, network: str, client_ref: str) -> ClientKey | None:
     row = session.connection().execute(
         _CLIENT_KEY, {"network": network, "ref": client_ref}).first()
-    return None if row is None else ClientKey(row[0], row[1], row[2])
+    key = None if row is None else ClientKey(row[0], row[1], row[2])
+    return None if row is None or row[3] != 0 else key
 
 
 def find_client_by_ref(session: Session, *, network: str, client_ref: str) -> Client | None:

@@ -18,6 +18,7 @@ from broker.errors import DecryptionError
 
 KEY_BYTES = 32  # AES-256
 NONCE_BYTES = 12  # NIST SP 800-38D recommended IV length for GCM
+WRAPPED_KEY_BYTES = NONCE_BYTES + KEY_BYTES + 16  # a data key as ``KeyEncryptionKey.wrap`` gives it
 
 
 def new_data_key() -> bytes:

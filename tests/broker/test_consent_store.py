@@ -53,8 +53,7 @@ def test_consent_version_round_trips(session: Session) -> None:
 
 def test_the_access_path_reads_what_was_stored(session: Session) -> None:
     """``relations_of_client`` and ``open_consents`` (plain rows, no ORM objects) give back the
-    records as stored, every field; the decoys ``load_work`` makes from rows shaped for this
-    database are about no client and cover nothing (DESIGN §4 no existence leak)."""
+    records as stored, every field, and so does the padded read of the access flow."""
     _relation(session)
     session.commit()
     record = make_consent(
@@ -68,13 +67,41 @@ def test_the_access_path_reads_what_was_stored(session: Session) -> None:
     session.commit()
     assert store.open_consents(session=session, network="gbo-gent",
                                client_ref=record.client_ref) == [record]
+    relation = make_relation(start=NOW, end=NOW + timedelta(days=30))
     assert store.relations_of_client(session=session, network="gbo-gent",
-                                     client_ref=record.client_ref) == [
-        make_relation(start=NOW, end=NOW + timedelta(days=30))]
-    relations, consents = store.load_work(session=session, relations=2, consents=3)
-    assert len(relations) == 2 and len(consents) == 3
-    assert {r.client_ref for r in relations} | {c.client_ref for c in consents} == {""}
-    assert all(c.valid_from == c.valid_until for c in consents)  # an empty period
+                                     client_ref=record.client_ref) == [relation]
+    padded = store.padded_records(session=session, network="gbo-gent",
+                                  client_ref=record.client_ref, relation_bucket=4,
+                                  consent_bucket=2)
+    assert padded.relations == [relation] and padded.consents == [record]
+
+
+@pytest.mark.parametrize(("relations", "expected"), [(0, 4), (1, 3), (4, 0), (5, 3)],
+                         ids=["never-seen", "one", "a-bucket", "past-a-bucket"])
+def test_padding_read_with_the_records_fills_the_bucket(
+    session: Session, relations: int, expected: int
+) -> None:
+    """DESIGN §4 no existence leak: the database returns the client's records and padding up to
+    the next multiple of the bucket (at least one) in the same statement; the padding is about
+    no client, names nobody and covers nothing."""
+    for n in range(relations):
+        store.add_relation(
+            session=session, relation=make_relation(
+                id=f"r-{n}", start=NOW + timedelta(seconds=n), end=NOW + timedelta(days=30)),
+            network="gbo-gent", declared_by="w-1", now=NOW)
+    session.commit()
+    client_ref = make_relation().client_ref
+    padded = store.padded_records(session=session, network="gbo-gent", client_ref=client_ref,
+                                  relation_bucket=4, consent_bucket=4)
+    assert [r.id for r in padded.relations] == [f"r-{n}" for n in range(relations)]
+    assert len(padded.padding_relations) == expected
+    assert padded.consents == [] and len(padded.padding_consents) == 4
+    for pad in padded.padding_relations:
+        assert pad.client_ref == pad.partner == store.NOBODY and pad.end <= pad.start
+    for consent in padded.padding_consents:
+        assert consent.client_ref == store.NOBODY and consent.revoked_at is None
+        assert consent.valid_from <= NOW < consent.valid_until  # in force, as most are
+        assert [(r.kind, r.id) for r in consent.recipients] == [("partner", store.NOBODY)]
 
 
 def test_a_version_is_closed_once_and_never_rewritten(session: Session) -> None:

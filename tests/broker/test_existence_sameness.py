@@ -1,9 +1,9 @@
 """DESIGN §4 "no existence leak", beyond the body: an access request or an involvement question
 about a client the broker never saw does the same work as one about a client it knows (the same
-SQL statements, the same policy evaluation on an input of the same size, a data key unwrapped
-either way) and leaves the same kind of audit entry (always an encrypted detail), so neither the
-time it takes nor the partner's own auditor tells them apart. Timings themselves are measured in
-bench/existence_timing.py, not here."""
+SQL statements returning as many rows, the same policy evaluation on an input of the same size
+and shape, a data key unwrapped either way) and leaves the same kind of audit entry (always an
+encrypted detail), so neither the time it takes nor the partner's own auditor tells them apart.
+Timings themselves are measured in bench/existence_timing.py, not here."""
 
 from __future__ import annotations
 
@@ -18,7 +18,19 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event
 
 from broker.context import BrokerContext
+from broker.policy.inputs import (
+    NOBODY,
+    PAD_BUCKETS,
+    PAD_CONSENT,
+    PAD_RELATION,
+    consent_input,
+    relation_input,
+)
+from broker.services import access, dossier
 from broker.settings import Settings
+from broker.store.db import session_scope
+from broker.store.keyring import DECOY_CLIENT_ID
+from consent import store as consent_store
 from tests.broker.access_scenarios import INSZ, C, Case, E, R, now, write_scenario
 from tests.factories import auth, client_auth, issuer_token, make_entry, partner_auth
 
@@ -160,3 +172,37 @@ def test_access_asked_before_the_client_existed_stays_in_their_log_without_detai
     assert log.status_code == 200, log.text
     entries = log.json()["entries"]
     assert [e["detail"] for e in entries] == [None, {"released": []}]
+
+
+def test_known_and_never_seen_client_read_as_many_rows_and_make_as_much_input(
+    ctx: BrokerContext
+) -> None:
+    """The database returns as many rows about a known client as about a never-seen one (the
+    client's records, then padding read in the same statement), and each is made into policy
+    input alike: the padding becomes what the policy's own padding is. The client's key is read
+    with a decoy row in its place when there is none."""
+    write_scenario(ctx, KNOWN, now())
+    network = ctx.registry.partners[CAW].network
+    read: dict[str, tuple[int, int, int]] = {}
+    with session_scope(ctx.engine) as session:
+        for insz in (INSZ, NEVER_SEEN):
+            ref = ctx.keyring.client_ref(network, insz)
+            records = consent_store.padded_records(
+                session=session, network=network, client_ref=ref,
+                relation_bucket=PAD_BUCKETS["help_relations"],
+                consent_bucket=PAD_BUCKETS["consents"])
+            client = dossier.find_client_key(session, network=network, client_ref=ref)
+            rows = session.connection().execute(dossier._CLIENT_KEY, {
+                "network": network, "ref": ref}).all()
+            assert len(rows) == 1 and (client is None) == (rows[0][0] == DECOY_CLIENT_ID)
+            metas, padding = access._entry_metas(session, keyring=ctx.keyring, network=network,
+                                                 client=client, sections=SECTIONS)
+            read[insz] = (len(records.relations) + len(records.padding_relations),
+                          len(records.consents) + len(records.padding_consents),
+                          len(metas) + len(padding))
+            assert [relation_input(r, ctx.registry) for r in records.padding_relations] == [
+                PAD_RELATION] * len(records.padding_relations)
+            assert [consent_input(c) for c in records.padding_consents] == [
+                PAD_CONSENT] * len(records.padding_consents)
+            assert all(m.author == NOBODY and m.restricted for m in padding)
+    assert read[INSZ] == read[NEVER_SEEN] == (4, 4, 16)

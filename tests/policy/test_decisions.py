@@ -239,10 +239,39 @@ def test_involvement(
 
 def test_padding_the_facts_changes_no_decision(engine: regorus.Engine) -> None:
     """DESIGN §4 no existence leak: the broker pads the client's relations, consents and entries
-    with inert items (``broker.policy.inputs.pad_input``) so that a client it never saw costs
-    the policy the same as a small one; the padding must never change an answer."""
+    (``broker.policy.inputs.pad_input``) so that a client it never saw costs the policy the same
+    as a small one; the padding must never change an answer."""
     for inp in [case.input for case in TABLE if case.input] + RANDOM:
         padded = pad_input(inp)
         assert len(padded["entries"]) >= 16 and len(padded["consents"]) >= 4
         for rule in (DECISION_RULE, INVOLVEMENT_RULE):
             assert evaluate(engine, rule, padded) == evaluate(engine, rule, inp), rule
+
+
+def _values(engine: regorus.Engine, query: str) -> list[Any]:
+    result = engine.eval_query(query)["result"]
+    return [row["expressions"][0]["value"] for row in result]
+
+
+def test_padding_takes_the_path_of_a_record_of_other_partners(engine: regorus.Engine) -> None:
+    """DESIGN §4 no existence leak: the policy must not pass over padding faster than over real
+    records that do not concern the requester. A padding consent is in force, as a real one
+    is, and is then dropped only because its recipient is nobody; a padding entry is of a
+    requested section and is dropped only because nobody wrote it; a padding relation names
+    a partner that is never the requester."""
+    inp = make_input(sections=["identiteit", "inkomen"])  # both granted, no entries
+    padded = pad_input(inp)
+    engine.set_input(padded)
+    pad_consents = padded["consents"][1:]
+    in_force = _values(engine, "[c | some c in input.consents; data.gbo.access.consent_valid(c)]")
+    assert in_force == [padded["consents"]]
+    assert _values(engine, "[c.id | some c in data.gbo.access.usable_consents]") == [
+        [c["id"] for c in inp["consents"]]]
+    assert pad_consents and all(c["id"] == "-" for c in pad_consents)
+    assert {e["section"] for e in padded["entries"]} == {"identiteit", "inkomen"}
+    granted = _values(engine, "[s | some s in data.gbo.access.granted_sections]")
+    assert granted == [["identiteit", "inkomen"]]
+    assert _values(engine, "[e | some e in data.gbo.access.released]") == [[]]
+    assert all(r["partner"] != padded["requester"]["partner"]
+               for r in padded["client"]["help_relations"][1:])
+    assert evaluate(engine, DECISION_RULE, padded) == evaluate(engine, DECISION_RULE, inp)
