@@ -240,10 +240,16 @@ opens(c, s) if {
 	attested_may_open(s, c.recorded_at)
 }
 
-has_consent(s) if {
+# The requested sections some usable consent opens, evaluated once per question (a function's
+# value is recomputed at every call, and this one is asked up to five times per section). Every
+# caller of has_consent asks about a requested section.
+consented_sections contains s if {
+	some s in requested
 	some c in usable_consents
 	opens(c, s)
 }
+
+has_consent(s) if s in consented_sections
 
 # A usable consent's terms name the section, but it rests on the worker's word, which cannot
 # open it (a vertrouwelijk or bijzonder section, or after 30 days): the client's own approval or
@@ -305,15 +311,21 @@ break_glass_proof_holds(s) if {
 
 # --- verdicts -----------------------------------------------------------------------------
 
-granted_sections contains s if {
-	some s in requested
-	section_known(s)
-	section_shareable(s)
+# The rules about the requester and the purpose, the same for every section: evaluated once per
+# question, not once per section.
+requester_rules_pass if {
 	requester_active
 	requester_in_network
 	requester_bound_by_secrecy
 	has_valid_help_relation
 	purpose_known
+}
+
+granted_sections contains s if {
+	some s in requested
+	section_known(s)
+	section_shareable(s)
+	requester_rules_pass
 	section_needed(s)
 	consent_rule_passes(s)
 	not excluded
@@ -331,29 +343,22 @@ denials contains [s, "section_never_shared"] if {
 	not section_shareable(s)
 }
 
-denials contains [s, "requester_inactive"] if {
-	some s in requested
-	not requester_active
-}
+# The codes of the failed rules about the requester and the purpose: every section gets them.
+requester_denials contains "requester_inactive" if not requester_active
 
-denials contains [s, "requester_not_in_network"] if {
-	some s in requested
-	not requester_in_network
-}
+requester_denials contains "requester_not_in_network" if not requester_in_network
 
-denials contains [s, "requester_not_bound_by_secrecy"] if {
-	some s in requested
-	not requester_bound_by_secrecy
-}
+requester_denials contains "requester_not_bound_by_secrecy" if not requester_bound_by_secrecy
 
-denials contains [s, "no_valid_help_relation"] if {
-	some s in requested
-	not has_valid_help_relation
-}
+requester_denials contains "no_valid_help_relation" if not has_valid_help_relation
 
-denials contains [s, "unknown_purpose"] if {
+requester_denials contains "unknown_purpose" if not purpose_known
+
+requester_denials contains "excluded_by_client" if excluded
+
+denials contains [s, code] if {
 	some s in requested
-	not purpose_known
+	some code in requester_denials
 }
 
 denials contains [s, "section_not_needed_for_purpose"] if {
@@ -390,11 +395,6 @@ denials contains [s, "needs_client_proof"] if {
 	justification_ok
 	has_valid_help_relation
 	not break_glass_proof_holds(s)
-}
-
-denials contains [s, "excluded_by_client"] if {
-	some s in requested
-	excluded
 }
 
 denials contains [s, "break_glass_justification_too_short"] if {
