@@ -72,11 +72,41 @@ def _normalize(value: object, path: str, depth: int) -> _JSON:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise EntryEncodingError(f"{path}: object key {key!r} is not a string")
+            try:
+                key.encode("utf-8")
+            except UnicodeEncodeError:
+                raise EntryEncodingError(f"{path}: object key is not valid Unicode") from None
             out[str.__str__(key)] = _normalize(item, f"{path}.{key}", depth + 1)
         return out
     if isinstance(value, list | tuple):
         return [_normalize(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value)]
     raise EntryEncodingError(f"{path}: {type(value).__name__} is not a JSON type")
+
+
+def _plain(value: object, depth: int) -> bool:
+    """True when the standard library's JSON encoder writes ``value`` exactly as RFC 8785 does:
+    only dicts with string keys of the Basic Multilingual Plane (then code point order is
+    RFC 8785 3.2.3's UTF-16 order), lists, tuples, strings, safe integers, booleans and None, of
+    exactly these types (no subclass, whose JSON the encoder may spell differently), nested at
+    most ``MAX_DEPTH`` deep. Floats are not: ECMAScript number formatting (RFC 8785 3.2.2.3)
+    differs from Python's. The strings escape alike (RFC 8785 3.2.2.2: only the quote, the
+    backslash and control characters, with the short forms and lowercase ``\\u00xx``)."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT  # type: ignore[operator]
+    if depth >= MAX_DEPTH:
+        return False
+    if kind is dict:
+        for key, item in value.items():  # type: ignore[attr-defined]
+            if type(key) is not str or not (key.isascii() or max(key) <= "\uffff") \
+                    or not _plain(item, depth + 1):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        return all(_plain(item, depth + 1) for item in value)  # type: ignore[attr-defined]
+    return False
 
 
 def encode_leaf(entry: Mapping[str, object]) -> bytes:
@@ -88,6 +118,14 @@ def encode_leaf(entry: Mapping[str, object]) -> bytes:
     """
     if not isinstance(entry, Mapping):
         raise EntryEncodingError("$: an entry must be a JSON object")
+    # The broker's entries are plain: the standard library's C encoder writes them ten times
+    # faster than the general path below, byte for byte the same (tests/audit/test_entry.py).
+    if _plain(entry, 0):
+        try:
+            return json.dumps(entry, ensure_ascii=False, separators=(",", ":"),
+                              sort_keys=True).encode("utf-8")
+        except UnicodeEncodeError:
+            pass  # a lone surrogate: the general path names where
     normalized = _normalize(entry, "$", 0)
     try:
         return rfc8785.dumps(normalized)
