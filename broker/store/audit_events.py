@@ -136,11 +136,14 @@ class AuditLog:
                         worker=vocabulary.clear_worker(event.network, event.partner,
                                                        event.worker))
         entry = build_entry(event, now=now or datetime.now(UTC), data_key=data_key)
-        text = json.dumps(entry)
-        if any(secret and secret in text for secret in never_contains):
+        # The leaf as it will be stored, with the longest index: the secrets are looked for in
+        # its very bytes (unescaped UTF-8, so a non-ASCII secret is found too) and its size is
+        # the most the stored leaf can have.
+        leaf = encode_leaf({**entry, "index": 2**53 - 1})
+        if any(secret and secret.encode() in leaf for secret in never_contains):
             raise AuditSecretLeak()
         vocabulary.check(entry)
-        check_leaf_size(len(encode_leaf({**entry, "index": 2**53 - 1})))
+        check_leaf_size(len(leaf))
         try:
             return self.log.append(entry, timeout=self._timeout)
         except AuditPushback as exc:
