@@ -79,12 +79,13 @@ def _key_allows(jwk: PyJWK, alg: str) -> bool:
 
 
 def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The header and claims, read before the key is known (one parse of the token for both:
+    the same header and payload checks as ``jwt.get_unverified_header`` and ``jwt.decode``)."""
     try:
-        header = jwt.get_unverified_header(token)
-        claims = jwt.decode(token, options={"verify_signature": False})
+        decoded = jwt.decode_complete(token, options={"verify_signature": False})
     except PyJWTError as exc:
         raise AuthenticationError("malformed token") from exc
-    return header, claims
+    return decoded["header"], decoded["payload"]
 
 
 def _decode(
