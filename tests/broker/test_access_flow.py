@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from audit.store import Appended
+from broker.api.access import access_response, access_response_body
 from broker.app import create_app
 from broker.context import BrokerContext, load_context
+from broker.policy.decision import Decision, SectionVerdict
+from broker.schemas.access import AccessResponse, ReleasedEntry, SectionResult
+from broker.schemas.common import AuditReceipt
+from broker.schemas.dossier import EntryPublic
+from broker.services.access import AccessResult
 from broker.settings import DEFAULT_POLICY_DIR, Settings
 from broker.store.db import make_engine
 from tests.backends import on_backends
@@ -23,6 +31,8 @@ from tests.broker.access_scenarios import INSZ, JUSTIFICATION, C, Case, E, R, no
 from tests.factories import client_auth, partner_auth
 
 CAW, OCMW = "caw-oost-vlaanderen", "ocmw-gent"
+CATALOGUE_SECTIONS = frozenset(json.loads(
+    (DEFAULT_POLICY_DIR / "catalogue.json").read_text())["sections"])
 GRANTED_CASE = Case("granted", {"inkomen": "granted"},
                     entries=(E("secret", OCMW, "inkomen"),))
 
@@ -289,3 +299,47 @@ def test_obligations_reach_the_client_and_the_auditors(api: TestClient, settings
                                                      scope="partner:ocmw-gent")}
     review = api.get("/v1/audit/entries", params={"break_glass": "true"}, headers=dpo).json()
     assert [(e["partner"], e["purpose"]) for e in review["entries"]] == [(OCMW, "noodsituatie")]
+
+
+# --- the response body --------------------------------------------------------------------
+
+
+def test_access_response_body_is_the_response_model_serialised_without_nulls(
+    ctx: BrokerContext,
+) -> None:
+    """The route writes its body directly; it must be exactly what FastAPI would make of the
+    ``AccessResponse`` model with ``response_model_exclude_none``: granted sections with and
+    without entries, a redacted entry (no content), a denied section, names outside the
+    catalogue merged as ``unknown``, content with nulls, floats and non-ASCII text kept."""
+    moment = datetime(2026, 11, 28, 10, 0, 0, 4500, tzinfo=UTC)
+    entries = [
+        EntryPublic(id="e-1", section="inkomen", author=OCMW, restricted=False,
+                    created_at=moment, content={"n": None, "f": 1e30, "t": "é\u2028"}),
+        EntryPublic(id="e-2", section="inkomen", author=OCMW, restricted=False,
+                    created_at=moment.replace(microsecond=0), content=None, redacted=True),
+    ]
+    decision = Decision(
+        sections={"inkomen": SectionVerdict("granted", (), ("c-1",)),
+                  "contact": SectionVerdict("granted", (), ("c-1",)),
+                  "justitie": SectionVerdict("denied", ("no_consent_for_section",)),
+                  "x-1": SectionVerdict("denied", ("unknown_section",)),
+                  "x-2": SectionVerdict("denied", ("unknown_section", "unknown_purpose"))},
+        release=("e-1", "e-2"), obligations=("notify_client",), break_glass=False)
+    result = AccessResult(request_id="r-1", policy_version="v-1", decision=decision,
+                          entries={"inkomen": entries},
+                          appended=Appended(index=7, leaf_hash=bytes(range(32))))
+    body = access_response_body(result, CATALOGUE_SECTIONS)
+    model = AccessResponse(
+        request_id="r-1", policy_version="v-1", audit=AuditReceipt.of(result.appended),
+        sections={
+            "inkomen": SectionResult(verdict="granted", reasons=[], entries=[
+                ReleasedEntry(id=e.id, author=e.author, created_at=e.created_at,
+                              content=e.content, redacted=e.redacted) for e in entries]),
+            "contact": SectionResult(verdict="granted", reasons=[], entries=[]),
+            "justitie": SectionResult(verdict="denied", reasons=["no_consent_for_section"]),
+            "unknown": SectionResult(verdict="denied",
+                                     reasons=["unknown_section", "unknown_purpose"]),
+        })
+    assert body == model.model_dump_json(exclude_none=True).encode()
+    assert body == access_response(ctx, result).model_dump_json(exclude_none=True).encode()
+    assert "content" not in json.loads(body)["sections"]["inkomen"]["entries"][1]
