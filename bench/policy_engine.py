@@ -13,7 +13,10 @@ It also asks the VM two questions the broker's fail-closed rule depends on (DESI
 OPA with strict builtin errors fail the evaluation; a deny for the broker), and whether it agrees
 with the interpreter on the parity corpus of tests/policy.
 
-Run: .venv/bin/python bench/policy_engine.py [--rounds 15] [--evaluations 50]
+With ``--against DIR`` (another checkout's ``broker/policies``) the two bundles' decisions are
+timed round by round too: what a change of the policy costs the engine.
+
+Run: .venv/bin/python bench/policy_engine.py [--rounds 15] [--evaluations 50] [--against DIR]
 """
 
 from __future__ import annotations
@@ -103,6 +106,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--evaluations", type=int, default=50)
+    parser.add_argument("--against", type=Path, help="another bundle (a policies directory)")
     args = parser.parse_args()
     bundle = load_bundle(DEFAULT_POLICY_DIR)
     inp = _bench_input()
@@ -126,6 +130,14 @@ def main() -> None:
     variants = {"interpreter, set_input(dict)": interpreter,
                 "interpreter, set_input_json": json_input} | (
         {"compiled VM, set_input_json": compiled} if has_vm else {})
+    if args.against:
+        other = _interpreter(load_bundle(args.against))
+
+        def against() -> None:
+            other.set_input(inp)
+            other.eval_rule(DECISION_RULE)
+
+        variants["interpreter, set_input(dict), --against bundle"] = against
     times: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(args.rounds):
         for name, run in variants.items():
