@@ -118,8 +118,9 @@ def encode_leaf(entry: Mapping[str, object]) -> bytes:
     """
     if not isinstance(entry, Mapping):
         raise EntryEncodingError("$: an entry must be a JSON object")
-    # The broker's entries are plain: the standard library's C encoder writes them ten times
-    # faster than the general path below, byte for byte the same (tests/audit/test_entry.py).
+    # The broker's entries are plain: the check and the standard library's C encoder take about
+    # a fifth of the general path's time (240 -> 50 us for an access decision's leaf), byte for
+    # byte the same (tests/audit/test_entry.py).
     if _plain(entry, 0):
         try:
             return json.dumps(entry, ensure_ascii=False, separators=(",", ":"),
