@@ -20,8 +20,12 @@ def test_default_bundle_mounts_catalogue_and_separates_tests() -> None:
     bundle = load_bundle(DEFAULT_POLICY_DIR)
     catalogue = json.loads((DEFAULT_POLICY_DIR / "catalogue.json").read_text("utf-8"))
     assert bundle.data == {"gbo": {"catalogue": catalogue}}
-    assert [path for path, _ in bundle.policies] == ["access.rego"]
-    assert all(path.endswith("_test.rego") for path, _ in bundle.tests)
+    shipped = sorted(p.name for p in DEFAULT_POLICY_DIR.glob("*.rego"))
+    assert "access.rego" in shipped
+    assert [path for path, _ in bundle.policies] == [
+        name for name in shipped if not name.endswith("_test.rego")]
+    assert [path for path, _ in bundle.tests] == [
+        name for name in shipped if name.endswith("_test.rego")]
     assert bundle.tests
 
 
