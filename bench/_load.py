@@ -46,6 +46,7 @@ class Sample:
     code: str = ""  # the problem's code of an error answer
     index: int | None = None  # audit.index of a 200
     request_id: str = ""  # request_id of a 200 (its audit entry carries it)
+    policy_failed: bool = False  # a 200 whose decision failed closed (reason policy_error)
 
 
 @dataclass
@@ -74,10 +75,12 @@ class Result:
             "timeouts": statuses[TIMED_OUT]
             + sum(1 for s in self.samples if s.status > 0 and s.latency > timeout),
             "conn_errors": statuses[CONN_ERROR],
+            "policy_failed": sum(1 for s in self.samples if s.policy_failed),
         }
 
     def codes(self) -> Counter[str]:
-        return Counter(f"{s.status} {s.code}".strip() for s in self.samples if s.status != 200)
+        return Counter(f"{s.status} {s.code}".strip() for s in self.samples
+                       if s.status != 200 or s.code)
 
 
 # --- tokens -------------------------------------------------------------------------------------
@@ -185,7 +188,8 @@ def _read(status: int, body: bytes) -> tuple[str, int | None, str]:
     if status == 200:
         doc = json.loads(body)
         index = doc.get("audit", {}).get("index")
-        return "", index if isinstance(index, int) else None, str(doc.get("request_id", ""))
+        failed = "policy_error" if b'"policy_error"' in body else ""
+        return failed, index if isinstance(index, int) else None, str(doc.get("request_id", ""))
     try:
         code = json.loads(body).get("code", "")
     except ValueError:
@@ -213,7 +217,8 @@ async def _one(conn: Connection, target: Target, token: str, timeout: float,
         conn.close()
         return Sample(start, time.monotonic() - start, CONN_ERROR)
     code, index, request_id = _read(status, body)
-    return Sample(start, time.monotonic() - start, status, code, index, request_id)
+    return Sample(start, time.monotonic() - start, status, code, index, request_id,
+                  code == "policy_error")
 
 
 async def closed_loop(target: Target, tokens: TokenSupply, *, connections: int, seconds: float,

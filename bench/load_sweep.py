@@ -101,7 +101,8 @@ class Run:
         return (f"{self.label}: {f['rps']:7.1f} req/s  p50 {f['p50']:7.1f} ms  "
                 f"p99 {f['p99']:7.1f} ms  max {f['max']:7.1f} ms | n {f['requests']} "
                 f"5xx {f['5xx']} (500: {f['500']}, 503: {f['503']}) 4xx {f['4xx']} "
-                f"timeouts {f['timeouts']} conn-errors {f['conn_errors']} | healthz worst "
+                f"timeouts {f['timeouts']} conn-errors {f['conn_errors']} policy-failed 200s "
+                f"{f['policy_failed']} | healthz worst "
                 f"{self.health_worst_ms:.0f} ms (failed {self.health_failures}) | server CPU "
                 f"{self.cpu_ms_per_ok:.2f} ms/200 | error log lines {self.error_lines} | "
                 f"load {self.load}")

@@ -22,6 +22,9 @@ from broker.problems import problem
 access_log = logging.getLogger("gbo.access")
 # Liveness, readiness and metrics answer however busy the worker is (they need no request slot).
 ALWAYS_ADMITTED = frozenset({"/healthz", "/readyz", "/metrics"})
+# Set in a request's ``scope["state"]`` when it was refused as overloaded: the seconds its
+# connection is not read again (its ``Retry-After``; broker.serving holds the connection).
+HOLD_CONNECTION = "gbo.hold_connection_seconds"
 # DESIGN §9: a caller's X-Request-ID is only echoed back (as X-Correlation-ID), and only when it
 # is this short, plain and holds no run of 9+ digits; the broker's own id is always a UUID.
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
@@ -189,7 +192,7 @@ class BrokerMiddleware:
             elif scope["path"] in ALWAYS_ADMITTED or self.max_in_flight is None:
                 await self.app(scope, receive_wrapper, send_wrapper)
             elif self.admitted >= self.max_in_flight + self.max_queued:
-                await self._send_overloaded(send_wrapper)
+                await self._send_overloaded(scope, send_wrapper)
             else:
                 await self._admit(scope, receive_wrapper, send_wrapper)
         finally:
@@ -205,7 +208,7 @@ class BrokerMiddleware:
             try:
                 await asyncio.wait_for(self._slots.acquire(), self.max_queue_wait or None)
             except TimeoutError:
-                await self._send_overloaded(send)
+                await self._send_overloaded(scope, send)
                 return
             try:
                 await self.app(scope, receive, send)
@@ -214,7 +217,10 @@ class BrokerMiddleware:
         finally:
             self.admitted -= 1
 
-    async def _send_overloaded(self, send: Send) -> None:
+    async def _send_overloaded(self, scope: Scope, send: Send) -> None:
+        # The server holds this connection for Retry-After seconds (broker.serving): a client
+        # that asks again at once without waiting cannot keep the event loop busy refusing it.
+        scope["state"][HOLD_CONNECTION] = Overloaded.retry_after
         await self._send(send, problem(Overloaded.status, Overloaded.code, Overloaded.title,
                                        headers={"Retry-After": str(Overloaded.retry_after)}))
 
