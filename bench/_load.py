@@ -34,6 +34,7 @@ from pathlib import Path
 
 from _common import percentile
 
+KEEP_ALIVE_S = 4.0  # reuse an idle connection only this long (the server closes it after 5 s)
 TIMED_OUT = 0  # status of a request with no answer within the timeout
 CONN_ERROR = -1  # status of a request whose connection failed
 
@@ -148,6 +149,7 @@ class Connection:
         self.host, self.port = host, port
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.last_used = time.monotonic()
 
     async def request(self, raw: bytes) -> tuple[int, bytes]:
         """Send ``raw`` (a whole request) and read the answer: (status, body)."""
@@ -262,6 +264,11 @@ async def open_loop(target: Target, tokens: TokenSupply, *, rate: float, seconds
         async with freed:
             while not idle and opened >= max_connections:
                 await freed.wait()
+            # An idle connection is dropped before uvicorn's keep-alive timeout (5 s) would close
+            # it under a request (which would count as a connection error, not the server's).
+            while idle and time.monotonic() - idle[-1].last_used > KEEP_ALIVE_S:
+                idle.pop().close()
+                opened -= 1
             if idle:
                 conn = idle.pop()
             else:
@@ -274,6 +281,7 @@ async def open_loop(target: Target, tokens: TokenSupply, *, rate: float, seconds
         if sample.status == 503 and sample.code == "overloaded":
             tokens.give_back(token)
         async with freed:
+            conn.last_used = time.monotonic()
             idle.append(conn)
             freed.notify()
 
