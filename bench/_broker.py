@@ -2,7 +2,8 @@
 on a PostgreSQL database of the benchmark's own, with the access benchmark's scenario.
 
 ``prepare`` makes the data directory (demo keys), the database (PostgreSQL: a database named
-``bench_load`` on the server of ``--postgres``, dropped and made anew; nothing else is touched),
+``bench_load``, or ``$GBO_BENCH_DATABASE``, on the server of ``--postgres``, dropped and made
+anew; nothing else is touched),
 migrates it and stores the scenario of ``access_requests.py``. ``Broker`` starts
 ``gbo-broker serve --workers N`` with it, waits for ``/healthz`` and stops it.
 """
@@ -25,7 +26,8 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 GBO = ROOT / ".venv" / "bin" / "gbo-broker"
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-DATABASE = "bench_load"  # the benchmark's own database on that server
+# The benchmark's own database on that server (another name lets two runs go side by side).
+DATABASE = os.environ.get("GBO_BENCH_DATABASE", "bench_load")
 PARTNER = "caw-oost-vlaanderen"
 
 
