@@ -16,13 +16,14 @@ the real OPA engine, through its Go bindings, behind OPA's REST API on a Python 
 its cost per decision is that server's, not a production ``opa run --server``'s.
 
 Run: .venv/bin/python bench/scale_out.py [--engines embedded,opa-server] [--workers 1,2]
-     [--seconds 15] [--connections 16] [--rounds 1] [--postgres URL]
+     [--seconds 15] [--connections 16] [--rounds 1] [--policy-timeout-ms MS] [--postgres URL]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import sys
@@ -127,6 +128,8 @@ async def one(args: argparse.Namespace, tmp: Path, engine: str, workers: int,
     data = tmp / f"{engine}-{workers}-{round_no}"
     env = prepare(data, database_for("postgresql", args.postgres))
     extra: dict[str, str] = {}
+    if args.policy_timeout_ms:
+        extra["GBO_POLICY_TIMEOUT_MS"] = str(args.policy_timeout_ms)
     opa = None
     if engine == "opa-server":
         from tests.policy.opa_servers import start_rest_server
@@ -165,6 +168,11 @@ async def one(args: argparse.Namespace, tmp: Path, engine: str, workers: int,
               f"of {len(sampler.pids)} (samples {sampler.samples})")
         for label, n in sampler.states.most_common(12):
             print(f"       {100 * n / max(1, busy):5.1f}%  {label}")
+        causes = Counter(json.loads(line).get("cause", "?") for line in
+                         broker.log_path.read_text(errors="replace").splitlines()
+                         if "policy evaluation failed closed" in line)
+        if causes:
+            print(f"       decisions failed closed, by cause (whole run): {dict(causes)}")
     finally:
         tokens.close()
         broker.stop()
@@ -193,6 +201,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=5.0)
+    parser.add_argument("--policy-timeout-ms", type=int, default=0,
+                        help="GBO_POLICY_TIMEOUT_MS for the broker (default: the broker's)")
     parser.add_argument("--postgres", default=os.environ.get("GBO_TEST_POSTGRES_URL",
                                                              DEFAULT_POSTGRES))
     args = parser.parse_args()
