@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from starlette.datastructures import MutableHeaders
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,6 +23,9 @@ from broker.problems import problem
 access_log = logging.getLogger("gbo.access")
 # Liveness, readiness and metrics answer however busy the worker is (they need no request slot).
 ALWAYS_ADMITTED = frozenset({"/healthz", "/readyz", "/metrics"})
+# The status recorded (log line, metrics) for a request whose client went away before its body
+# was read: nothing was done and nobody is left to answer (nginx's "client closed request").
+CLIENT_CLOSED = 499
 # Set in a request's ``scope["state"]`` when it was refused as overloaded: the seconds its
 # connection is not read again (its ``Retry-After``; broker.serving holds the connection).
 HOLD_CONNECTION = "gbo.hold_connection_seconds"
@@ -195,6 +199,13 @@ class BrokerMiddleware:
                 await self._send_overloaded(scope, send_wrapper)
             else:
                 await self._admit(scope, receive_wrapper, send_wrapper)
+        except ClientDisconnect:
+            # The client gave up (say, after waiting in the admission queue) before the body
+            # was read: no route ran, nothing was done or audited. Not an error of the broker,
+            # and no answer can reach the client: none is sent.
+            if response_started:
+                raise
+            status = CLIENT_CLOSED
         finally:
             self._record(scope, status, time.perf_counter() - started, request_id)
             request_id_var.reset(token)
