@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,8 +18,6 @@ from broker.problems import install_problem_handlers
 from broker.settings import Settings
 from broker.store.db import POOL_HEADROOM
 
-SWITCH_INTERVAL_S = 0.001  # sys.setswitchinterval while the broker serves (see lifespan)
-
 
 def create_app(
     settings: Settings | None = None, *, context: BrokerContext | None = None
@@ -34,16 +31,7 @@ def create_app(
         # (sized with the database pool, broker.store.db.make_engine).
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = ctx.settings.max_in_flight + POOL_HEADROOM
-        # The event loop (which answers /healthz and refuses excess work) waits for the
-        # interpreter lock behind up to that many request threads, and each request thread
-        # waits for it again after every database call. A 1 ms switch interval instead of
-        # CPython's 5 ms: measured on PostgreSQL, one worker, 64 connections, 3 alternating
-        # rounds: 35.5 against 29.0 requests/s (medians), worst /healthz 431 against 778 ms
-        # (docs/scale-out.md).
-        previous = sys.getswitchinterval()
-        sys.setswitchinterval(SWITCH_INTERVAL_S)
         yield
-        sys.setswitchinterval(previous)
         ctx.close()
 
     app = FastAPI(
