@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from starlette.datastructures import MutableHeaders
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,6 +23,12 @@ from broker.problems import problem
 access_log = logging.getLogger("gbo.access")
 # Liveness, readiness and metrics answer however busy the worker is (they need no request slot).
 ALWAYS_ADMITTED = frozenset({"/healthz", "/readyz", "/metrics"})
+# The status recorded (log line, metrics) for a request whose client went away before its body
+# was read: nothing was done and nobody is left to answer (nginx's "client closed request").
+CLIENT_CLOSED = 499
+# Set in a request's ``scope["state"]`` when it was refused as overloaded: the seconds its
+# connection is not read again (its ``Retry-After``; broker.serving holds the connection).
+HOLD_CONNECTION = "gbo.hold_connection_seconds"
 # DESIGN §9: a caller's X-Request-ID is only echoed back (as X-Correlation-ID), and only when it
 # is this short, plain and holds no run of 9+ digits; the broker's own id is always a UUID.
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
@@ -189,9 +196,16 @@ class BrokerMiddleware:
             elif scope["path"] in ALWAYS_ADMITTED or self.max_in_flight is None:
                 await self.app(scope, receive_wrapper, send_wrapper)
             elif self.admitted >= self.max_in_flight + self.max_queued:
-                await self._send_overloaded(send_wrapper)
+                await self._send_overloaded(scope, send_wrapper)
             else:
                 await self._admit(scope, receive_wrapper, send_wrapper)
+        except ClientDisconnect:
+            # The client gave up (say, after waiting in the admission queue) before the body
+            # was read: no route ran, nothing was done or audited. Not an error of the broker,
+            # and no answer can reach the client: none is sent.
+            if response_started:
+                raise
+            status = CLIENT_CLOSED
         finally:
             self._record(scope, status, time.perf_counter() - started, request_id)
             request_id_var.reset(token)
@@ -205,7 +219,7 @@ class BrokerMiddleware:
             try:
                 await asyncio.wait_for(self._slots.acquire(), self.max_queue_wait or None)
             except TimeoutError:
-                await self._send_overloaded(send)
+                await self._send_overloaded(scope, send)
                 return
             try:
                 await self.app(scope, receive, send)
@@ -214,7 +228,10 @@ class BrokerMiddleware:
         finally:
             self.admitted -= 1
 
-    async def _send_overloaded(self, send: Send) -> None:
+    async def _send_overloaded(self, scope: Scope, send: Send) -> None:
+        # The server holds this connection for Retry-After seconds (broker.serving): a client
+        # that asks again at once without waiting cannot keep the event loop busy refusing it.
+        scope["state"][HOLD_CONNECTION] = Overloaded.retry_after
         await self._send(send, problem(Overloaded.status, Overloaded.code, Overloaded.title,
                                        headers={"Retry-After": str(Overloaded.retry_after)}))
 

@@ -17,7 +17,6 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import ClientDisconnect
 
 from broker.errors import AuthenticationError, BrokerError, Overloaded
 from consent.errors import ConsentError, ConsentStateError, ConsentValidationError
@@ -222,14 +221,6 @@ async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     return problem(500, "internal_error", "Internal error")
 
 
-async def _client_disconnected(request: Request, exc: Exception) -> JSONResponse:
-    # The client went away before its body arrived (a load generator stopping, a closed tab):
-    # nothing was done and no one is left to answer, so it is no error of ours. The answer, never
-    # delivered, carries nginx's 499 so that metrics do not count it as a server error.
-    log.info("client disconnected before its request arrived")
-    return problem(499, "client_disconnected", "The client closed the connection")
-
-
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     # A locked, unreachable or read-only database: the request did nothing it could not undo.
     log.error("database unavailable", extra={"error_type": type(exc).__name__})
@@ -250,5 +241,4 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ConsentError, _consent_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(ClientDisconnect, _client_disconnected)
     app.add_exception_handler(Exception, _unhandled)

@@ -6,11 +6,14 @@ instead of queueing it for a thread and a database connection until it fails wit
 Real concurrency on a real server: the test holds an exclusive lock on the checkpoint table, so
 ``GET /v1/audit/checkpoint`` requests stay in flight until it lets go; PostgreSQL says when they
 wait (``pg_blocking_pids``), so there is no sleeping for timing. SQLite in WAL mode lets readers
-through any lock, so this runs on PostgreSQL only.
+through any lock, so this runs on PostgreSQL only. A client that gives up while it waits is not
+a server error.
 """
 
 from __future__ import annotations
 
+import logging
+import socket
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
@@ -136,3 +139,36 @@ def test_a_request_that_gets_no_database_connection_in_time_is_refused_not_faile
     finally:
         ctx.close()
         pooled.dispose()
+
+
+def _requests_counted(base: str, status: str) -> float:
+    route = 'route="/v1/access-requests"'
+    total = 0.0
+    for line in httpx.get(f"{base}/metrics", timeout=10).text.splitlines():
+        if line.startswith("gbo_http_requests_total{") and route in line \
+                and f'status="{status}"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_a_client_that_leaves_before_its_body_is_read_is_no_server_error(
+    settings: Settings, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    # As a client whose timeout ran out while its request waited in the admission queue: the
+    # connection closes with the body half sent. No route runs; nothing is a 500.
+    ctx = load_context(settings.model_copy(update={"checkpoint_interval": 0.0}), engine=engine)
+    try:
+        with served(ctx) as base:
+            host, port = base.removeprefix("http://").split(":")
+            with socket.create_connection((host, int(port)), timeout=10) as sock:
+                sock.sendall(b"POST /v1/access-requests HTTP/1.1\r\nHost: broker\r\n"
+                             b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+                             b'{"purpose": ')
+            deadline = time.monotonic() + WAIT_S
+            while _requests_counted(base, "499") < 1:  # bounded: the worker notices the close
+                assert time.monotonic() < deadline, "the request was never counted"
+                time.sleep(0.02)
+            assert _requests_counted(base, "500") == 0
+            assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    finally:
+        ctx.close()
