@@ -155,12 +155,22 @@ class Metrics:
             registry=self.registry,
         )
 
+        # outcome: delivered | retry | dead (closed, broker.webhooks.delivery.OUTCOMES)
+        self.webhook_deliveries = Counter(
+            "gbo_webhook_deliveries", "Webhook delivery attempts by outcome", ["outcome"],
+            registry=self.registry,
+        )
+        # Gauges read at scrape time from shared state (the database, the log), the same
+        # whichever worker answers: exposed in both modes, beside the per-process values.
+        self.live = CollectorRegistry(auto_describe=True)
+
     def exposition(self) -> bytes:
         """The Prometheus text format of every metric: this process's, or in multi-process mode
         the sum over every worker that ran since the server started (a worker that exited keeps
         counting, so no counter goes backwards)."""
+        live = generate_latest(self.live)
         if self.multiprocess_dir is None:
-            return generate_latest(self.registry)
+            return generate_latest(self.registry) + live
         merged = CollectorRegistry()
         MultiProcessCollector(merged, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
-        return generate_latest(merged)
+        return generate_latest(merged) + live
