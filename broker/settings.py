@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from importlib.resources import files
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -123,6 +124,11 @@ class Settings(BaseSettings):
         default=30.0, ge=0,
         description="Least time between two fetches of one partner's jwks_uri caused by a "
         "token with an unknown kid (a rollover).",
+    )
+    traces_exporter: Literal["none", "console", "otlp"] = Field(
+        default="none",
+        description="OpenTelemetry traces: none (off), console, or otlp (configured by the "
+        "standard OTEL_EXPORTER_OTLP_* variables; needs gbo-broker[otlp]).",
     )
     webhook_worker: bool = Field(
         default=True,
