@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import Integer, Text, func, update
+from sqlalchemy import Integer, Text, delete, func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Column, Field, Session, SQLModel, col, select
 
@@ -166,6 +166,17 @@ def redeliver(*, session: Session, partner: str, message_id: str, now: datetime)
     row.lease_owner = row.lease_until = None
     session.add(row)
     return True
+
+
+def prune_delivered(*, engine: Engine, before: datetime) -> int:
+    """Delete delivered rows delivered before ``before`` (pending and dead rows stay); returns
+    how many."""
+    with engine.begin() as conn:
+        return conn.execute(
+            delete(WebhookOutboxRow)
+            .where(col(WebhookOutboxRow.state) == "delivered",
+                   col(WebhookOutboxRow.delivered_at) < before)
+        ).rowcount
 
 
 def backlog(*, engine: Engine) -> dict[str, int]:

@@ -9,6 +9,8 @@ partner's webhook, and records the outcome.
 - At least once: an event is marked delivered only after its 2xx answer; a process that dies in
   between leaves the event to be sent again once its lease runs out. Receivers deduplicate by
   ``webhook-id``.
+- Delivered events are kept ``RETENTION`` (30 days) for the operator's questions, then deleted
+  (:meth:`Deliverer.prune`, hourly); pending and dead ones stay until delivered.
 - :meth:`Deliverer.run_once` takes ``now``, the clock of due times, leases and back-off, so the
   retries can be driven explicitly; the signature's timestamp is always the wall clock's.
 """
@@ -36,6 +38,8 @@ log = logging.getLogger("gbo.webhooks")
 # The closed set of ``last_error`` values (stored, listed to the partner, logged).
 ERRORS = ("timeout", "connection", "redirect", "status", "request")
 OUTCOMES = ("delivered", "retry", "dead")
+RETENTION = timedelta(days=30)
+PRUNE_EVERY = timedelta(hours=1)
 
 
 def _utcnow() -> datetime:
@@ -154,6 +158,11 @@ class Deliverer:
         error = "redirect" if 300 <= response.status_code < 400 else "status"
         return Attempt(response.status_code, error)
 
+    def prune(self, now: datetime | None = None) -> int:
+        """Delete events delivered more than ``RETENTION`` before ``now``; returns how many."""
+        now = now or self.wall()
+        return webhook_outbox.prune_delivered(engine=self.engine, before=now - RETENTION)
+
     # --- the thread -------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -175,10 +184,14 @@ class Deliverer:
         self._http.close()
 
     def _run(self) -> None:
+        pruned_at: datetime | None = None
         while not self._stop.is_set():
             try:
                 while self.run_once() == self.batch and not self._stop.is_set():
                     pass  # a full batch: more may be due
+                if pruned_at is None or self.wall() - pruned_at >= PRUNE_EVERY:
+                    pruned_at = self.wall()
+                    self.prune(pruned_at)
             except Exception:  # noqa: BLE001 - the database may be away; try again next round
                 log.exception("webhook delivery round failed")
             self._wake.wait(self.interval)

@@ -269,6 +269,23 @@ def test_a_deliverer_that_died_holding_an_event_leaves_it_to_another_after_the_l
     assert [d.headers["webhook-id"] for d in receiver.verified] == [claimed.message_id]
 
 
+def test_delivered_events_are_pruned_after_thirty_days_and_dead_ones_kept(
+    api: TestClient, settings: Settings, ctx: BrokerContext, receiver: Receiver
+) -> None:
+    for _ in range(2):
+        answer(api, settings, ask(api, settings), "refuse")
+    now = datetime.now(UTC)
+    with Session(ctx.engine) as session:  # the second one is dead already
+        row = session.exec(select(WebhookOutboxRow).order_by(WebhookOutboxRow.id)).all()[1]
+        row.state = "dead"
+        session.add(row)
+        session.commit()
+    assert deliverer(ctx).run_once(now) == 1
+    assert deliverer(ctx).prune(now + timedelta(days=29)) == 0
+    assert deliverer(ctx).prune(now + timedelta(days=31)) == 1
+    assert [r.state for r in rows(ctx.engine)] == ["dead"]
+
+
 def test_the_background_worker_delivers_without_being_driven(
     settings: Settings, engine: Engine, receiver: Receiver
 ) -> None:
