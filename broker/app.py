@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import anyio.to_thread
 from fastapi import FastAPI
-from opentelemetry.sdk.trace.export import SpanExporter
 
 from broker.api import include_routes
 from broker.context import BrokerContext, load_context
@@ -18,7 +18,11 @@ from broker.portal import is_portal_path, is_static_path
 from broker.problems import install_problem_handlers
 from broker.settings import Settings
 from broker.store.db import POOL_HEADROOM
-from broker.tracing import Tracing, exporter_from, install_tracing
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
+
+    from broker.tracing import Tracing
 
 
 def create_app(
@@ -61,9 +65,14 @@ def create_app(
     # comes from outside every middleware: it is problem+json, never a portal page.)
     app.add_middleware(SecurityHeadersMiddleware, is_html=is_portal_path, is_static=is_static_path,
                        form_action_origin=ctx.oidc.origin if ctx.oidc else None)
-    exporter = span_exporter or exporter_from(ctx.settings.traces_exporter)
-    if exporter is not None:  # outermost: the trace spans the whole request, logs included
-        tracing = install_tracing(app, ctx.engine, exporter)
+    if span_exporter is not None or ctx.settings.traces_exporter != "none":
+        # Imported only when traces are on: the SDK and instrumentations cost each worker's
+        # start-up otherwise.
+        from broker.tracing import exporter_from, install_tracing
+
+        exporter = span_exporter or exporter_from(ctx.settings.traces_exporter)
+        if exporter is not None:  # outermost: the trace spans the whole request, logs included
+            tracing = install_tracing(app, ctx.engine, exporter)
     app.state.tracing = tracing
     return app
 

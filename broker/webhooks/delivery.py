@@ -114,7 +114,7 @@ class Deliverer:
     def _attempt(self, row: webhook_outbox.Claimed, now: datetime) -> None:
         partner = self.registry.partner(row.partner)
         webhook = partner.webhook if partner is not None else None
-        if webhook is None:  # the registry changed under the row: keep it for later
+        if webhook is None:  # not claimable (claim_due filters by partner): a failed attempt
             result = Attempt(None, "request")
         else:
             result = self.post(webhook.url, webhook.secret, row.message_id, row.payload)
