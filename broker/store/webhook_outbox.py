@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
 
 from sqlalchemy import Integer, Text, delete, func, update
 from sqlalchemy.engine import Engine
@@ -27,8 +26,8 @@ from sqlmodel import Column, Field, Session, SQLModel, col, select
 
 from broker.store.models import UTCDateTime
 
-State = Literal["pending", "delivered", "dead"]
-STATES: tuple[State, ...] = ("pending", "delivered", "dead")
+# A row's ``state``: pending | delivered | dead.
+STATES = ("pending", "delivered", "dead")
 
 
 class WebhookOutboxRow(SQLModel, table=True):
