@@ -33,7 +33,16 @@ EVENT_TYPES: dict[str, frozenset[str]] = {
     # DESIGN §9 consent requests: the client answered the partner's request.
     "consent_request.approved": frozenset({"consent_request_id", "consent_id"}),
     "consent_request.refused": frozenset({"consent_request_id"}),
+    # DESIGN §10 referrals: the receiver hears of a referral proposed to it, the sender of each
+    # later status (GET /v1/referrals/{id}).
+    **{f"referral.{status}": frozenset({"referral_id"}) for status in (
+        "proposed", "accepted", "declined", "completed", "dropped", "expired",
+        "consent_refused")},
 }
+# A referral's status -> who hears of it: the receiving partner or the referring one.
+_REFERRAL_AUDIENCE = {"proposed": "to", "accepted": "from", "declined": "from",
+                      "completed": "from", "dropped": "from", "expired": "from",
+                      "consent_refused": "from"}
 
 # An id in ``data`` is broker-made: a short prefix and 128 random bits in hex (``cs-…``,
 # ``cr-…``) or a UUID; never a caller's value, so never an INSZ.
@@ -70,6 +79,18 @@ def payload(event_type: str, data: Mapping[str, object], now: datetime) -> str:
     check_data(event_type, data)
     return json.dumps({"type": event_type, "timestamp": format_time(now), "data": dict(data)},
                       separators=(",", ":"), sort_keys=True)
+
+
+def enqueue_referral(*, session: Session, registry: Registry, referral_id: str, status: str,
+                     from_partner: str, to_partner: str, now: datetime) -> int:
+    """Queue ``referral.<status>`` for the partner that hears of it; nothing for a status no
+    one is told of (``awaiting_consent``: the receiver is not proposed anything yet)."""
+    audience = _REFERRAL_AUDIENCE.get(status)
+    if audience is None:
+        return 0
+    return enqueue(session=session, registry=registry,
+                   partners=[to_partner if audience == "to" else from_partner],
+                   event_type=f"referral.{status}", data={"referral_id": referral_id}, now=now)
 
 
 def enqueue(*, session: Session, registry: Registry, partners: Iterable[str], event_type: str,

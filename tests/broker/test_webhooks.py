@@ -137,6 +137,32 @@ def test_revocation_is_pushed_to_the_partner_that_received_data(
     assert [r.partner for r in rows(ctx.engine)] == [CAW]  # only the partner that received
 
 
+def test_referral_changes_are_pushed_to_the_partner_concerned(
+    api: TestClient, settings: Settings, ctx: BrokerContext, receiver: Receiver
+) -> None:
+    declare_relation(api, settings, OCMW)
+    created = api.post("/v1/referrals", headers=partner_auth(settings, OCMW), json={
+        "insz": VALID_INSZ, "to": CAW, "reason": "schulden",
+        "sections": ["contact", "hulpvraag", "identiteit"]})
+    assert created.status_code == 201, created.text
+    referral = created.json()
+    assert referral["status"] == "awaiting_consent"  # not proposed to the receiver yet
+    answer(api, settings, referral["consent_request_id"], "approve")
+    declined = api.post(f"/v1/referrals/{referral['id']}/decline", json={"reason": "wachtlijst"},
+                        headers=partner_auth(settings, CAW))
+    assert declined.status_code == 200, declined.text
+    deliverer(ctx).run_once()
+    assert sorted((r.partner, r.event_type, r.state) for r in rows(ctx.engine)) == [
+        (CAW, "referral.proposed", "delivered"),
+        (OCMW, "consent_request.approved", "delivered"),
+        (OCMW, "referral.declined", "delivered"),
+    ]
+    pushed = {d.event["type"]: d.event["data"] for d in receiver.verified}
+    assert pushed["referral.proposed"] == pushed["referral.declined"] == {
+        "referral_id": referral["id"]}
+    assert VALID_INSZ not in "".join(d.body.decode() for d in receiver.deliveries)
+
+
 def test_receiver_that_is_down_gets_the_event_when_it_comes_back(
     api: TestClient, settings: Settings, ctx: BrokerContext, receiver: Receiver
 ) -> None:
