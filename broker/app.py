@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -18,12 +19,20 @@ from broker.problems import install_problem_handlers
 from broker.settings import Settings
 from broker.store.db import POOL_HEADROOM
 
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
+
+    from broker.tracing import Tracing
+
 
 def create_app(
-    settings: Settings | None = None, *, context: BrokerContext | None = None
+    settings: Settings | None = None, *, context: BrokerContext | None = None,
+    span_exporter: SpanExporter | None = None,
 ) -> FastAPI:
-    """Build the broker. Raises ``ConfigurationError`` if it must not start (see ``context``)."""
+    """Build the broker. Raises ``ConfigurationError`` if it must not start (see ``context``).
+    Traces go to ``span_exporter``, else to the one ``GBO_TRACES_EXPORTER`` names, if any."""
     ctx = context or load_context(settings or Settings())
+    tracing: Tracing | None = None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -32,6 +41,8 @@ def create_app(
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = ctx.settings.max_in_flight + POOL_HEADROOM
         yield
+        if tracing is not None:
+            tracing.close()
         ctx.close()
 
     app = FastAPI(
@@ -54,6 +65,15 @@ def create_app(
     # comes from outside every middleware: it is problem+json, never a portal page.)
     app.add_middleware(SecurityHeadersMiddleware, is_html=is_portal_path, is_static=is_static_path,
                        form_action_origin=ctx.oidc.origin if ctx.oidc else None)
+    if span_exporter is not None or ctx.settings.traces_exporter != "none":
+        # Imported only when traces are on: the SDK and instrumentations cost each worker's
+        # start-up otherwise.
+        from broker.tracing import exporter_from, install_tracing
+
+        exporter = span_exporter or exporter_from(ctx.settings.traces_exporter)
+        if exporter is not None:  # outermost: the trace spans the whole request, logs included
+            tracing = install_tracing(app, ctx.engine, exporter)
+    app.state.tracing = tracing
     return app
 
 

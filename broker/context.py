@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from audit.keys import Ed25519Verifier
 from audit.log import TransparencyLog
 from broker.errors import ConfigurationError
+from broker.gauges import SharedStateCollector
 from broker.observability import Metrics
 from broker.policy.evaluator import PolicyEvaluator
 from broker.policy.factory import catalogue_of, load_policy_bundle, make_evaluator
@@ -43,6 +44,7 @@ from broker.store.audit_vocabulary import GuardCollector, Vocabulary
 from broker.store.db import check_migrated, make_engine
 from broker.store.keyring import Keyring
 from broker.store.replay import DatabaseReplayGuard, MemoryReplayGuard, make_replay_guard
+from broker.webhooks.delivery import Deliverer
 from broker.witnessing import Witness, Witnessing, parse_witnesses
 from consent.catalogue import Catalogue
 
@@ -70,6 +72,7 @@ class BrokerContext:
     owns_engine: bool = False
     witnesses: tuple[Witness, ...] = ()  # DESIGN §9: the log's witnesses (GBO_WITNESSES)
     witnessing: Witnessing | None = None
+    webhooks: Deliverer | None = None  # docs/webhooks.md: None when no partner has a webhook
 
     @property
     def receipt_key(self) -> ReceiptKey:
@@ -84,6 +87,8 @@ class BrokerContext:
 
     def close(self) -> None:
         """Stop the audit writer and checkpointer; release connections this context opened."""
+        if self.webhooks is not None:
+            self.webhooks.close()
         if self.witnessing is not None:
             self.witnessing.close()
         self.rate_limiter.close()
@@ -136,6 +141,12 @@ def _refuse_demo_material(
         found.append("the issuer keys")
     if eid_anchors.demo:
         found.append("the eID trust anchors (the demo root)")
+    plain = sorted(p.id for p in registry.partners.values()
+                   if p.webhook is not None and p.webhook.is_loopback_http)
+    if plain:
+        raise ConfigurationError(
+            "refusing to start outside demo mode with plain-http webhooks (use https): "
+            + ", ".join(plain))
     if found:
         raise ConfigurationError(
             "refusing to start outside demo mode with demo keys: "
@@ -207,7 +218,20 @@ def load_context(settings: Settings, *, engine: Engine | None = None) -> BrokerC
                                 interval=settings.witness_interval,
                                 timeout=settings.witness_timeout)
         witnessing.start()
+    metrics.live.register(SharedStateCollector(engine=engine, store=log.store,
+                                               witnesses=witnesses))
+    webhooks = None
+    if any(p.webhook is not None for p in registry.partners.values()):
+        webhooks = Deliverer(engine=engine, registry=registry,
+                             deliveries=metrics.webhook_deliveries,
+                             max_attempts=settings.webhook_max_attempts,
+                             backoff_base=settings.webhook_backoff_base,
+                             backoff_max=settings.webhook_backoff_max,
+                             timeout=settings.webhook_timeout, interval=settings.webhook_interval)
+        if settings.webhook_worker:
+            webhooks.start()
     return BrokerContext(
+        webhooks=webhooks,
         witnesses=witnesses,
         witnessing=witnessing,
         settings=settings,

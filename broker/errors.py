@@ -221,6 +221,14 @@ class CoordinationRefused(BrokerError):
     title = "This partner may not coordinate this client"
 
 
+class DeadLetterNotFound(BrokerError):
+    """Unknown, not dead (pending or delivered), or another partner's: indistinguishable."""
+
+    code = "dead_letter_not_found"
+    status = 404
+    title = "No such dead letter"
+
+
 class ExclusionNotFound(BrokerError):
     code = "exclusion_not_found"
     status = 404

@@ -118,8 +118,8 @@ class BrokerMiddleware:
     """Outermost layer. Assigns a broker-made ``X-Request-ID`` (a UUID: logs and audit entries
     carry it; a caller's value is echoed only as ``X-Correlation-ID``, DESIGN §9), rejects
     bodies over ``max_body`` bytes with 413 (by ``Content-Length`` up front, or while
-    streaming), logs one JSON line per request (request id, partner, route template, status,
-    duration — never a raw path or query) and counts it in Prometheus metrics."""
+    streaming), logs one JSON line per request (request id, partner, method, route template,
+    status, duration — never a raw path or query) and counts it in Prometheus metrics."""
 
     def __init__(self, app: ASGIApp, *, max_body: int, metrics: Metrics,
                  max_in_flight: int | None = None, max_queued: int = 0,
@@ -257,12 +257,12 @@ class BrokerMiddleware:
         self.metrics.duration.labels(method, template).observe(seconds)
         access_log.info(
             "request",
-            extra={
+            extra={  # ECS names (broker.log_guard); url.path is the route template (DESIGN §9)
                 "request_id": request_id,
-                "method": method,
-                "route": template,
-                "status": status,
-                "duration_ms": round(seconds * 1000, 3),
-                "partner": state.get("partner"),
+                "http.request.method": method,
+                "url.path": template,
+                "http.response.status_code": status,
+                "event.duration": round(seconds * 1e9),  # ECS: nanoseconds
+                "gbo.partner": state.get("partner"),
             },
         )

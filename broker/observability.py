@@ -1,5 +1,9 @@
 """Structured JSON logs and Prometheus metrics. Neither ever carries an INSZ or content.
 
+Log lines are ECS-shaped JSON (Elastic Common Schema field names, ``broker.log_guard``):
+``@timestamp`` in ISO 8601 UTC with milliseconds and ``Z``, ``log.level``, ``message``,
+``process.pid``, the request's ``http.request.id`` and, inside a traced request, ``trace.id``.
+
 Metric labels are bounded: the route *template* (``/v1/entries``), method and status; never a raw
 path, query or body value.
 
@@ -24,6 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from opentelemetry import trace
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
 from prometheus_client.multiprocess import MultiProcessCollector
 from pythonjsonlogger.json import JsonFormatter
@@ -38,24 +43,25 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 
 
 class BrokerLogFilter(logging.Filter):
-    """Adds the request id to each record and drops uvicorn's ``color_message`` (the message
-    again, with ANSI colour codes: noise in a JSON line)."""
+    """Adds the request id and, inside a traced request, the trace and span ids (ECS
+    ``trace.id``, ``span.id``) to each record, and drops uvicorn's ``color_message`` (the
+    message again, with ANSI colour codes: noise in a JSON line)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
             record.request_id = request_id_var.get()
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid and "trace.id" not in record.__dict__:
+            record.__dict__["trace.id"] = trace.format_trace_id(span.trace_id)
+            record.__dict__["span.id"] = trace.format_span_id(span.span_id)
         record.__dict__.pop("color_message", None)
         return True
 
 
 def json_formatter() -> JsonFormatter:
-    from broker.log_guard import GuardedJsonFormatter  # DESIGN §9: the closed vocabulary's guard
+    from broker.log_guard import EcsJsonFormatter  # DESIGN §9: the closed vocabulary's guard
 
-    return GuardedJsonFormatter(
-        "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(process)d",
-        # pid: which worker process wrote the line (serve --workers N)
-        rename_fields={"levelname": "level", "asctime": "time", "process": "pid"},
-    )
+    return EcsJsonFormatter()
 
 
 def logging_config(level: str = "INFO") -> dict[str, Any]:
@@ -155,12 +161,22 @@ class Metrics:
             registry=self.registry,
         )
 
+        # outcome: delivered | retry | dead (closed, broker.webhooks.delivery.OUTCOMES)
+        self.webhook_deliveries = Counter(
+            "gbo_webhook_deliveries", "Webhook delivery attempts by outcome", ["outcome"],
+            registry=self.registry,
+        )
+        # Gauges read at scrape time from shared state (the database, the log), the same
+        # whichever worker answers: exposed in both modes, beside the per-process values.
+        self.live = CollectorRegistry(auto_describe=True)
+
     def exposition(self) -> bytes:
         """The Prometheus text format of every metric: this process's, or in multi-process mode
         the sum over every worker that ran since the server started (a worker that exited keeps
         counting, so no counter goes backwards)."""
+        live = generate_latest(self.live)
         if self.multiprocess_dir is None:
-            return generate_latest(self.registry)
+            return generate_latest(self.registry) + live
         merged = CollectorRegistry()
         MultiProcessCollector(merged, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
-        return generate_latest(merged)
+        return generate_latest(merged) + live

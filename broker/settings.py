@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from importlib.resources import files
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -123,6 +124,32 @@ class Settings(BaseSettings):
         default=30.0, ge=0,
         description="Least time between two fetches of one partner's jwks_uri caused by a "
         "token with an unknown kid (a rollover).",
+    )
+    traces_exporter: Literal["none", "console", "otlp"] = Field(
+        default="none",
+        description="OpenTelemetry traces: none (off), console, or otlp (configured by the "
+        "standard OTEL_EXPORTER_OTLP_* variables; needs gbo-broker[otlp]).",
+    )
+    webhook_worker: bool = Field(
+        default=True,
+        description="Deliver the webhook outbox from a background thread of this process "
+        "(docs/webhooks.md); with several workers each delivers, rows are claimed by lease.",
+    )
+    webhook_max_attempts: int = Field(
+        default=12, ge=1, description="Attempts before a webhook event is a dead letter."
+    )
+    webhook_backoff_base: float = Field(
+        default=30.0, gt=0, description="Seconds before the first retry of a webhook event; "
+        "each further retry waits twice as long (with jitter), up to webhook_backoff_max.",
+    )
+    webhook_backoff_max: float = Field(
+        default=6 * 3600.0, gt=0, description="Longest wait between two webhook attempts (s)."
+    )
+    webhook_timeout: float = Field(
+        default=10.0, gt=0, description="Longest wait for a webhook receiver's answer (s)."
+    )
+    webhook_interval: float = Field(
+        default=1.0, gt=0, description="Seconds between rounds of the webhook deliverer."
     )
     checkpoint_interval: float = Field(
         default=2.0,

@@ -23,6 +23,7 @@ from broker.api import (
     relations,
     review,
     tiles,
+    webhooks,
     well_known,
 )
 
@@ -45,6 +46,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     mandates.me_router,
     notifications.router,
     referrals.router,  # DESIGN §10: casework
+    webhooks.router,  # docs/webhooks.md: dead letters
     well_known.router,
     fhir_terminology.router,  # DESIGN §3: the FHIR export's code systems and profile
 )

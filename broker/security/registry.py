@@ -6,15 +6,24 @@ how the demo registry finds keys generated at first run), or from the partner's 
 (``jwks_uri``, fetched and cached by ``broker.security.jwks``: the partner rolls its keys over
 without a change to the registry). A set may hold several keys: during a rollover, the old and
 the new one.
+
+A partner may have a webhook (docs/webhooks.md): ``webhook: {url, secret_file}``. The URL is
+``https://``, or ``http://`` to a loopback address (127.0.0.1, ::1, localhost), which only a demo
+broker accepts (``broker.context``); the secret is a Standard Webhooks secret
+(``whsec_`` + base64 of 24 to 64 random bytes), read from its own file like the keys, so the
+registry itself holds no secret.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 from jwt import PyJWK
@@ -46,6 +55,41 @@ class _NetworkSpec(BaseModel):
     name: str
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
+
+
+def webhook_url_problem(url: str) -> str | None:
+    """Why ``url`` is no acceptable webhook URL, or None: ``https://host...``, or ``http://`` to a
+    loopback host; no user info, no fragment."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError:
+        return "not a URL"
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return "not an http(s) URL"
+    if parts.username is not None or parts.password is not None or parts.fragment:
+        return "a webhook URL carries no user info and no fragment"
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+        return "http is accepted only to a loopback address; use https"
+    return None
+
+
+class _WebhookSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(max_length=2000)
+    secret_file: str
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        problem = webhook_url_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+
 class _PartnerSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str = Field(pattern=SLUG, max_length=64)
@@ -58,6 +102,7 @@ class _PartnerSpec(BaseModel):
     jwks: dict[str, Any] | None = None
     jwks_file: str | None = None
     jwks_uri: str | None = Field(default=None, max_length=2048)
+    webhook: _WebhookSpec | None = None
 
     @field_validator("kbo")
     @classmethod
@@ -93,6 +138,18 @@ class Network:
 
 
 @dataclass(frozen=True)
+class Webhook:
+    """Where a partner's events go and the secret they are signed with (Standard Webhooks)."""
+
+    url: str
+    secret: str = field(repr=False)  # whsec_<base64>
+
+    @property
+    def is_loopback_http(self) -> bool:
+        return urlsplit(self.url).scheme == "http"
+
+
+@dataclass(frozen=True)
 class Partner:
     id: str
     kbo: str
@@ -103,6 +160,7 @@ class Partner:
     active: bool
     keys: dict[str, PyJWK] = field(repr=False, compare=False)
     remote: RemoteJwks | None = field(default=None, repr=False, compare=False)
+    webhook: Webhook | None = field(default=None, repr=False, compare=False)
 
     def key(self, kid: str) -> PyJWK | None:
         """This partner's public key ``kid`` (from its ``jwks_uri`` when it has one), or None."""
@@ -130,13 +188,37 @@ class Registry:
         return [p for p in self.partners.values() if p.network == network]
 
 
+def _resolve(path_text: str, base: Path, data_dir: Path) -> Path:
+    path = Path(path_text.replace("{data_dir}", str(data_dir)))
+    return path if path.is_absolute() else base / path
+
+
+def _load_webhook(spec: _PartnerSpec, base: Path, data_dir: Path) -> Webhook | None:
+    if spec.webhook is None:
+        return None
+    path = _resolve(spec.webhook.secret_file, base, data_dir)
+    try:
+        secret = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigurationError(
+            f"webhook secret of partner {spec.id!r} not readable at {path}") from exc
+    try:
+        raw = base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ConfigurationError(
+            f"webhook secret of partner {spec.id!r} is not whsec_<base64>") from exc
+    if not secret.startswith(SECRET_PREFIX) or not 24 <= len(raw) <= 64:
+        raise ConfigurationError(
+            f"webhook secret of partner {spec.id!r} must be whsec_ and 24 to 64 bytes in base64")
+    return Webhook(url=spec.webhook.url, secret=secret)
+
+
 def _load_keys(spec: _PartnerSpec, base: Path, data_dir: Path) -> dict[str, PyJWK]:
     if spec.jwks is not None:
         jwks: object = spec.jwks
     else:
         assert spec.jwks_file is not None
-        path = Path(spec.jwks_file.replace("{data_dir}", str(data_dir)))
-        path = path if path.is_absolute() else base / path
+        path = _resolve(spec.jwks_file, base, data_dir)
         try:
             jwks = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
@@ -183,6 +265,7 @@ def parse_registry(raw: Any, *, base: Path, data_dir: Path,
             active=p.active,
             keys={} if p.jwks_uri is not None else _load_keys(p, base, data_dir),
             remote=None if p.jwks_uri is None else fetcher.remote(p.id, p.jwks_uri),
+            webhook=_load_webhook(p, base, data_dir),
         )
     return Registry(networks=networks, partners=partners, demo=spec.demo)
 

@@ -27,6 +27,7 @@ from broker.services.client_scope import ClientScope
 from broker.services.relations import require_valid_relation
 from broker.store import crypto
 from broker.store.audit_events import AuditEvent
+from broker.webhooks import events as webhook_events
 from consent import control_store
 from consent.controls import (
     REQUEST_LIFETIME,
@@ -160,7 +161,15 @@ def _decide(session: Session, ctx: BrokerContext, request: ConsentRequest,
     referral_waits.request_decided(session=session, ctx=ctx, request=decided, decision=decision,
                                    now=now)
     control_store.record_decision(session=session, decided=decided)
+    if decision != "withdrawn":  # docs/webhooks.md: the asking partner hears the client's answer
+        data: dict[str, object] = {"consent_request_id": request.id}
+        if consent_id is not None:
+            data["consent_id"] = consent_id
+        webhook_events.enqueue(session=session, registry=ctx.registry, partners=[request.partner],
+                               event_type=f"consent_request.{decision}", data=data, now=now)
     session.commit()
+    if ctx.webhooks is not None:
+        ctx.webhooks.wake()
     return decided
 
 

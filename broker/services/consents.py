@@ -34,6 +34,7 @@ from broker.services.client_scope import ClientScope
 from broker.services.presence import prove_presence
 from broker.services.relations import require_valid_relation
 from broker.store.audit_events import AuditEvent
+from broker.webhooks import events as webhook_events
 from consent import errors, notices, store, versions
 from consent.models import (
     ConsentStatus,
@@ -248,7 +249,13 @@ def _replace_head(
         session=session, partners=partners, network=new.network, consent_id=new.id,
         version=new.version, change=change, no_longer_covers=withdrawn.as_dict(), now=now,
     )
+    webhook_events.enqueue(  # docs/webhooks.md: pushed as well, in the same transaction
+        session=session, registry=ctx.registry, partners=partners, event_type=f"consent.{change}",
+        data={"consent_id": new.id, "version": new.version}, now=now,
+    )
     session.commit()
+    if ctx.webhooks is not None:
+        ctx.webhooks.wake()
     stored = StoredConsent(record=new, change=change, recorded_by_partner=None)
     return OwnConsent([*own.versions[:-1], StoredConsent(closed, own.head.change,
                        own.head.recorded_by_partner), stored], own.relations)

@@ -18,6 +18,7 @@ from broker.context import BrokerContext
 from broker.observability import request_id_var
 from broker.store.audit_events import AuditEvent
 from broker.store.casework import ReferralRow
+from broker.webhooks import events as webhook_events
 from consent.controls import REQUEST_LIFETIME, ConsentRequest
 
 ANSWER_WINDOW = REQUEST_LIFETIME  # DESIGN §10: the receiver answers within 14 days
@@ -53,3 +54,7 @@ def request_decided(*, session: Session, ctx: BrokerContext, request: ConsentReq
         ctx.audit.append(referral_event(kind, row, partner=None, worker=None,
                                         facts={"consent_request_id": request.id}), now=now)
         session.add(row)
+        # docs/webhooks.md: proposed now to the receiver, or ended for the sender
+        webhook_events.enqueue_referral(
+            session=session, registry=ctx.registry, referral_id=row.id, status=row.status,
+            from_partner=row.from_partner, to_partner=row.to_partner, now=now)

@@ -52,6 +52,7 @@ from broker.services.referral_waits import ANSWER_WINDOW, referral_event
 from broker.services.relations import require_valid_relation
 from broker.store import crypto
 from broker.store.casework import ReferralRow
+from broker.webhooks import events as webhook_events
 from consent.models import HelpRelation, Recipient
 from consent.rules import add_months
 
@@ -163,6 +164,7 @@ def propose(*, session: Session, ctx: BrokerContext, principal: PartnerPrincipal
                                     worker=principal.worker, facts=facts),
                      never_contains=(body.insz,), now=now)
     session.add(row)
+    _push(session, ctx, row, now)
     session.commit()
     return row
 
@@ -193,6 +195,9 @@ def expire_due(*, session: Session, ctx: BrokerContext, network: str, now: datet
         coordination_notices.notify_coordinator(
             session=session, network=row.network, client_ref=row.client_ref,
             kind="referral_expired", about_partner=row.to_partner, referral_id=row.id, now=now)
+        webhook_events.enqueue_referral(
+            session=session, registry=ctx.registry, referral_id=row.id, status="expired",
+            from_partner=row.from_partner, to_partner=row.to_partner, now=now)
         session.commit()
         done += 1
     return done
@@ -280,6 +285,15 @@ def _move(session: Session, ctx: BrokerContext, principal: PartnerPrincipal, row
         raise ReferralNotOpen()
     row.status, row.updated_at = status, now
     session.add(row)
+    _push(session, ctx, row, now)
+
+
+def _push(session: Session, ctx: BrokerContext, row: ReferralRow, now: datetime) -> None:
+    """docs/webhooks.md: the partner concerned hears of the referral's new status, in the
+    transaction of the change."""
+    webhook_events.enqueue_referral(
+        session=session, registry=ctx.registry, referral_id=row.id, status=row.status,
+        from_partner=row.from_partner, to_partner=row.to_partner, now=now)
 
 
 @dataclass(frozen=True)

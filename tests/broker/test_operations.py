@@ -54,11 +54,14 @@ def test_access_log_is_one_json_line_per_request(
         response = api.post("/v1/entries", json=make_entry(), headers=partner_auth(settings))
     [record] = [r for r in caplog.records if r.name == "gbo.access"]
     line = json.loads(json_formatter().format(record))
-    assert line["request_id"] == response.headers["x-request-id"]
-    assert line["partner"] == "ocmw-gent"
-    assert line["route"] == "/v1/entries"
-    assert line["status"] == 201
-    assert line["duration_ms"] > 0
+    assert line["http.request.id"] == response.headers["x-request-id"]
+    assert line["gbo.partner"] == "ocmw-gent"
+    assert line["http.request.method"] == "POST"
+    assert line["url.path"] == "/v1/entries"  # the route template, never the raw path
+    assert line["http.response.status_code"] == 201
+    assert line["event.duration"] > 0  # nanoseconds (ECS)
+    assert (line["log.logger"], line["log.level"], line["message"]) == ("gbo.access", "info",
+                                                                       "request")
 
 
 @pytest.mark.parametrize(("request_id", "logged"), [
@@ -73,7 +76,7 @@ def test_the_log_keeps_the_brokers_request_id_whatever_digits_it_holds(
     record = logging.LogRecord("gbo.access", logging.INFO, __file__, 1, "request", None, None)
     record.request_id = request_id
     line = json.loads(json_formatter().format(record))
-    assert line["request_id"] == logged
+    assert line.get("http.request.id") == logged
     assert "85073003328" not in json.dumps(line)
 
 

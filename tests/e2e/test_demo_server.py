@@ -32,9 +32,9 @@ def test_new_user_posts_an_entry_with_a_cli_token(tmp_path: Path) -> None:
         server.wait(timeout=10)
     logged = broker.log.read_text()
     lines = [json.loads(line) for line in logged.splitlines()]  # every line is JSON
-    access = [entry for entry in lines if entry.get("name") == "gbo.access"]
-    assert any(e["route"] == "/v1/entries" and e["status"] == 201 and e["partner"] == "ocmw-gent"
-               for e in access)
+    access = [entry for entry in lines if entry.get("log.logger") == "gbo.access"]
+    assert any(e["url.path"] == "/v1/entries" and e["http.response.status_code"] == 201
+               and e["gbo.partner"] == "ocmw-gent" for e in access)
     assert "85073003328" not in logged
     assert "e2e-marker" not in logged
 

@@ -143,8 +143,8 @@ def test_keys_init_wrote_the_kek_where_configured_readable_by_the_owner_only(
 
 def test_two_workers_start_and_log_no_error(production: Production) -> None:
     records = [json.loads(line) for line in production.broker.log.read_text().splitlines()]
-    assert any(r.get("workers") == 2 for r in records), records
-    errors = [r for r in records if r.get("level") in ("ERROR", "CRITICAL")]
+    assert any(r.get("gbo.workers") == 2 for r in records), records
+    errors = [r for r in records if r.get("log.level") in ("error", "critical")]
     assert errors == []
 
 
