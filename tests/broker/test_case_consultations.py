@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from broker.context import BrokerContext
+from broker.services.case_consultations import add_months
 from broker.settings import Settings
 from broker.store.consultations import CaseConsultation
 from tests.factories import (
@@ -273,3 +274,49 @@ def test_consent_for_casusoverleg_refused(api: TestClient, settings: Settings) -
         headers=partner_auth(settings, OCMW))
     assert response.status_code == 422, response.text
     assert response.json()["code"] == "purpose_not_by_consent"
+
+
+def test_goal_reference_and_insz_never_reach_the_audit_log(api: TestClient, settings: Settings,
+                                                           ctx: BrokerContext,
+                                                           dossier: dict[str, str]) -> None:
+    cc = open_consultation(api, settings)
+    ask(api, settings)
+    api.post(f"/v1/case-consultations/{cc['id']}/close", headers=supervisor(settings))
+    leaves = [s.leaf for s in ctx.audit.log.store.iter_leaves(0)]
+    assert any(cc["id"].encode() in leaf for leaf in leaves)
+    for secret in (GOAL, "PK-2026-0417", VALID_INSZ):
+        assert not any(secret.encode() in leaf for leaf in leaves), secret
+    with Session(ctx.engine) as session:
+        row = session.get(CaseConsultation, cc["id"])
+        assert row is not None and GOAL.encode() not in row.secret_ct
+
+
+def test_unknown_consultation_close_is_404(api: TestClient, settings: Settings) -> None:
+    response = api.post(f"/v1/case-consultations/cc-{'a' * 32}/close",
+                        headers=supervisor(settings))
+    assert response.status_code == 404
+    assert response.json()["code"] == "case_consultation_not_found"
+
+
+@pytest.mark.parametrize("path", ["/v1/case-consultations/nope",
+                                  "/v1/case-consultations/cc-XYZ/close",
+                                  "/v1/audit/entries?consultation=85073003328"],
+                         ids=["get_bad_id", "close_bad_id", "audit_filter_bad_id"])
+def test_bad_consultation_id_is_problem_json(api: TestClient, settings: Settings,
+                                             path: str) -> None:
+    headers = supervisor(settings) if "/audit/" in path or path.endswith("/close") \
+        else partner_auth(settings, CAW)
+    method = api.post if path.endswith("/close") else api.get
+    response = method(path, headers=headers)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "85073003328" not in response.text
+
+
+@pytest.mark.parametrize(("start", "months", "end"), [
+    ("2026-08-31T12:00:00+00:00", 6, "2027-02-28T12:00:00+00:00"),
+    ("2026-12-01T00:00:00+00:00", 6, "2027-06-01T00:00:00+00:00"),
+    ("2027-08-31T00:00:00+00:00", 6, "2028-02-29T00:00:00+00:00"),
+], ids=["clamped_to_february", "over_new_year", "leap_year"])
+def test_six_months_ahead_is_calendar_months(start: str, months: int, end: str) -> None:
+    assert add_months(datetime.fromisoformat(start), months) == datetime.fromisoformat(end)
