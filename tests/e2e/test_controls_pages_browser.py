@@ -234,3 +234,10 @@ def test_control_page_breaks_no_content_security_policy_rule(visit: Visit, name:
     page = visit.open(name, DESKTOP, csp_violations=violations)
     page.close()
     assert violations == [], f"{name} under the portal's CSP:\n" + "\n".join(violations)
+
+
+def test_overview_tells_an_of_her_ended_consultation(visit: Visit) -> None:
+    """DESIGN §10: the page checked above does show the consultation's notice."""
+    page = visit.open("overview-with-request-and-notices", DESKTOP)
+    expect(page.get_by_role("heading", name="Casusoverleg over jou")).to_be_visible()
+    page.close()
