@@ -16,7 +16,7 @@ from __future__ import annotations
 import calendar
 import json
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -208,7 +208,7 @@ def for_auditor(*, session: Session, scope: str) -> list[CaseConsultation]:
     return [c for c in rows if in_scope(c, scope)]
 
 
-def relied_on(entry: dict[str, object]) -> list[str]:
+def relied_on(entry: Mapping[str, object]) -> list[str]:
     """The consultation ids an audit entry names (an access decision or a lifecycle event)."""
     facts = entry.get("facts")
     if not isinstance(facts, dict):

@@ -31,9 +31,24 @@ def test_auditor_portal_lists_consultations_with_their_accesses(
     [row] = audit_portal.table(page.text, "tabel-casusoverleg")
     assert row[0] == cc["id"]
     assert row[1] == "Machtiging van de procureur des Konings"
-    assert row[4:] == ["loopt", "bij het einde", "1"]
+    assert row[4:7] == ["loopt", "bij het einde", "1"]
     assert "OCMW" in row[2] and "CAW" in row[2]
     assert GOAL not in page.text and "PK-2026-0417" not in page.text
+
+
+def test_auditor_portal_filters_the_log_by_consultation(
+        api: TestClient, settings: Settings, dossier: dict[str, str]) -> None:
+    cc = open_consultation(api, settings)
+    answer = ask(api, settings)
+    ask(api, settings, purpose="hulpvraagverheldering", sections=["identiteit"])  # not under it
+    audit_portal.login(api, "supervisor")
+    assert f'href="/audit?overleg={cc["id"]}"' in api.get("/audit/casusoverleg").text
+    indices, _ = audit_portal.shown(api, f"overleg={cc['id']}")
+    assert answer["audit"]["index"] in indices and len(indices) == 2  # its opening, its access
+    refused = api.get("/audit?overleg=85073003328")
+    assert refused.status_code == 422
+    assert "Dit is geen nummer van een casusoverleg" in refused.text
+    assert "85073003328" not in refused.text
 
 
 def test_auditor_portal_shows_a_partner_scope_only_its_consultations(
