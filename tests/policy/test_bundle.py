@@ -20,8 +20,8 @@ def test_default_bundle_mounts_catalogue_and_separates_tests() -> None:
     bundle = load_bundle(DEFAULT_POLICY_DIR)
     catalogue = json.loads((DEFAULT_POLICY_DIR / "catalogue.json").read_text("utf-8"))
     assert bundle.data == {"gbo": {"catalogue": catalogue}}
-    assert [path for path, _ in bundle.policies] == ["access.rego", "consultation.rego", "coordination.rego",
-                                                     "referral.rego"]
+    assert [path for path, _ in bundle.policies] == [
+        "access.rego", "consultation.rego", "coordination.rego", "referral.rego"]
     assert all(path.endswith("_test.rego") for path, _ in bundle.tests)
     assert bundle.tests
 
