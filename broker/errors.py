@@ -261,6 +261,57 @@ class ReviewRecordNotFound(BrokerError):
     title = "No attested record waits for review under this id"
 
 
+# --- case consultations (DESIGN §10) ---------------------------------------------------------
+
+
+class CaseConsultationNotFound(BrokerError):
+    """Unknown, or one the caller does not take part in: indistinguishable on purpose (DESIGN §4
+    no existence leak)."""
+
+    code = "case_consultation_not_found"
+    status = 404
+    title = "No such case consultation"
+
+
+class CaseConsultationEnded(BrokerError):
+    code = "case_consultation_ended"
+    status = 409
+    title = "This case consultation has ended already"
+
+
+class UnknownLegalBasis(BrokerError):
+    code = "unknown_legal_basis"
+    status = 422
+    title = "legal_basis.code is not a legal basis of the catalogue"
+
+
+class LegalBasisReferenceRequired(BrokerError):
+    code = "legal_basis_reference_required"
+    status = 422
+    title = "This legal basis needs its reference (legal_basis.reference)"
+
+
+class ConsultationEndInPast(BrokerError):
+    code = "consultation_end_in_past"
+    status = 422
+    title = "until must lie in the future"
+
+
+class ConsultationTooLong(BrokerError):
+    code = "consultation_too_long"
+    status = 422
+    title = "until may lie at most 6 months ahead"
+
+
+class ParticipantNotEligible(BrokerError):
+    """A participant that is not an active partner bound by professional secrecy, or the
+    participants are not all of one network."""
+
+    code = "participant_not_eligible"
+    status = 422
+    title = "Every participant must be an active partner of one network, bound by secrecy"
+
+
 class InvalidCursor(BrokerError):
     code = "invalid_cursor"
     status = 422

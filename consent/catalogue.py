@@ -42,7 +42,8 @@ class SectionInfo:
 @dataclass(frozen=True, slots=True)
 class PurposeInfo:
     """A purpose (DESIGN §3): the sections it needs, its Dutch label and explanation, whether it
-    is the break-glass purpose and whether it may disclose other partners' involvement."""
+    is the break-glass purpose, whether it rests on a legal basis (DESIGN §10: casusoverleg, only
+    inside a case consultation) and whether it may disclose other partners' involvement."""
 
     name: str
     label: str
@@ -50,6 +51,34 @@ class PurposeInfo:
     sections: frozenset[str]
     break_glass: bool
     discloses_involvement: bool
+    legal_basis: bool = False
+
+    @property
+    def by_consent(self) -> bool:
+        """Whether a consent may name this purpose: not break-glass, not a legal basis."""
+        return not (self.break_glass or self.legal_basis)
+
+
+@dataclass(frozen=True, slots=True)
+class LegalBasisInfo:
+    """A legal basis of a case consultation (DESIGN §10): its Dutch label and explanation, and
+    whether its reference (e.g. the prosecutor's authorisation) is required."""
+
+    code: str
+    label: str
+    uitleg: str
+    reference_required: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ConsultationInfo:
+    """The case consultation's data (DESIGN §10): its purpose, its longest period in months,
+    the obligation its releases carry and its legal bases."""
+
+    purpose: str
+    max_months: int
+    obligation: str
+    legal_bases: Mapping[str, LegalBasisInfo]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +89,7 @@ class Catalogue:
     # and a declined referral's reason (DESIGN §10); optional in the JSON (``codes``).
     codes: Mapping[str, Mapping[str, str]] = field(
         default_factory=lambda: MappingProxyType({}))
+    consultation: ConsultationInfo | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Catalogue:
@@ -85,6 +115,7 @@ class Catalogue:
                     sections=frozenset(_text(s) for s in raw["sections"]),
                     break_glass=raw.get("break_glass", False) is True,
                     discloses_involvement=raw.get("discloses_involvement", False) is True,
+                    legal_basis=raw.get("legal_basis", False) is True,
                 )
                 for name, raw in raw_purposes.items()
             }
@@ -96,8 +127,9 @@ class Catalogue:
             if not purpose.sections <= sections.keys():
                 raise InvalidCatalogue
         codes = _codes(data.get("codes", {}))
+        consultation = _consultation(data.get("consultation"), purposes)
         return cls(sections=MappingProxyType(sections), purposes=MappingProxyType(purposes),
-                   codes=codes)
+                   codes=codes, consultation=consultation)
 
     def code_list(self, name: str) -> Mapping[str, str]:
         """The closed list ``name`` (code -> label); empty when the catalogue has none."""
@@ -135,3 +167,29 @@ def _text(value: object) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidCatalogue
     return value
+
+
+def _consultation(raw: object, purposes: Mapping[str, PurposeInfo]) -> ConsultationInfo | None:
+    """The optional ``consultation`` block; its purpose must be a legal-basis purpose."""
+    if raw is None:
+        return None
+    try:
+        spec = cast(Mapping[str, Any], raw)
+        bases = cast(Mapping[str, Mapping[str, Any]], spec["legal_bases"])
+        info = ConsultationInfo(
+            purpose=_text(spec["purpose"]),
+            max_months=int(spec["max_months"]),
+            obligation=_text(spec["obligation"]),
+            legal_bases=MappingProxyType({
+                code: LegalBasisInfo(code=code, label=_text(b["label"]),
+                                     uitleg=_text(b["uitleg"]),
+                                     reference_required=b["reference_required"] is True)
+                for code, b in bases.items()}),
+        )
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise InvalidCatalogue from exc
+    purpose = purposes.get(info.purpose)
+    if purpose is None or not purpose.legal_basis or not info.legal_bases \
+            or not 1 <= info.max_months <= 12:
+        raise InvalidCatalogue
+    return info

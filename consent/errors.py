@@ -100,8 +100,8 @@ class RecipientNotBoundBySecrecy(ConsentValidationError):
 
 class PurposeNotByConsent(ConsentValidationError):
     code = "purpose_not_by_consent"
-    message = ("This purpose is the emergency (break-glass) purpose: it is never granted by a "
-               "consent, so a consent for it would mislead.")
+    message = ("This purpose is never granted by a consent (the emergency break-glass purpose, "
+               "or a case consultation's legal basis), so a consent for it would mislead.")
 
 
 class InvalidEvidence(ConsentValidationError):

@@ -129,7 +129,8 @@ def validate_consent_create(
     Raises:
         EmptyRecipients, EmptyPurposes, EmptySections: a list is empty (empty sets never pass).
         UnknownPurpose, UnknownSection: not in the catalogue.
-        PurposeNotByConsent: the break-glass purpose, which no consent grants.
+        PurposeNotByConsent: the break-glass purpose or a legal-basis purpose (DESIGN §10:
+            casusoverleg), which no consent grants.
         SectionNotShareable: a geheim section (werkaantekeningen) was asked for.
         InvalidRecipientKind, UnknownPartner, UnknownPartnerType, UnknownNetwork,
             RecipientNotBoundBySecrecy: a bad recipient, or one no consent could ever reach.
@@ -144,7 +145,7 @@ def validate_consent_create(
     for i, purpose in enumerate(terms.purposes):
         if purpose not in catalogue.purposes:
             raise errors.UnknownPurpose(pointer=f"/purposes/{i}")
-        if catalogue.purposes[purpose].break_glass:  # DESIGN §4: granted without consent
+        if not catalogue.purposes[purpose].by_consent:  # DESIGN §4, §10: without consent
             raise errors.PurposeNotByConsent(pointer=f"/purposes/{i}")
     for i, section in enumerate(terms.sections):
         if section == WILDCARD:

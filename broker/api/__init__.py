@@ -8,6 +8,7 @@ from fastapi import APIRouter, FastAPI
 from broker.api import (
     access,
     audit,
+    case_consultations,
     consent_requests,
     consents,
     entries,
@@ -47,6 +48,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     notifications.router,
     referrals.router,  # DESIGN §10: casework
     webhooks.router,  # docs/webhooks.md: dead letters
+    case_consultations.router,  # DESIGN §10: case consultations
+    case_consultations.audit_router,
+    case_consultations.me_router,
     well_known.router,
     fhir_terminology.router,  # DESIGN §3: the FHIR export's code systems and profile
 )

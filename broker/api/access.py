@@ -104,6 +104,8 @@ def access_response(ctx: BrokerContext, result: access.AccessResult) -> AccessRe
         )
     return AccessResponse(
         request_id=result.request_id, policy_version=result.policy_version, sections=sections,
+        obligations=list(result.decision.obligations),
+        consultations=list(result.decision.consultations) or None,
         audit=AuditReceipt.of(result.appended),
     )
 

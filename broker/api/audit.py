@@ -8,20 +8,24 @@ exactly like a leaf that does not exist (``broker.services.audit_scope``).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import PlainTextResponse
+from sqlmodel import Session
 
 from audit.entry import format_time
 from audit.errors import ProofRequestError
 from broker.api.routing import StrictJSONRoute
 from broker.bounds import INT64_MAX, FilterMoment
-from broker.deps import ContextDep, CurrentAuditor
+from broker.context import BrokerContext
+from broker.deps import ContextDep, CurrentAuditor, SessionDep
 from broker.errors import ForbiddenError, InvalidCursor, InvalidProofRequest, LeafNotFound
 from broker.problems import problem_responses
 from broker.schemas.audit import EntryPage, LeafPage, LeafPublic, ProofPublic
+from broker.services import case_consultations
 from broker.services.audit_scope import find_in_scope, in_scope
+from broker.store import consultations as consultation_store
 from broker.store.audit_events import decode
 from broker.witnessing import served_checkpoint
 
@@ -117,20 +121,32 @@ def leaves(
 def entries(
     ctx: ContextDep,
     auditor: CurrentAuditor,
+    session: SessionDep,
     kind: Annotated[str | None, Query(max_length=40, pattern=r"^[a-z_.]+$")] = None,
     partner: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z0-9-]+$")] = None,
     time_from: Annotated[FilterMoment | None, Query(alias="from")] = None,
     time_to: Annotated[FilterMoment | None, Query(alias="to")] = None,
     cursor: Annotated[str | None, Query(pattern=r"^\d{1,19}$")] = None,
     break_glass: bool | None = None,
+    consultation: Annotated[str | None, Query(pattern=r"^cc-[0-9a-f]{32}$")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> EntryPage:
     """Entries in the auditor's scope, pseudonymised, oldest first; ``kind`` matches a prefix
     (``access`` or ``access.decision``); ``break_glass=true`` lists the emergency accesses the
-    partners' data protection officers review (obligation ``notify_dpo``). Pass the returned
-    ``cursor`` for the next page. Times outside 1900..2200 mean its edge (``broker.bounds``)."""
+    partners' data protection officers review (obligation ``notify_dpo``); ``consultation``
+    lists the entries of one case consultation (DESIGN §10: its opening and closing, and the
+    access decisions that relied on it; an unknown one, or one outside the scope, lists
+    nothing). Pass the returned ``cursor`` for the next page. Times outside 1900..2200 mean
+    its edge (``broker.bounds``)."""
     if cursor is not None and int(cursor) > INT64_MAX:
         raise InvalidCursor()
+    if consultation is not None:
+        return _consultation_page(ctx, session, auditor.scope, consultation, partner=partner,
+                                  kind_prefix=kind,
+                                  time_from=format_time(time_from) if time_from else None,
+                                  time_to=format_time(time_to) if time_to else None,
+                                  after=int(cursor) if cursor else None,
+                                  break_glass=break_glass, limit=limit)
     found = find_in_scope(
         ctx.audit.log.store,
         auditor.scope,
@@ -144,3 +160,28 @@ def entries(
     )
     page = [{**decode(s), "leaf_hash": LeafPublic.of(s.index, s.leaf).leaf_hash} for s in found]
     return EntryPage(entries=page, cursor=str(found[-1].index) if len(found) == limit else None)
+
+
+def _consultation_page(ctx: BrokerContext, session: Session, scope: str, consultation_id: str,
+                       *, limit: int, after: int | None, **filters: Any) -> EntryPage:
+    """The entries of one case consultation in ``scope``: the client's entries (one indexed
+    query per page), kept when they name the consultation (DESIGN §10)."""
+    found_consultation = consultation_store.get(session, consultation_id)
+    if found_consultation is None or not case_consultations.in_scope(found_consultation, scope):
+        return EntryPage(entries=[], cursor=None)
+    client = (found_consultation.network, found_consultation.client_ref)
+    page: list[dict[str, Any]] = []
+    while len(page) < limit:
+        batch = find_in_scope(ctx.audit.log.store, scope, clients=[client], after=after,
+                              limit=MAX_PAGE, **filters)
+        for stored in batch:
+            after = stored.index
+            entry = decode(stored)
+            if consultation_id in case_consultations.relied_on(entry):
+                page.append({**entry,
+                             "leaf_hash": LeafPublic.of(stored.index, stored.leaf).leaf_hash})
+                if len(page) == limit:
+                    break
+        if len(batch) < MAX_PAGE:
+            break
+    return EntryPage(entries=page, cursor=str(after) if len(page) == limit else None)

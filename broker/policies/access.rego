@@ -33,11 +33,15 @@
 # engine.
 #   justification_facts                what a break-glass justification holds once normalised:
 #                                      {visible, letters, distinct} (counts of characters)
+#   consultations                      DESIGN §10: the client's case consultations in the
+#                                      network (consultation.rego reads them; padded like the rest)
 #
 # Output beyond DESIGN §4's example: every section carries `consents`, the ids of the consents
 # the grant relied on (sorted; empty for a denied section and for a break-glass grant). DESIGN
 # §3: the decision carries the consents it relied on; the broker audits them and finds the
-# partners to notify of a withdrawal by them.
+# partners to notify of a withdrawal by them. The decision also carries `consultations`: the ids
+# of the open case consultations a grant under purpose `casusoverleg` relied on (DESIGN §10,
+# consultation.rego; empty otherwise).
 #
 # Fail closed (STYLE "Errors"): every grant is built from positive facts that must be present in
 # the input; a missing or mistyped fact makes that fact undefined, so the grant does not happen and
@@ -288,8 +292,15 @@ justification_ok if {
 	facts.distinct >= catalogue.break_glass.min_justification_distinct
 }
 
-consent_rule_passes(s) if {
+# A request that rests on the client's consent: neither break-glass nor a case consultation
+# (DESIGN §10, consultation.rego), which replace the consent rule.
+consent_request if {
 	not break_glass_request
+	not consultation_request
+}
+
+consent_rule_passes(s) if {
+	consent_request
 	has_consent(s)
 }
 
@@ -297,6 +308,13 @@ consent_rule_passes(s) if {
 	break_glass_request
 	justification_ok
 	break_glass_proof_holds(s)
+}
+
+# DESIGN §10: inside an open case consultation its legal basis replaces the consent
+# (consultation.rego).
+consent_rule_passes(_) if {
+	consultation_request
+	in_open_consultation
 }
 
 # DESIGN §9: break-glass replaces consent, not proof. On a relation proven by the client (or
@@ -369,7 +387,7 @@ denials contains [s, "section_not_needed_for_purpose"] if {
 
 denials contains [s, "no_consent_for_section"] if {
 	some s in requested
-	not break_glass_request
+	consent_request
 	not has_consent(s)
 	not only_wildcard_for_bijzonder(s)
 	not only_attested_for(s)
@@ -377,7 +395,7 @@ denials contains [s, "no_consent_for_section"] if {
 
 denials contains [s, "bijzonder_needs_explicit_consent"] if {
 	some s in requested
-	not break_glass_request
+	consent_request
 	not has_consent(s)
 	only_wildcard_for_bijzonder(s)
 	not only_attested_for(s)
@@ -385,7 +403,7 @@ denials contains [s, "bijzonder_needs_explicit_consent"] if {
 
 denials contains [s, "needs_client_proof"] if {
 	some s in requested
-	not break_glass_request
+	consent_request
 	only_attested_for(s)
 }
 
@@ -405,16 +423,21 @@ denials contains [s, "break_glass_justification_too_short"] if {
 
 reasons(s) := sort([d[1] | some d in denials; d[0] == s])
 
-# DESIGN §3: the consents a grant relied on. A break-glass grant relies on none.
-relied_on(_) := [] if break_glass_request
+# DESIGN §3: the consents a grant relied on. A break-glass grant, or one under a case
+# consultation's legal basis (DESIGN §10), relies on none.
+relied_on(_) := [] if not consent_request
 
 relied_on(s) := sort([c.id |
 	some c in usable_consents
 	opens(c, s)
 	is_string(c.id)
-]) if not break_glass_request
+]) if consent_request
 
-section_result(s) := {"verdict": "granted", "reasons": [], "consents": relied_on(s)} if {
+# A granted section carries no reason, except the ground of a grant without consent under a
+# case consultation (DESIGN §10: `legal_basis`, consultation.rego).
+default grant_grounds := []
+
+section_result(s) := {"verdict": "granted", "reasons": grant_grounds, "consents": relied_on(s)} if {
 	s in granted_sections
 	count(reasons(s)) == 0
 } else := {"verdict": "denied", "reasons": reasons(s), "consents": []}
@@ -472,7 +495,12 @@ break_glass if {
 # that grants at least one section obliges the broker to put a notice in the client's access-log
 # view. It depends on verdicts only, never on whether entries exist, so it leaks
 # nothing. Releasing only the requester's own entries is not an access to others' data: no notice.
-obligations contains "notify_client" if count(granted_sections) > 0
+# Under a case consultation the client is told when it ends instead (DESIGN §10,
+# consultation.rego).
+obligations contains "notify_client" if {
+	count(granted_sections) > 0
+	not consultation_request
+}
 
 # Break-glass adds notify_dpo: the partner's auditors review it afterwards (DESIGN §1, §4).
 obligations contains "notify_dpo" if break_glass
@@ -482,6 +510,7 @@ decision := {
 	"release": sort([id | some id in released]),
 	"obligations": sort([o | some o in obligations]),
 	"break_glass": break_glass,
+	"consultations": relied_on_consultations,
 }
 
 # --- involvement (DESIGN §5: POST /v1/involvement) ------------------------------------------

@@ -320,7 +320,7 @@ test_all_failing_rules_listed_sorted if {
 
 test_empty_input_grants_nothing if {
 	d := access.decision with input as {}
-	d == {"sections": {}, "release": [], "obligations": [], "break_glass": false}
+	d == {"sections": {}, "release": [], "obligations": [], "break_glass": false, "consultations": []}
 }
 
 test_missing_now_grants_nothing if {

@@ -3,8 +3,8 @@
 STYLE "Errors": an undefined, malformed or late result is a deny plus a logged, audited internal
 error — never an allow. Beyond the shape, the answer must respect DESIGN §4's release rule
 (an entry is released only if the requester wrote it, or its section is granted and it is not
-restricted) and may name as relied-on consents only consents it was asked about; an engine
-answer that breaks either is treated as malformed.
+restricted) and may name as relied-on consents (and case consultations, DESIGN §10) only those it
+was asked about; an engine answer that breaks either is treated as malformed.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from typing import Any, Literal
 from broker.errors import MalformedDecision
 
 POLICY_ERROR = "policy_error"
-KNOWN_OBLIGATIONS = frozenset({"notify_client", "notify_dpo"})
+KNOWN_OBLIGATIONS = frozenset({"notify_client", "notify_dpo", "no_onward_disclosure"})
+# DESIGN §10: the one reason a granted section may carry, the ground of a grant without consent.
+GRANT_GROUNDS = frozenset({"legal_basis"})
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Decision:
     release: tuple[str, ...]
     obligations: tuple[str, ...]
     break_glass: bool
+    consultations: tuple[str, ...] = ()  # DESIGN §10: the case consultations a grant relied on
 
     @property
     def granted(self) -> tuple[str, ...]:
@@ -73,8 +76,10 @@ def _section(item: Any, consent_ids: Collection[str]) -> SectionVerdict:
     reasons = _strings(item["reasons"], "reasons")
     consents = _strings(item["consents"], "consents")
     granted = item["verdict"] == "granted"
-    if granted == bool(reasons):
-        raise MalformedDecision("granted sections carry no reasons; denied ones do")
+    if granted and not set(reasons) <= GRANT_GROUNDS:
+        raise MalformedDecision("a granted section carries a reason that is no grant ground")
+    if not granted and (not reasons or set(reasons) & GRANT_GROUNDS):
+        raise MalformedDecision("a denied section carries no reason, or a grant ground")
     if consents and not granted:
         raise MalformedDecision("a denied section relied on consents")
     if not set(consents) <= set(consent_ids):
@@ -83,11 +88,13 @@ def _section(item: Any, consent_ids: Collection[str]) -> SectionVerdict:
 
 
 def parse_decision(raw: Any, *, requested: Sequence[str], requester: str,
-                   entries: Sequence[EntryMeta], consent_ids: Collection[str]) -> Decision:
+                   entries: Sequence[EntryMeta], consent_ids: Collection[str],
+                   consultation_ids: Collection[str] = ()) -> Decision:
     """Raises ``MalformedDecision`` unless ``raw`` is a complete, rule-abiding decision.
-    ``consent_ids``: the ids of the consents in the input."""
+    ``consent_ids``, ``consultation_ids``: the ids of the consents and case consultations in
+    the input."""
     if not isinstance(raw, dict) or set(raw) != {"sections", "release", "obligations",
-                                                 "break_glass"}:
+                                                 "break_glass", "consultations"}:
         raise MalformedDecision("not a decision object")
     sections_raw = raw["sections"]
     if not isinstance(sections_raw, dict) or set(sections_raw) != set(requested):
@@ -99,6 +106,11 @@ def parse_decision(raw: Any, *, requested: Sequence[str], requester: str,
         raise MalformedDecision("unknown obligation")
     if not isinstance(raw["break_glass"], bool):
         raise MalformedDecision("break_glass is not a boolean")
+    consultations = _strings(raw["consultations"], "consultations")
+    if not set(consultations) <= set(consultation_ids):
+        raise MalformedDecision("a grant relied on a consultation that was not asked about")
+    if consultations and not any(v.verdict == "granted" for v in sections.values()):
+        raise MalformedDecision("a decision that grants nothing relied on a consultation")
     by_id = {e.id: e for e in entries}
     for entry_id in release:
         entry = by_id.get(entry_id)
@@ -110,4 +122,4 @@ def parse_decision(raw: Any, *, requested: Sequence[str], requester: str,
         if not (own or (shared and not entry.restricted)):
             raise MalformedDecision("release breaks DESIGN §4's release rule")
     return Decision(sections, tuple(sorted(set(release))), tuple(sorted(set(obligations))),
-                    raw["break_glass"])
+                    raw["break_glass"], tuple(sorted(set(consultations))))

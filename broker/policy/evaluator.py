@@ -103,9 +103,11 @@ class PolicyEvaluator:
         """The decision, and the failure cause when it failed closed (``None`` when it did not):
         then every section is denied with ``policy_error`` (``deny_all``)."""
         consent_ids = {c.get("id") for c in input_doc.get("consents") or ()}
+        consultation_ids = {c.get("id") for c in input_doc.get("consultations") or ()}
         decision, failure = self._ask(DECISION_RULE, input_doc, lambda raw: parse_decision(
             raw, requested=requested, requester=requester, entries=entries,
-            consent_ids={c for c in consent_ids if isinstance(c, str)}))
+            consent_ids={c for c in consent_ids if isinstance(c, str)},
+            consultation_ids={c for c in consultation_ids if isinstance(c, str)}))
         return (deny_all(requested) if decision is None else decision), failure
 
     def involvement(self, input_doc: Mapping[str, Any],

@@ -6,13 +6,15 @@ client's network), each relation's id, partner ``type``, ``network`` and ``proof
 ``exclusions``, and each consent's revocation, bound relation, ``proof`` and ``recorded_at``
 (DESIGN §9). ``requester.worker`` and each entry's ``worker`` are keyed worker pseudonyms
 (``Keyring.worker_ref``): the policy returns a working note only to the worker who wrote it
-(DESIGN §1).
+(DESIGN §1). ``consultations`` are the client's case consultations in the network (DESIGN §10,
+``broker/policies/consultation.rego``).
 """
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -86,10 +88,11 @@ def consent_input(c: ConsentVersion) -> dict[str, Any]:
 # - a consent is in force (as most real ones are) and names one recipient, the partner "-": it
 #   covers no requester, so it is never usable;
 # - an entry has a requested section, nobody wrote it and it is restricted (never released
-#   with a granted section either).
+#   with a granted section either);
+# - a case consultation (DESIGN §10) is open and about nobody, with nobody taking part.
 # Padding changes no decision: tests/policy checks that on the whole decision corpus, on both
 # engines.
-PAD_BUCKETS = {"help_relations": 4, "consents": 4, "entries": 16}
+PAD_BUCKETS = {"help_relations": 4, "consents": 4, "entries": 16, "consultations": 2}
 NOBODY = "-"  # what a padding item names: no partner's id (``registry.SLUG``), nor any other
 # Times in the form of every real one (``format_time``: fixed width, microseconds), which the
 # policy takes as long to parse; a shorter form parses measurably faster.
@@ -104,6 +107,27 @@ PAD_CONSENT: dict[str, Any] = {"id": NOBODY, "valid_from": PAD_FROM, "valid_unti
                                "recorded_at": PAD_FROM,
                                "recipients": [{"kind": "partner", "id": NOBODY}],
                                "purposes": [], "sections": []}
+PAD_CONSULTATION: dict[str, Any] = {"id": NOBODY, "client": NOBODY, "participants": [NOBODY],
+                                    "start": PAD_FROM, "until": PAD_UNTIL, "closed_at": None}
+
+
+@dataclass(frozen=True)
+class ConsultationFacts:
+    """What the policy may know of a case consultation (DESIGN §10): never its goal or legal
+    reference."""
+
+    id: str
+    client_ref: str
+    participants: tuple[str, ...]
+    start: datetime
+    until: datetime
+    closed_at: datetime | None
+
+
+def consultation_input(c: ConsultationFacts) -> dict[str, Any]:
+    return {"id": c.id, "client": c.client_ref, "participants": list(c.participants),
+            "start": format_time(c.start), "until": format_time(c.until),
+            "closed_at": None if c.closed_at is None else format_time(c.closed_at)}
 
 
 def pad_entry(section: str) -> dict[str, Any]:
@@ -137,14 +161,18 @@ def pad_input(input_doc: dict[str, Any]) -> dict[str, Any]:
     entries = list(input_doc["entries"])
     entries += [pad_entry(s) for s in pad_sections(
         input_doc.get("sections"), pad_count(len(entries), PAD_BUCKETS["entries"]))]
-    return {**input_doc, "client": client, "consents": consents, "entries": entries}
+    consultations = list(input_doc.get("consultations", []))
+    consultations += [dict(PAD_CONSULTATION, participants=[NOBODY]) for _ in range(
+        pad_count(len(consultations), PAD_BUCKETS["consultations"]))]
+    return {**input_doc, "client": client, "consents": consents, "entries": entries,
+            "consultations": consultations}
 
 
 def build_input(
     *, requester: Partner, worker: str, client_ref: str, relations: Sequence[HelpRelation],
     consents: Sequence[ConsentVersion], purpose: str, justification: str | None,
     sections: Sequence[str], entries: Sequence[EntryMeta], registry: Registry, now: datetime,
-    exclusions: Sequence[str] = (),
+    exclusions: Sequence[str] = (), consultations: Sequence[ConsultationFacts] = (),
 ) -> dict[str, Any]:
     return pad_input({
         "requester": {"partner": requester.id, "type": requester.type,
@@ -159,5 +187,6 @@ def build_input(
         "sections": list(sections),
         "entries": [entry_input(e) for e in entries],
         "consents": [consent_input(c) for c in consents],
+        "consultations": [consultation_input(c) for c in consultations],
         "now": format_time(now),
     })

@@ -26,6 +26,7 @@ def is_static_path(path: str) -> bool:
 def install(app: FastAPI) -> None:
     """Add the portals' routes, their static files and their HTML error pages to ``app``."""
     from broker.portal import (
+        audit_consultations,
         audit_limits,
         audit_referrals,
         audit_review,
@@ -48,5 +49,6 @@ def install(app: FastAPI) -> None:
     app.include_router(audit_review.router)
     app.include_router(audit_limits.router)
     app.include_router(audit_referrals.router)  # DESIGN §10
+    app.include_router(audit_consultations.router)  # DESIGN §10
     app.mount("/mijn/static", StaticFiles(directory=STATIC_DIR), name="portal-static")
     app.mount("/audit/static", StaticFiles(directory=STATIC_DIR), name="audit-static")

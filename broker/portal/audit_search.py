@@ -21,16 +21,18 @@ from audit.store import AuditStore
 from broker.bounds import INT64_MAX, clamp_day
 from broker.portal.texts import LOCAL_TZ
 from broker.services.audit_scope import find_in_scope
+from broker.services.case_consultations import relied_on
 from broker.store.audit_events import decode
 
 PAGE_SIZE = 50
 BATCH = 500
 MAX_SCAN = 20_000  # leaves examined per page at most; the next-page link continues the scan
 KINDS = ("access", "access.decision", "access.involvement", "consent", "relation",
-         "client.erased", "entry.redacted", "key.rotated")
+         "client.erased", "entry.redacted", "key.rotated", "case_consultation")
 VERDICTS = ("granted", "denied")
 _PARTNER = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _CURSOR = re.compile(r"\d{1,19}")
+_CONSULTATION = re.compile(r"cc-[0-9a-f]{32}")
 
 
 class FilterError(Exception):
@@ -44,7 +46,8 @@ class FilterError(Exception):
 @dataclass(frozen=True)
 class Filters:
     """The entries page's query (Dutch names in the URL: ``van``, ``tot``, ``partner``,
-    ``soort``, ``doel``, ``uitkomst``, ``nood``, ``na``). ``tot`` includes that whole day."""
+    ``soort``, ``doel``, ``uitkomst``, ``nood``, ``overleg``, ``na``). ``tot`` includes that
+    whole day; ``overleg``: the entries of one case consultation (DESIGN §10)."""
 
     van: date | None = None
     tot: date | None = None
@@ -53,6 +56,7 @@ class Filters:
     doel: str = ""
     uitkomst: str = ""
     nood: str = ""  # "ja" | "nee" | ""
+    overleg: str = ""  # a case consultation's id
     na: int | None = None  # cursor: the last index already examined
 
     def query(self, **changes: Any) -> dict[str, str]:
@@ -60,7 +64,7 @@ class Filters:
         f = replace(self, **changes)
         values = {"van": f.van.isoformat() if f.van else "", "tot": f.tot.isoformat() if f.tot
                   else "", "partner": f.partner, "soort": f.soort, "doel": f.doel,
-                  "uitkomst": f.uitkomst, "nood": f.nood,
+                  "uitkomst": f.uitkomst, "nood": f.nood, "overleg": f.overleg,
                   "na": "" if f.na is None else str(f.na)}
         return {k: v for k, v in values.items() if v}
 
@@ -105,6 +109,8 @@ def parse_filters(params: Mapping[str, str], purposes: Mapping[str, Any]) -> Fil
         raise FilterError("uitkomst")
     if get("nood") not in ("", "ja", "nee"):
         raise FilterError("nood")
+    if get("overleg") and not _CONSULTATION.fullmatch(get("overleg")):
+        raise FilterError("overleg")
     cursor = get("na")
     if cursor and not (_CURSOR.fullmatch(cursor) and int(cursor) <= INT64_MAX):
         raise FilterError("na")
@@ -112,7 +118,7 @@ def parse_filters(params: Mapping[str, str], purposes: Mapping[str, Any]) -> Fil
     if van and tot and tot < van:
         raise FilterError("tot")
     return Filters(van=van, tot=tot, partner=partner, soort=kind, doel=purpose,
-                   uitkomst=get("uitkomst"), nood=get("nood"),
+                   uitkomst=get("uitkomst"), nood=get("nood"), overleg=get("overleg"),
                    na=int(cursor) if cursor else None)
 
 
@@ -124,6 +130,8 @@ def matches(entry: Mapping[str, Any], f: Filters) -> bool:
     """The filters the store cannot apply. ``uitkomst=granted``: at least one section was
     granted; ``denied``: at least one section was denied (an entry may match both)."""
     if f.doel and entry.get("purpose") != f.doel:
+        return False
+    if f.overleg and f.overleg not in relied_on(entry):
         return False
     return not f.uitkomst or f.uitkomst in _verdicts(entry)
 

@@ -47,6 +47,7 @@ FILTER_ERRORS = {
     "doel": "Kies een doel uit de lijst.",
     "uitkomst": "Kies toegestaan of geweigerd.",
     "nood": "Kies ja of nee bij noodsituatie.",
+    "overleg": "Dit is geen nummer van een casusoverleg: cc- gevolgd door 32 tekens.",
     "na": "Deze paginalink klopt niet. Begin opnieuw bij de eerste pagina.",
 }
 

@@ -4,11 +4,13 @@ client is the one in the sealed session cookie, never one named in a URL."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
 
 from broker.context import BrokerContext
 from broker.demo import demo_citizens
@@ -34,7 +36,7 @@ from broker.schemas.me import AccessLogPublic
 from broker.security.auth import client_from_claims, verify_client_token
 from broker.security.oidc import CLIENT_CALLBACK, CLIENT_LOGGED_OUT
 from broker.security.tokens import client_token
-from broker.services import client_view, consent_requests, referrals, relations
+from broker.services import case_consultations, client_view, consent_requests, referrals, relations
 from broker.services.client_scope import client_refs
 from consent.legal_basis import LEGAL_BASES
 from consent.rules import relation_is_valid
@@ -150,6 +152,7 @@ def overview(request: Request, portal: CurrentPortal, session: SessionDep) -> Re
                if n.in_force]
     helping = []
     referred = []
+    consultations = []
     if portal.acting is None:
         found = relations.relations_of(session=session, ctx=ctx, insz=portal.principal.insz)
         helping = [(ctx.registry.partner(rel.partner), rel) for _, rel in found
@@ -159,8 +162,34 @@ def overview(request: Request, portal: CurrentPortal, session: SessionDep) -> Re
                      referral_texts.status_text(r.status))
                     for r in referrals.of_client(
                         session=session, refs=client_refs(ctx, portal.principal.insz))]
+        consultations = told_consultations(ctx, session, portal.principal.insz, now)
     return render(request, ctx, "overview.html", session=portal.session, helping=helping,
-                  waiting=waiting, notices=notices, referred=referred)
+                  waiting=waiting, notices=notices, referred=referred,
+                  consultations=consultations)
+
+
+@dataclass(frozen=True)
+class ToldConsultation:
+    """DESIGN §10: a case consultation that concerned the client, once it ended."""
+
+    legal_basis: str  # the catalogue's Dutch label
+    goal: str | None
+    participants: list[str]
+    opened_at: datetime
+    ended_at: datetime
+
+
+def told_consultations(ctx: BrokerContext, session: Session, insz: str,
+                       now: datetime) -> list[ToldConsultation]:
+    """The consultations the client is told of (ended, notice not deferred), as
+    ``GET /v1/me/case-consultations`` lists them."""
+    bases = case_consultations.info(ctx).legal_bases
+    refs = set(client_refs(ctx, insz).items())
+    return [ToldConsultation(
+        legal_basis=bases[c.legal_basis].label if c.legal_basis in bases else c.legal_basis,
+        goal=case_consultations.secret_of(ctx, session, c).goal,
+        participants=list(c.participants), opened_at=c.opened_at, ended_at=c.ends_at())
+        for c in case_consultations.told_to_client(session=session, refs=refs, now=now)]
 
 
 @router.get("/dossier", response_class=HTMLResponse)

@@ -43,6 +43,9 @@ REASONS = {
     "needs_client_proof": "Je toestemming werd alleen op het woord van de hulpverlener "
                           "genoteerd. Dat is niet genoeg voor deze gegevens.",
     "excluded_by_client": "Je hebt deze dienst uitgesloten. Ze krijgt niets.",
+    "no_open_consultation": "Er loopt geen casusoverleg over jou waaraan deze dienst deelneemt.",
+    # DESIGN §10: the ground of a grant without consent, not a refusal
+    "legal_basis": "Zonder je toestemming, in een casusoverleg dat de wet toelaat.",
     "policy_error": "Er liep iets mis bij het nakijken. Uit voorzorg: niets.",
 }
 

@@ -46,9 +46,15 @@ class SectionResult(BaseModel):
 
 
 class AccessResponse(BaseModel):
+    """``obligations``: what the worker must do with what was released (DESIGN §10:
+    ``no_onward_disclosure`` under a case consultation); ``consultations``: the case
+    consultations a grant for purpose ``casusoverleg`` relied on (absent otherwise)."""
+
     request_id: str
     policy_version: str
     sections: dict[str, SectionResult]
+    obligations: list[str] = Field(default_factory=list)
+    consultations: list[str] | None = None
     audit: AuditReceipt
 
 

@@ -29,14 +29,17 @@ from broker.policy.decision import Decision, EntryMeta
 from broker.policy.inputs import (
     NOBODY,
     PAD_BUCKETS,
+    ConsultationFacts,
     build_input,
     consent_input,
+    consultation_input,
     entry_input,
+    pad_count,
     relation_input,
 )
 from broker.schemas.dossier import EntryPublic
 from broker.security.auth import PartnerPrincipal
-from broker.services import dossier
+from broker.services import case_consultations, dossier
 from broker.services.dossier import ClientKey
 from broker.store.audit_events import AuditEvent
 from broker.store.keyring import Keyring
@@ -75,6 +78,9 @@ _NO_CLIENT = ""
 # and padding rows in the same statement up to the input's bucket (``consent.padding``).
 _ENTRY = Entry.__table__  # type: ignore[attr-defined]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# DESIGN §4 no existence leak: what a missing consultation costs in Python (DESIGN §10).
+_DECOY_CONSULTATION = ConsultationFacts(id=NOBODY, client_ref=NOBODY, participants=(NOBODY,),
+                                        start=_EPOCH, until=_EPOCH, closed_at=None)
 _ENTRY_METAS = padded(
     sa_select(_ENTRY.c.id, _ENTRY.c.section, _ENTRY.c.author, _ENTRY.c.restricted,
               _ENTRY.c.worker, _ENTRY.c.created_at)
@@ -107,6 +113,7 @@ class ClientFacts:
     relations: list[HelpRelation]
     consents: list[ConsentVersion]
     exclusions: list[str]
+    consultations: list[ConsultationFacts]  # DESIGN §10
 
 
 def client_facts(session: Session, *, network: str, client_ref: str,
@@ -118,6 +125,8 @@ def client_facts(session: Session, *, network: str, client_ref: str,
                                              client_ref=client_ref),
         exclusions=control_store.excluded_partners(session=session, network=network,
                                                    client_ref=client_ref, now=now),
+        consultations=case_consultations.policy_facts(session, network=network,
+                                                      client_ref=client_ref),
     )
 
 
@@ -144,12 +153,17 @@ def gather(*, ctx: BrokerContext, session: Session, principal: PartnerPrincipal,
         consent_input(consent)
     for meta in padding:
         entry_input(meta)
+    consultations = case_consultations.policy_facts(session, network=network,
+                                                    client_ref=client_ref)
+    for _ in range(pad_count(len(consultations), PAD_BUCKETS["consultations"])):
+        consultation_input(_DECOY_CONSULTATION)
     policy_input = build_input(
         requester=principal.partner,
         worker=ctx.keyring.worker_ref(network, principal.partner.id, principal.worker),
         client_ref=client_ref,
         relations=records.relations, consents=records.consents, exclusions=exclusions,
-        purpose=purpose, justification=justification, sections=sections, entries=metas,
+        consultations=consultations, purpose=purpose, justification=justification,
+        sections=sections, entries=metas,
         registry=ctx.registry, now=now,
     )
     return Gathered(client_ref, client, metas, policy_input)
@@ -184,6 +198,8 @@ def request_access(*, ctx: BrokerContext, session: Session, principal: PartnerPr
     if correlation_id is not None:
         detail["correlation_id"] = correlation_id  # DESIGN §9: free text, encrypted only
     facts: dict[str, Any] = {"obligations": list(decision.obligations)}
+    if decision.consultations:  # DESIGN §10: the case consultations the grant relied on
+        facts["consultation_ids"] = list(decision.consultations)
     if failure is not None:
         facts["policy_error"] = failure
     appended = ctx.audit.append(

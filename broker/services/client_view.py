@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import Session
@@ -21,7 +21,7 @@ from broker.errors import ClientNotFound, DecryptionError
 from broker.schemas.dossier import EntryPublic
 from broker.schemas.me import AccessLogEntry
 from broker.schemas.notices import DeskRecord
-from broker.services import dossier
+from broker.services import case_consultations, dossier
 from broker.services.audit_scope import verified_rows
 from broker.services.client_scope import ClientScope
 from broker.store.audit_events import decode, decrypt_detail
@@ -48,9 +48,15 @@ def access_log(*, ctx: BrokerContext, session: Session, insz: str,
     found = verified_rows(ctx.audit.log.store.find_leaves(
         clients=sorted(refs), kind_prefix="access.", limit=MAX_LOG_ENTRIES))
     receipts = receipts or Receipts.of(ctx)
+    # DESIGN §10: accesses under a case consultation are shown once the client is told of it
+    # (at its end, unless the authorisation deferred the notice).
+    entries = [decode(stored) for stored in found]
+    named = {i for entry in entries for i in case_consultations.relied_on(entry)}
+    untold = case_consultations.untold_ids(session=session, ids=named, now=datetime.now(UTC))
     items = []
-    for stored in found:
-        entry = decode(stored)
+    for stored, entry in zip(found, entries, strict=True):
+        if untold & set(case_consultations.relied_on(entry)):
+            continue
         key = keys.get((entry["network"], entry["client"]))
         items.append(AccessLogEntry(
             index=stored.index, time=entry["time"], kind=entry["kind"], partner=entry["partner"],

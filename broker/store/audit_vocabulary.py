@@ -49,6 +49,7 @@ KINDS = frozenset({
     "referral.accepted", "referral.declined", "referral.completed", "referral.dropped",
     "referral.expired", "coordination.set", "coordination.refused",
     "key.rotated",
+    "case_consultation.opened", "case_consultation.closed",
 })
 
 # DESIGN §6, §7 key rotation: which key was rotated, and the ids the broker made for its keys.
@@ -184,6 +185,12 @@ FACTS: dict[str, Callable[[object, str], None]] = {
     "key_id": _formatted(_KEY_ID),
     "previous_key_id": _formatted(_KEY_ID),
     "fingerprint": _formatted(_HEX64),
+    # DESIGN §10: case consultations (ids broker-made; codes and partners from closed sets)
+    "consultation_id": _record_id,
+    "consultation_ids": _list_of(_record_id),
+    "legal_basis": _code,
+    "participants": _list_of(_code_or_id),
+    "client_notice": _code,
 }
 
 

@@ -121,7 +121,8 @@ BROKEN_POLICIES = {
     "malformed": 'decision := {"sections": {s: {"verdict": "granted", "reasons": [], '
                  '"consents": []} | '
                  'some s in input.sections}, "release": [e.id | some e in input.entries], '
-                 '"obligations": [], "break_glass": false}',  # releases restricted entries too
+                 '"obligations": [], "break_glass": false, "consultations": []}',
+                 # releases restricted entries too
     "timeout": 'decision := {"n": count([x | some x in numbers.range(1, 3000000)])}',
 }
 

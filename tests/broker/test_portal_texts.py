@@ -19,8 +19,6 @@ from consent.models import PROOFS
 from tests.broker.test_portal_client import AN, login
 from tests.factories import client_auth, record_consent
 
-REGO = DEFAULT_POLICY_DIR / "access.rego"
-
 # code -> (the error a service raises, the HTTP status of the page, words of its Dutch text)
 ERRORS = {
     "consent_request_not_pending": (errors.RequestNotPending(), 409, "al beslist"),
@@ -46,8 +44,11 @@ def test_each_error_code_is_said_in_dutch(code: str) -> None:
 
 
 def test_every_reason_code_of_the_policy_is_said_in_dutch() -> None:
-    codes = set(re.findall(r'denials contains \[s, "([a-z_]+)"\]', REGO.read_text()))
-    assert {"needs_client_proof", "excluded_by_client"} <= codes
+    policy = "".join(p.read_text() for p in sorted(DEFAULT_POLICY_DIR.glob("*.rego"))
+                     if not p.name.endswith("_test.rego"))
+    codes = set(re.findall(r'denials contains \[s, "([a-z_]+)"\]', policy))
+    assert {"needs_client_proof", "excluded_by_client", "no_open_consultation"} <= codes
+    assert "legal_basis" in texts.REASONS  # DESIGN §10: the ground of a grant without consent
     assert codes <= set(texts.REASONS), codes - set(texts.REASONS)
 
 

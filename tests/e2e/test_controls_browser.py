@@ -64,6 +64,15 @@ class V1:
         token = client_token(self.settings, insz=insz, now=datetime.now(UTC))
         return self.call(method, path, token, body, headers)
 
+    def supervisor(self, method: str, path: str, body: Any = None) -> Any:
+        """As an auditor with the ``supervisor`` scope (DESIGN §5, §10)."""
+        from broker.security.tokens import issuer_token
+
+        token = issuer_token(self.settings, claims={
+            "sub": "toezicht-e2e", "role": "auditor", "scope": "supervisor"},
+            now=datetime.now(UTC))
+        return self.call(method, path, token, body)
+
     def reasons(self, partner: str, insz: str, purpose: str, section: str) -> dict[str, Any]:
         """What ``partner`` gets of ``section`` for ``purpose``: verdict and reasons."""
         decision = self.partner(partner, "POST", "/v1/access-requests",

@@ -1,4 +1,5 @@
-"""Every page of the client's controls (DESIGN §9) and of the supervisor's review queue, in a real
+"""Every page of the client's controls (DESIGN §9), of the supervisor's review queue and of the
+case consultations (DESIGN §10: the auditors' list, the client's notice at the end), in a real
 browser against a real demo broker: zero axe-core violations (WCAG 2.1 A/AA) on a desktop and on
 a 360 px phone (where nothing may scroll sideways), and nothing blocked by the portal's
 Content-Security-Policy. A screenshot of each under ``test-artefacts/screenshots/``.
@@ -110,6 +111,7 @@ PAGES = {
     "acting-mandates": ControlPage(_goto("/mijn/vertrouwenspersonen"), "acting"),
     "audit-review": ControlPage(_goto("/audit/nazicht"), "supervisor"),
     "audit-review-error": ControlPage(_bad_note, "supervisor"),
+    "audit-consultations": ControlPage(_goto("/audit/casusoverleg"), "supervisor"),
 }
 
 
@@ -142,6 +144,14 @@ def seed(v1: V1) -> tuple[Seeded, str]:
     consent_id = given["consent"]["id"]
     v1.client(bram, "POST", f"/v1/me/consents/{consent_id}/narrow",
               headers={"X-On-Behalf-Of": mandate}, body={"sections": ["rechten"]})
+    # DESIGN §10: a case consultation about An, used once and closed: her overview tells her
+    consultation = v1.supervisor("POST", "/v1/case-consultations", {
+        "insz": an, "legal_basis": {"code": "wet"}, "until": until,
+        "goal": "Afspraken over de veiligheid thuis.",
+        "participants": ["caw-oost-vlaanderen", "ocmw-gent"]})["id"]
+    v1.partner("caw-oost-vlaanderen", "POST", "/v1/access-requests",
+               {"insz": an, "purpose": "casusoverleg"})
+    v1.supervisor("POST", f"/v1/case-consultations/{consultation}/close")
     return Seeded(pending=pending, approved=approved,
                   by_trusted_person=f"{v1.base}/mijn/toestemmingen/{consent_id}"), mandate
 
@@ -224,3 +234,10 @@ def test_control_page_breaks_no_content_security_policy_rule(visit: Visit, name:
     page = visit.open(name, DESKTOP, csp_violations=violations)
     page.close()
     assert violations == [], f"{name} under the portal's CSP:\n" + "\n".join(violations)
+
+
+def test_overview_tells_an_of_her_ended_consultation(visit: Visit) -> None:
+    """DESIGN §10: the page checked above does show the consultation's notice."""
+    page = visit.open("overview-with-request-and-notices", DESKTOP)
+    expect(page.get_by_role("heading", name="Casusoverleg over jou")).to_be_visible()
+    page.close()

@@ -13,6 +13,7 @@ from tests.policy.factories import (
     RECENT,
     RECENT_PERIOD,
     VALID,
+    consultation,
     emergency,
     entry,
     make_consent,
@@ -43,17 +44,21 @@ class Case:
     obligations: list[str] | None = None
     break_glass: bool = False
     relied: dict[str, list[str]] = field(default_factory=dict)
+    consultations: list[str] = field(default_factory=list)  # DESIGN §10: relied on
 
     def expected(self) -> dict[str, Any]:
-        default = [] if self.break_glass else ["c-1"]
+        default = [] if self.break_glass or self.consultations else ["c-1"]
+        grounds = ["legal_basis"] if self.consultations else []
         sections = {
-            name: {"verdict": "granted", "reasons": [],
+            name: {"verdict": "granted", "reasons": grounds,
                    "consents": self.relied.get(name, default)}
             if want == G
             else {"verdict": "denied", "reasons": want, "consents": []}
             for name, want in self.sections.items()
         }
         obligations = self.obligations
+        if obligations is None and self.consultations:
+            obligations = ["no_onward_disclosure"]
         if obligations is None:
             obligations = ["notify_client"] if G in self.sections.values() else []
         return {
@@ -61,6 +66,7 @@ class Case:
             "release": self.release,
             "obligations": obligations,
             "break_glass": self.break_glass,
+            "consultations": self.consultations,
         }
 
 
@@ -86,8 +92,43 @@ NOT_NEEDED = ["section_not_needed_for_purpose"]
 SHORT = ["break_glass_justification_too_short"]
 NEEDS_PROOF = ["needs_client_proof"]
 BG_OBLIGATIONS = ["notify_client", "notify_dpo"]
+NO_CONSULTATION = ["no_open_consultation"]
+
+
+def _consulting(**overrides: Any) -> dict[str, Any]:
+    """DESIGN §10: caw-oost-vlaanderen, a participant of an open case consultation about the
+    client, asks for sections of purpose casusoverleg with no consent at all."""
+    fields: dict[str, Any] = {"purpose": "casusoverleg", "consents": [],
+                              "sections": ["identiteit", "justitie"],
+                              "consultations": [consultation()]}
+    return make_input(**{**fields, **overrides})
 
 TABLE: list[Case] = [
+    # DESIGN §10: case consultation (casusoverleg)
+    Case("consultation_participant_granted_without_consent",
+         _consulting(entries=[entry("e-1", "justitie")]),
+         {"identiteit": G, "justitie": G}, release=["e-1"], consultations=["cc-1"]),
+    Case("consultation_wrong_partner_denied",
+         _consulting(consultations=[consultation(participants=["ocmw-gent", "dmw-cm"])],
+                     entries=[entry("e-1", "justitie")]),
+         {"identiteit": NO_CONSULTATION, "justitie": NO_CONSULTATION}),
+    Case("consultation_after_end_denied",
+         _consulting(consultations=[consultation(until="2026-11-28T10:00:00Z")]),
+         {"identiteit": NO_CONSULTATION, "justitie": NO_CONSULTATION}),
+    Case("consultation_after_close_denied",
+         _consulting(consultations=[consultation(closed_at="2026-11-28T09:00:00Z")]),
+         {"identiteit": NO_CONSULTATION, "justitie": NO_CONSULTATION}),
+    Case("consultation_other_purpose_needs_consent",
+         _consulting(purpose="rechtenverkenning", sections=["identiteit"]),
+         {"identiteit": NO_CONSENT}),
+    Case("consultation_consent_for_casusoverleg_opens_nothing",
+         _consulting(consultations=[],
+                     consents=[make_consent(purposes=["casusoverleg"],
+                                            sections=["identiteit", "justitie"])]),
+         {"identiteit": NO_CONSULTATION, "justitie": NO_CONSULTATION}),
+    Case("consultation_section_not_for_casusoverleg_denied",
+         _consulting(sections=["inkomen", "identiteit"]),
+         {"inkomen": NOT_NEEDED, "identiteit": G}, consultations=["cc-1"]),
     # granted, recipient by partner, type and network
     Case("granted_consent_by_partner", make_input(), {"inkomen": G}),
     Case(

@@ -34,6 +34,7 @@ REASON_CODES = frozenset(
         "break_glass_justification_too_short",
         "needs_client_proof",
         "excluded_by_client",
+        "no_open_consultation",
     }
 )
 
@@ -220,7 +221,12 @@ def random_input(rng: random.Random) -> dict[str, Any]:
         if rng.random() < 0.3:  # a colleague's entry, or one that names no worker
             e["worker"] = rng.choice(("w-colleague", ""))
         entries.append(e)
+    consultations = [_random_consultation(rng, n, partner)
+                     for n in range(rng.choice((0, 0, 1, 1, 2)))]
+    if purpose == "casusoverleg" and rng.random() < 0.7:
+        consultations.append(_random_consultation(rng, 9, partner, aimed=True))
     return {
+        "consultations": consultations,
         "requester": req,
         "client": {"ref": "p-1", "network": NETWORK, "help_relations": relations,
                    "exclusions": [p for p in sorted(PARTNERS) if rng.random() < 0.08]},
@@ -234,6 +240,24 @@ def random_input(rng: random.Random) -> dict[str, Any]:
         ],
         "now": rng.choice((NOW, NOW, "2026-11-28T11:00:00+01:00")),
     }
+
+
+def consultation(**overrides: Any) -> dict[str, Any]:
+    """An open case consultation about client p-1 with caw-oost-vlaanderen and ocmw-gent."""
+    return {"id": "cc-1", "client": "p-1", "participants": [CAW, "ocmw-gent"],
+            "start": "2026-11-01T00:00:00Z", "until": "2027-02-01T00:00:00Z", "closed_at": None,
+            **overrides}
+
+
+def _random_consultation(rng: random.Random, n: int, partner: str,
+                         aimed: bool = False) -> dict[str, Any]:
+    """A case consultation (DESIGN §10): open or not, with or without the requester."""
+    others = rng.sample(sorted(PARTNERS), 2)
+    participants = sorted(set(others + ([partner] if aimed or rng.random() < 0.5 else [])))
+    period = rng.choice((VALID, VALID, EXPIRED, FUTURE)) if not aimed else VALID
+    return {"id": f"cc-{n}", "client": rng.choice(("p-1", "p-1", "p-1", "p-2")),
+            "participants": participants, "start": period[0], "until": period[1],
+            "closed_at": rng.choice((None, None, None, EXPIRED[1], FUTURE[0]))}
 
 
 def random_inputs(count: int, seed: int = 20261128) -> list[dict[str, Any]]:

@@ -70,16 +70,21 @@ def test_random_decision_properties(engine: regorus.Engine, index: int) -> None:
     decision = evaluate(engine, DECISION_RULE, inp)
     assert set(decision["sections"]) == set(inp["sections"])
     for name, result in decision["sections"].items():
-        # granted iff no reason; reasons sorted, unique, from the stable set
-        assert (result["verdict"] == "granted") == (result["reasons"] == [])
+        # granted iff no reason (DESIGN §10: but for the ground of a grant under a case
+        # consultation, legal_basis); reasons sorted, unique, from the stable set
+        grounds = ["legal_basis"] if inp["purpose"] == "casusoverleg" else []
+        assert (result["verdict"] == "granted") == (result["reasons"] == grounds)
         assert result["reasons"] == sorted(set(result["reasons"]))
-        assert set(result["reasons"]) <= REASON_CODES
+        assert set(result["reasons"]) - set(grounds) <= REASON_CODES
         if result["verdict"] == "granted":
             assert oracle_allows(inp, name), name
         # DESIGN §3: a grant names exactly the consents that cover it (none under break-glass)
         assert result["consents"] == (oracle_relied_on(inp, name)
                                       if result["verdict"] == "granted" else [])
     assert decision["release"] == expected_release(inp, decision)
+    granted_any = any(r["verdict"] == "granted" for r in decision["sections"].values())
+    assert decision["consultations"] == (oracle_open_consultations(inp) if granted_any
+                                         and inp["purpose"] == "casusoverleg" else [])
     # DESIGN §4 no existence leak: the same answer without any entries
     bare = evaluate(engine, DECISION_RULE, without_entries(inp))
     assert {k: v for k, v in bare.items() if k != "release"} == {
@@ -141,7 +146,17 @@ def _covering(inp: dict[str, Any], section: str) -> list[str]:
 
 
 def oracle_relied_on(inp: dict[str, Any], section: str) -> list[str]:
-    return [] if inp["purpose"] == "noodsituatie" else _covering(inp, section)
+    return [] if inp["purpose"] in ("noodsituatie", "casusoverleg") else _covering(inp, section)
+
+
+def oracle_open_consultations(inp: dict[str, Any]) -> list[str]:
+    """DESIGN §10: the open consultations about this client the requester takes part in."""
+    now = _instant(inp["now"])
+    return sorted(c["id"] for c in inp.get("consultations", [])
+                  if c["client"] == inp["client"]["ref"]
+                  and inp["requester"]["partner"] in c["participants"]
+                  and _valid(now, c["start"], c["until"])
+                  and (c["closed_at"] is None or now < _instant(c["closed_at"])))
 
 
 def oracle_allows(inp: dict[str, Any], section: str) -> bool:
@@ -167,6 +182,8 @@ def oracle_allows(inp: dict[str, Any], section: str) -> bool:
         attested = any(r["proof"] == "attested" and tier == "basis"
                        and now < _instant(r["start"]) + ATTESTED_DAYS for r in own)
         return len((inp["justification"] or "").strip()) >= 30 and (proven or attested)
+    if inp["purpose"] == "casusoverleg":  # DESIGN §10: only inside an open consultation
+        return bool(oracle_open_consultations(inp))
     return bool(_covering(inp, section))
 
 
