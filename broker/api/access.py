@@ -70,9 +70,13 @@ def access_response_body(result: access.AccessResult, catalogue: Collection[str]
             section["entries"] = []
         sections[name] = section
     receipt = AuditReceipt.of(result.appended)
-    return to_json({"request_id": result.request_id, "policy_version": result.policy_version,
-                    "sections": sections,
-                    "audit": {"index": receipt.index, "leaf_hash": receipt.leaf_hash}})
+    body: dict[str, Any] = {"request_id": result.request_id,
+                            "policy_version": result.policy_version, "sections": sections,
+                            "obligations": list(result.decision.obligations)}
+    if result.decision.consultations:  # DESIGN §10: absent unless a consultation was relied on
+        body["consultations"] = list(result.decision.consultations)
+    body["audit"] = {"index": receipt.index, "leaf_hash": receipt.leaf_hash}
+    return to_json(body)
 
 
 def _released_entry(entry: EntryPublic) -> dict[str, Any]:

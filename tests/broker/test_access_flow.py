@@ -305,8 +305,9 @@ def test_obligations_reach_the_client_and_the_auditors(api: TestClient, settings
 # --- the response body --------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("consultations", [(), ("cc-1",)], ids=["consent", "consultation"])
 def test_access_response_body_is_the_response_model_serialised_without_nulls(
-    ctx: BrokerContext,
+    ctx: BrokerContext, consultations: tuple[str, ...],
 ) -> None:
     """The route writes its body directly; it must be exactly what FastAPI would make of the
     ``AccessResponse`` model with ``response_model_exclude_none``: granted sections with and
@@ -325,13 +326,15 @@ def test_access_response_body_is_the_response_model_serialised_without_nulls(
                   "justitie": SectionVerdict("denied", ("no_consent_for_section",)),
                   "x-1": SectionVerdict("denied", ("unknown_section",)),
                   "x-2": SectionVerdict("denied", ("unknown_section", "unknown_purpose"))},
-        release=("e-1", "e-2"), obligations=("notify_client",), break_glass=False)
+        release=("e-1", "e-2"), obligations=("notify_client",), break_glass=False,
+        consultations=consultations)
     result = AccessResult(request_id="r-1", policy_version="v-1", decision=decision,
                           entries={"inkomen": entries},
                           appended=Appended(index=7, leaf_hash=bytes(range(32))))
     body = access_response_body(result, CATALOGUE_SECTIONS)
     model = AccessResponse(
         request_id="r-1", policy_version="v-1", audit=AuditReceipt.of(result.appended),
+        obligations=["notify_client"], consultations=list(consultations) or None,
         sections={
             "inkomen": SectionResult(verdict="granted", reasons=[], entries=[
                 ReleasedEntry(id=e.id, author=e.author, created_at=e.created_at,
