@@ -318,16 +318,22 @@ def token_client(
 @token_app.command("auditor")
 def token_auditor(
     scope: Annotated[str, typer.Option(help="partner:<id>, network:<id> or supervisor.")],
+    right: Annotated[list[str] | None, typer.Option(
+        help="A right besides the scope: signals (with network:<id>: the network's "
+        "coordinator of signals and signal bundles).")] = None,
 ) -> None:
     """An auditor's token from the demo identity provider (valid 15 minutes)."""
-    from broker.security.auth import AUDITOR_SCOPE
+    from broker.security.auth import AUDITOR_RIGHTS, AUDITOR_SCOPE
     from broker.security.tokens import auditor_token
 
     settings = _settings()
     _demo_only(settings)
     if not AUDITOR_SCOPE.fullmatch(scope):
         raise _fail("scope must be partner:<id>, network:<id> or supervisor")
-    typer.echo(auditor_token(settings, scope=scope, now=_now()))
+    rights = tuple(dict.fromkeys(right or ()))
+    if not set(rights) <= AUDITOR_RIGHTS:
+        raise _fail(f"--right must be one of: {', '.join(sorted(AUDITOR_RIGHTS))}")
+    typer.echo(auditor_token(settings, scope=scope, now=_now(), rights=rights))
 
 
 @client_app.command("erase")

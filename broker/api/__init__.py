@@ -18,10 +18,13 @@ from broker.api import (
     me,
     me_consents,
     notifications,
+    opt_out,
     presence,
     referrals,
     relations,
     review,
+    signal_bundles,
+    signals,
     tiles,
     well_known,
 )
@@ -45,6 +48,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     mandates.me_router,
     notifications.router,
     referrals.router,  # DESIGN §10: casework
+    signals.router,  # DESIGN §11: signals, bundles, opt-out of secondary use
+    signal_bundles.router,
+    opt_out.router,
     well_known.router,
     fhir_terminology.router,  # DESIGN §3: the FHIR export's code systems and profile
 )
