@@ -20,6 +20,7 @@ from broker.errors import (
     BundleReleased,
     CoordinatorRequired,
     InvalidPeriod,
+    PrivacyBudgetExhausted,
 )
 from broker.observability import request_id_var
 from broker.schemas.signals import BundleCreate, BundlePublic, Figure, SignalPublic
@@ -107,32 +108,37 @@ def release(*, session: Session, ctx: BrokerContext, auditor: AuditorPrincipal,
     epsilon = sum(f.epsilon for f in computed)
     frozen_signals = signals.of_network(session=session, network=bundle.network,
                                         until=now)
+    budget = ctx.settings.signals_privacy_budget
+    bundle_id, network, year = bundle.id, bundle.network, bundle.period_from.year
+    if privacy_budget.spent(session=session, network=network, year=year) + epsilon \
+            > budget + privacy_budget.SLACK:
+        raise PrivacyBudgetExhausted()  # refused before anything is logged or spent
+    session.rollback()  # end the read transaction: the log's writer may need the database
+    # DESIGN §6/§11: the release is audited before it is committed. Should the conditional
+    # writes below then fail (a concurrent release of the same bundle, or one that used the
+    # budget first), nothing is released and the entry describes an attempt.
+    ctx.audit.append(AuditEvent(
+        kind="signal_bundle.released", network=network, request_id=request_id_var.get(),
+        facts={"bundle_id": bundle_id, "figures": len(computed),
+               "epsilon_milli": round(epsilon * 1000), "role": signals.COORDINATOR}), now=now)
     table = SignalBundle.__table__  # type: ignore[attr-defined]
     try:
         # Only one release of a bundle: the state changes from draft exactly once.
         claimed = session.connection().execute(
-            update(table).where(table.c.id == bundle.id, table.c.status == "draft")
+            update(table).where(table.c.id == bundle_id, table.c.status == "draft")
             .values(status="released", released_at=now, epsilon=epsilon,
                     figures=[f.model_dump(mode="json") for f in computed],
                     signals=[s.model_dump(mode="json") for s in frozen_signals]))
         if claimed.rowcount != 1:
             raise BundleReleased()
-        privacy_budget.spend(session=session, network=bundle.network,
-                             year=bundle.period_from.year, epsilon=epsilon,
-                             budget=ctx.settings.signals_privacy_budget)
-        # DESIGN §6/§11: the release is audited before it is committed.
-        ctx.audit.append(AuditEvent(
-            kind="signal_bundle.released", network=bundle.network,
-            request_id=request_id_var.get(),
-            facts={"bundle_id": bundle.id, "figures": len(computed),
-                   "epsilon_milli": round(epsilon * 1000), "role": signals.COORDINATOR}),
-            now=now)
+        privacy_budget.spend(session=session, network=network, year=year,
+                             epsilon=epsilon, budget=budget)
         session.commit()
     except BaseException:
         session.rollback()
         raise
     session.expire_all()
-    return get(session=session, ctx=ctx, auditor=auditor, bundle_id=bundle.id)
+    return get(session=session, ctx=ctx, auditor=auditor, bundle_id=bundle_id)
 
 
 def compute_figures(*, session: Session, ctx: BrokerContext,

@@ -17,7 +17,7 @@ from sqlmodel import Session
 from broker.errors import PrivacyBudgetExhausted
 from broker.store.signal_tables import PrivacySpend
 
-_SLACK = 1e-9  # float sums: 0.25 * 4 must fit a budget of 1.0
+SLACK = 1e-9  # float sums: 0.25 * 4 must fit a budget of 1.0
 
 
 def spent(*, session: Session, network: str, year: int) -> float:
@@ -30,14 +30,14 @@ def spend(*, session: Session, network: str, year: int, epsilon: float, budget: 
     ``PrivacyBudgetExhausted`` (nothing spent) when it would go over ``budget``."""
     if epsilon < 0:
         raise ValueError("epsilon must not be negative")
-    if epsilon > budget + _SLACK:
+    if epsilon > budget + SLACK:
         raise PrivacyBudgetExhausted()
     table = PrivacySpend.__table__  # type: ignore[attr-defined]
     for _ in range(2):
         result = session.connection().execute(
             update(table)
             .where(table.c.network == network, table.c.year == year,
-                   table.c.spent + epsilon <= budget + _SLACK)
+                   table.c.spent + epsilon <= budget + SLACK)
             .values(spent=table.c.spent + epsilon))
         if result.rowcount == 1:
             return
