@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictStr
 
 from broker.schemas.common import RequestBody
 
@@ -16,20 +16,23 @@ Theme = Literal["inkomen", "schulden", "huisvesting", "werk", "gezondheid", "gez
                 "andere"]
 # DESIGN §11 a signal's follow-up: open, being worked on, reported to government, closed.
 SignalStatus = Literal["open", "in_behandeling", "gesignaleerd", "afgesloten"]
-PartnerId = str  # checked against the registry by the service
-_PARTNER = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# Free text is stored as text: no control characters (a NUL cannot be stored in PostgreSQL
+# text) but tabs and line breaks.
+TEXT = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$"
+PartnerId = Annotated[str, Field(min_length=1, max_length=64,
+                                 pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
 
 
 class SignalCreate(RequestBody):
     theme: Theme
-    title: str = Field(min_length=3, max_length=200)
-    description: str = Field(min_length=10, max_length=5000)
-    partners: list[str] = Field(default_factory=list, max_length=20,
+    title: StrictStr = Field(min_length=3, max_length=200, pattern=TEXT)
+    description: StrictStr = Field(min_length=10, max_length=5000, pattern=TEXT)
+    partners: list[PartnerId] = Field(default_factory=list, max_length=20,
                                 description="Other partners of the network that back it.")
 
 
 class FollowUpCreate(RequestBody):
-    note: str = Field(min_length=3, max_length=2000)
+    note: StrictStr = Field(min_length=3, max_length=2000, pattern=TEXT)
     status: SignalStatus | None = None
     owner: str | None = Field(default=None, min_length=1, max_length=64,
                               pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$",

@@ -124,6 +124,7 @@ def test_a_rights_claim_outside_the_closed_set_refuses_the_token(
 BAD_FORMS = {
     "unknown-theme": (make_signal(theme="weer"), 422, "invalid_request"),
     "short-description": (make_signal(description="kort"), 422, "invalid_request"),
+    "control-character": (make_signal(title="Wacht\x00lijst"), 422, "invalid_request"),
     "unknown-field": ({**make_signal(), "urgent": True}, 422, "invalid_request"),
     "foreign-partner": (make_signal(partners=["ocmw-nergens"]), 422, "unknown_partner"),
 }
