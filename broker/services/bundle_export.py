@@ -11,17 +11,17 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib
+from broker.schemas.signals import BundlePublic, Figure
+from broker.security.registry import Registry
+from broker.services.dp_release import MIN_CELL
 
-matplotlib.use("Agg")
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
-import matplotlib.pyplot as plt  # noqa: E402
-from fpdf import FPDF  # noqa: E402
-
-from broker.schemas.signals import BundlePublic, Figure  # noqa: E402
-from broker.security.registry import Registry  # noqa: E402
-from broker.services.dp_release import MIN_CELL  # noqa: E402
+# matplotlib and fpdf2 are imported when a report is made, not when the broker starts (seconds
+# of start-up for a page few ask for).
 
 CSV_COLUMNS = ("figuur", "kwartaal", "categorie", "waarde", "onderdrukt", "epsilon",
                "ruisschaal", "gevoeligheid")
@@ -80,6 +80,8 @@ def _num(value: float) -> str:
 
 
 def _font_path() -> Path:
+    import matplotlib
+
     return Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
 
 
@@ -88,6 +90,11 @@ def _chart(figure: Figure) -> bytes | None:
     shown = [c for c in figure.cells if c.value is not None]
     if not shown:
         return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     labels = [f"{c.key.get('kwartaal', '')} {_category(c.key)}".strip() for c in shown]
     values = [c.value or 0 for c in shown]
     height = max(1.6, 0.28 * len(shown) + 0.8)
@@ -109,11 +116,16 @@ def _chart(figure: Figure) -> bytes | None:
         plt.close(fig)
 
 
-class _Report(FPDF):
-    def footer(self) -> None:
-        self.set_y(-12)
-        self.set_font("DejaVu", size=8)
-        self.cell(0, 8, f"Pagina {self.page_no()}", align="C")
+def _new_report() -> FPDF:
+    from fpdf import FPDF
+
+    class Report(FPDF):
+        def footer(self) -> None:
+            self.set_y(-12)
+            self.set_font("DejaVu", size=8)
+            self.cell(0, 8, f"Pagina {self.page_no()}", align="C")
+
+    return Report(format="A4")
 
 
 def report_pdf(bundle: BundlePublic, registry: Registry) -> bytes:
@@ -121,7 +133,7 @@ def report_pdf(bundle: BundlePublic, registry: Registry) -> bytes:
     published cells, then the signals."""
     network = registry.networks.get(bundle.network)
     network_name = network.name if network is not None else bundle.network
-    pdf = _Report(format="A4")
+    pdf = _new_report()
     pdf.set_title(f"Signalenbundel {network_name}")
     pdf.set_lang("nl")
     pdf.add_font("DejaVu", fname=str(_font_path()))

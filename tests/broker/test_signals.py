@@ -232,3 +232,57 @@ def test_follow_up_note_is_screened_too(api: TestClient, settings: Settings) -> 
     assert response.json()["spans"][0]["field"] == "note"
     history = api.get(f"/v1/signals/{signal['id']}", headers=partner_auth(settings))
     assert history.json()["history"] == []
+
+
+def test_index_names_indexes_entries_stored_before_the_index_and_erasure_drops_them(
+    api: TestClient, settings: Settings, ctx: BrokerContext
+) -> None:
+    from sqlmodel import delete
+    from typer.testing import CliRunner
+
+    from broker.cli import app
+    from broker.services.erasure import erase_client
+    from broker.store.signal_tables import ClientNameDigest
+    from tests.broker.test_cli import _env
+
+    declare_relation(api, settings, "ocmw-gent")
+    api.post("/v1/entries", headers=partner_auth(settings), json=make_entry(
+        section="identiteit", content={"naam": "Lotte Wauters"}))
+    with Session(ctx.engine) as session:  # as before this revision: no digests yet
+        session.exec(delete(ClientNameDigest))
+        session.commit()
+    text = "Lotte Wauters wacht op een antwoord van de huisvestingsmaatschappij."
+    assert api.post("/v1/signals", json=make_signal(description=text),
+                    headers=partner_auth(settings)).status_code == 201
+    result = CliRunner().invoke(app, ["signals", "index-names"], env=_env(settings))
+    assert result.exit_code == 0 and "indexed the names of 1 entries" in result.output
+    assert "Lotte" not in result.output
+    assert api.post("/v1/signals", json=make_signal(description=text),
+                    headers=partner_auth(settings)).status_code == 422
+    with Session(ctx.engine) as session:
+        erase_client(session=session, audit=ctx.audit, network=NETWORK,
+                     ref=ctx.keyring.client_ref(NETWORK, VALID_INSZ), now=datetime.now(UTC))
+    assert api.post("/v1/signals", json=make_signal(description=text),
+                    headers=partner_auth(settings)).status_code == 201
+
+
+def test_cli_mints_a_coordinator_token_with_the_signals_right(
+    api: TestClient, settings: Settings
+) -> None:
+    from typer.testing import CliRunner
+
+    from broker.cli import app
+    from tests.broker.test_cli import _env
+
+    runner = CliRunner()
+    minted = runner.invoke(app, ["token", "auditor", "--scope", "network:gbo-gent",
+                                 "--right", "signals"], env=_env(settings))
+    assert minted.exit_code == 0, minted.output
+    signal = _file(api, settings)
+    curated = api.post(f"/v1/signals/{signal['id']}/follow-ups",
+                       json={"note": "Afgesloten.", "status": "afgesloten"},
+                       headers=auth(minted.output.strip()))
+    assert curated.status_code == 201
+    bad = runner.invoke(app, ["token", "auditor", "--scope", "network:gbo-gent",
+                              "--right", "alles"], env=_env(settings))
+    assert bad.exit_code != 0
