@@ -173,6 +173,7 @@ def test_screening_refuses_each_identifier_kind_and_never_logs_it(
                                  "end": len(prefix) + len(identifier), "kind": kind}]
     assert identifier not in response.text
     assert identifier not in caplog.text
+    assert identifier not in api.get("/metrics").text
     assert api.get("/v1/signals", headers=partner_auth(settings)).json()["signals"] == []
     assert _entries(ctx, "signal.created") == []
 
