@@ -264,3 +264,22 @@ def test_an_opted_out_client_is_left_out_of_the_counts_of_a_release(
     assert opted == frozenset({ref})
     counted = figures.contributions(events, spec.cells_of, opted)
     assert set(counted) == set(others)
+
+
+def test_migration_0010_downgrades_and_upgrades(engine: Any) -> None:
+    from alembic import command
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import inspect
+
+    from broker.store.db import alembic_config, current_revision, head_revision, upgrade
+
+    config = alembic_config(engine)
+    script = ScriptDirectory.from_config(config).get_revision("0010")
+    assert script is not None and isinstance(script.down_revision, str)
+    tables = {"signal", "signal_follow_up", "signal_bundle", "privacy_spend",
+              "secondary_use_opt_out", "client_name_digest"}
+    command.downgrade(config, script.down_revision)
+    assert tables.isdisjoint(inspect(engine).get_table_names())
+    upgrade(engine)
+    assert current_revision(engine) == head_revision(engine)
+    assert tables <= set(inspect(engine).get_table_names())
