@@ -283,3 +283,41 @@ def test_migration_0010_downgrades_and_upgrades(engine: Any) -> None:
     upgrade(engine)
     assert current_revision(engine) == head_revision(engine)
     assert tables <= set(inspect(engine).get_table_names())
+
+
+@on_backends("first_of_year", {"row-exists": False, "first-spending": True},
+             both=["row-exists", "first-spending"])
+def test_two_releases_at_once_cannot_both_slip_under_the_budget(
+    ctx: BrokerContext, first_of_year: bool
+) -> None:
+    import threading
+
+    year = 1999
+    if not first_of_year:
+        with Session(ctx.engine) as session:
+            privacy_budget.spend(session=session, network=NETWORK, year=year, epsilon=0.0,
+                                 budget=1.0)
+            session.commit()
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def release() -> None:
+        with Session(ctx.engine) as session:
+            barrier.wait()
+            try:
+                privacy_budget.spend(session=session, network=NETWORK, year=year, epsilon=0.6,
+                                     budget=1.0)
+                session.commit()
+                outcomes.append("spent")
+            except PrivacyBudgetExhausted:
+                session.rollback()
+                outcomes.append("refused")
+
+    threads = [threading.Thread(target=release) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["refused", "spent"]
+    with Session(ctx.engine) as session:
+        assert privacy_budget.spent(session=session, network=NETWORK, year=year) == 0.6
