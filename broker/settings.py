@@ -188,7 +188,7 @@ class Settings(BaseSettings):
     )
     # DESIGN §11 signal bundles: differential privacy (docs/signals.md says why these numbers).
     signals_privacy_budget: float = Field(
-        default=3.0, gt=0, le=100,
+        default=4.0, gt=0, le=100,
         description="Privacy budget (ε) each network may spend on released figures per "
         "calendar year; a release that would exceed it is refused.",
     )

@@ -13,8 +13,8 @@ is the sensitivity the noise is calibrated to. Events without a client are not c
 cannot be bounded). Clients who opted out of secondary use are dropped before any counting.
 
 Referral outcomes: the figure reads the audit kinds ``referral.accepted``, ``referral.declined``,
-``referral.completed`` and ``referral.dropped``; until the closed vocabulary knows them (the
-referral flow of DESIGN §10 adds them), the figure has no cells and spends nothing.
+``referral.completed`` and ``referral.dropped`` (the referral flow of DESIGN §10). A figure
+whose kinds the closed vocabulary does not know has no cells and spends nothing.
 """
 
 from __future__ import annotations

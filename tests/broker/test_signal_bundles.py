@@ -98,9 +98,12 @@ def test_coordinator_drafts_and_releases_a_bundle_frozen_with_epsilon_per_figure
 def test_a_release_that_would_exceed_the_yearly_budget_is_refused_and_spends_nothing(
     api: TestClient, settings: Settings, ctx: BrokerContext
 ) -> None:
-    per_release = 3 * settings.signals_epsilon_per_figure  # referral figure: no cells yet
+    first = _release(api, settings, _draft(api, settings)["id"]).json()
+    per_release = first["epsilon"]
+    assert per_release == pytest.approx(
+        sum(1 for f in first["figures"] if f["cells"]) * settings.signals_epsilon_per_figure)
     fits = int(settings.signals_privacy_budget / per_release + 1e-9)
-    for _ in range(fits):
+    for _ in range(fits - 1):
         assert _release(api, settings, _draft(api, settings)["id"]).status_code == 200
     refused_draft = _draft(api, settings)
     refused = _release(api, settings, refused_draft["id"])
