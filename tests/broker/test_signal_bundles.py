@@ -324,3 +324,26 @@ def test_two_releases_at_once_cannot_both_slip_under_the_budget(
     assert sorted(outcomes) == ["refused", "spent"]
     with Session(ctx.engine) as session:
         assert privacy_budget.spent(session=session, network=NETWORK, year=year) == 0.6
+
+
+def test_referral_outcomes_of_the_log_reach_the_referral_figure(ctx: BrokerContext) -> None:
+    when = datetime(YEAR, 8, 5, 9, tzinfo=UTC)
+    for i, kind in enumerate(("dropped", "dropped", "accepted")):
+        ctx.audit.append(AuditEvent(
+            kind=f"referral.{kind}", network=NETWORK, client=f"{i + 1:032x}",
+            partner="caw-oost-vlaanderen", purpose="doorverwijzing",
+            facts={"referral_id": f"rf-{i + 1:032x}", "referral_status": kind,
+                   "to_partner": "caw-oost-vlaanderen"}), now=when)
+    spec = figures.specs(sorted(ctx.catalogue.purposes))[-1]
+    assert spec.name == "doorverwijzingen" and spec.domain([f"{YEAR}-K3"], figures.KINDS)
+    with Session(ctx.engine) as session:
+        events = figures.read_events(session.connection(), network=NETWORK,
+                                     start=date(YEAR, 7, 1), end=date(YEAR, 9, 30),
+                                     kinds=spec.kinds, partner_types={})
+    counts = figures.bounded_counts(
+        figures.contributions(events, spec.cells_of, frozenset()),
+        spec.domain([f"{YEAR}-K3"], figures.KINDS), bound=spec.bound, salt=b"t")
+    domain = spec.domain([f"{YEAR}-K3"], figures.KINDS)
+    assert dict(zip(domain, counts, strict=True)) == {
+        (f"{YEAR}-K3", "aanvaard"): 1, (f"{YEAR}-K3", "geweigerd"): 0,
+        (f"{YEAR}-K3", "afgerond"): 0, (f"{YEAR}-K3", "uitgevallen"): 2}
