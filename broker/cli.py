@@ -30,6 +30,8 @@ policy_app = typer.Typer(help="The Rego policy bundle.", no_args_is_help=True)
 audit_app = typer.Typer(
     help="The audit log: verify it, print its checkpoint or its key.", no_args_is_help=True
 )
+signals_app = typer.Typer(help="Signals (DESIGN §11): the index their screening uses.",
+                          no_args_is_help=True)
 demo_app = typer.Typer(help="The demo network, and a demo eID card.")
 app.add_typer(demo_app, name="demo")
 app.add_typer(db_app, name="db")
@@ -39,6 +41,7 @@ app.add_typer(client_app, name="client")
 app.add_typer(entry_app, name="entry")
 app.add_typer(policy_app, name="policy")
 app.add_typer(audit_app, name="audit")
+app.add_typer(signals_app, name="signals")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -318,16 +321,22 @@ def token_client(
 @token_app.command("auditor")
 def token_auditor(
     scope: Annotated[str, typer.Option(help="partner:<id>, network:<id> or supervisor.")],
+    right: Annotated[list[str] | None, typer.Option(
+        help="A right besides the scope: signals (with network:<id>: the network's "
+        "coordinator of signals and signal bundles).")] = None,
 ) -> None:
     """An auditor's token from the demo identity provider (valid 15 minutes)."""
-    from broker.security.auth import AUDITOR_SCOPE
+    from broker.security.auth import AUDITOR_RIGHTS, AUDITOR_SCOPE
     from broker.security.tokens import auditor_token
 
     settings = _settings()
     _demo_only(settings)
     if not AUDITOR_SCOPE.fullmatch(scope):
         raise _fail("scope must be partner:<id>, network:<id> or supervisor")
-    typer.echo(auditor_token(settings, scope=scope, now=_now()))
+    rights = tuple(dict.fromkeys(right or ()))
+    if not set(rights) <= AUDITOR_RIGHTS:
+        raise _fail(f"--right must be one of: {', '.join(sorted(AUDITOR_RIGHTS))}")
+    typer.echo(auditor_token(settings, scope=scope, now=_now(), rights=rights))
 
 
 @client_app.command("erase")
@@ -413,6 +422,29 @@ def restore_command(
     if report.database != "sqlite":
         typer.echo("restore the PostgreSQL database with pg_restore (docs/operations.md)",
                    err=True)
+
+
+@signals_app.command("index-names")
+def signals_index_names() -> None:
+    """Index the clients' names of identiteit entries stored before the index existed (keyed
+    digests only), so that screening refuses them in signals too. Safe to run again."""
+    from broker.context import load_context
+    from broker.services.dossier import index_names
+    from broker.store.db import session_scope
+
+    settings = _settings()
+    try:
+        ctx = load_context(settings)
+    except BrokerError as exc:
+        raise _fail(exc.detail) from None
+    try:
+        with session_scope(ctx.engine) as session:
+            count = index_names(session=session, keyring=ctx.keyring)
+    except BrokerError as exc:
+        raise _fail(exc.detail) from None
+    finally:
+        ctx.close()
+    typer.echo(f"indexed the names of {count} entries")
 
 
 @entry_app.command("redact")

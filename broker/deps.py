@@ -6,12 +6,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated
 
+import jwt
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from broker.context import BrokerContext
-from broker.errors import AuthenticationError
+from broker.errors import AuthenticationError, CoordinatorRequired
 from broker.security.auth import (
     AuditorPrincipal,
     ClientPrincipal,
@@ -21,6 +22,7 @@ from broker.security.auth import (
     verify_partner_token,
 )
 from broker.services.client_scope import ClientScope, scope_for
+from broker.services.signals import SignalActor
 
 # DESIGN §6: three kinds of bearer token, told apart in the OpenAPI document.
 _partner_bearer = HTTPBearer(
@@ -119,9 +121,36 @@ def current_auditor(
         raise
 
 
+def signal_actor(
+    request: Request, ctx: ContextDep,
+    partner_credentials: Annotated[Credentials, Depends(_partner_bearer)],
+    auditor_credentials: Annotated[Credentials, Depends(_auditor_bearer)],
+) -> SignalActor:
+    """DESIGN §11: a partner (files and follows up its network's signals) or an auditor scoped
+    to one network (reads them; curates them with the ``signals`` right: the coordinator).
+    Which token it is comes from its ``role`` claim; each is then verified in full as its kind
+    (an unverified claim decides nothing else). Raises ``AuthenticationError``,
+    ``CoordinatorRequired`` (an auditor without a network scope)."""
+    token = _token(partner_credentials or auditor_credentials)
+    try:
+        role = jwt.decode(token, options={"verify_signature": False}).get("role")
+    except jwt.PyJWTError:
+        role = None
+    if role != "auditor":
+        principal = current_partner(request, ctx, partner_credentials)
+        return SignalActor(network=principal.partner.network, partner=principal.partner.id,
+                           worker=principal.worker)
+    auditor = current_auditor(ctx, auditor_credentials)
+    kind, _, network = auditor.scope.partition(":")
+    if kind != "network" or network not in ctx.registry.networks:
+        raise CoordinatorRequired()
+    return SignalActor(network=network, coordinator=auditor.coordinates(network))
+
+
 CurrentPartner = Annotated[PartnerPrincipal, Depends(current_partner)]
 CurrentClient = Annotated[ClientPrincipal, Depends(current_client)]
 CurrentAuditor = Annotated[AuditorPrincipal, Depends(current_auditor)]
+CurrentSignalActor = Annotated[SignalActor, Depends(signal_actor)]
 
 MANDATE_ID = r"^m-[0-9a-f]{32}$"
 

@@ -21,6 +21,10 @@ class BrokerError(Exception):
         super().__init__(detail or self.title)
         self.detail = detail or self.title
 
+    def extensions(self) -> dict[str, object]:
+        """Extension members of the problem (RFC 9457 §3.2); never an input value."""
+        return {}
+
 
 # --- start-up ---------------------------------------------------------------------------------
 
@@ -241,6 +245,92 @@ class UnknownPartnerId(BrokerError):
     code = "unknown_partner"
     status = 422
     title = "The partner is not registered"
+
+
+# --- signals (DESIGN §11) ----------------------------------------------------------------------
+
+
+class IdentifyingText(BrokerError):
+    """A signal's free text holds an INSZ, IBAN, e-mail address, phone number or a client's name:
+    nothing was stored. ``spans`` marks where (field, offsets, kind), never the text."""
+
+    code = "identifying_text"
+    status = 422
+    title = "The text identifies a person: remove the marked parts and send it again"
+
+    def __init__(self, spans: list[dict[str, object]]) -> None:
+        super().__init__()
+        self.spans = spans
+
+    def extensions(self) -> dict[str, object]:
+        return {"spans": self.spans}
+
+
+class SignalNotFound(BrokerError):
+    """Unknown, or of another network: indistinguishable on purpose."""
+
+    code = "signal_not_found"
+    status = 404
+    title = "No such signal"
+
+
+class NotSignalOwner(BrokerError):
+    code = "not_signal_owner"
+    status = 403
+    title = "Only the signal's owner or the network's coordinator may change its status or owner"
+
+
+class CoordinatorRequired(BrokerError):
+    code = "coordinator_required"
+    status = 403
+    title = "Only the network's coordinator (scope network:<id> with the signals right) may do this"
+
+
+class BundleNotFound(BrokerError):
+    """Unknown, or of another network: indistinguishable on purpose."""
+
+    code = "bundle_not_found"
+    status = 404
+    title = "No such signal bundle"
+
+
+class BundleReleased(BrokerError):
+    code = "bundle_released"
+    status = 409
+    title = "The bundle is released: it can no longer change"
+
+
+class BundleNotReleased(BrokerError):
+    code = "bundle_not_released"
+    status = 409
+    title = "The bundle is a draft: its figures exist only once it is released"
+
+
+class InvalidPeriod(BrokerError):
+    code = "invalid_period"
+    status = 422
+    title = "The period must start on or before its end, lie within one calendar year and end "\
+        "before today"
+
+
+class PrivacyBudgetExhausted(BrokerError):
+    """DESIGN §11: the release would spend more than the network's yearly privacy budget."""
+
+    code = "privacy_budget_exhausted"
+    status = 409
+    title = "Releasing these figures would exceed the network's privacy budget for the year"
+
+
+class AlreadyOptedOut(BrokerError):
+    code = "already_opted_out"
+    status = 409
+    title = "You already opted out of secondary use"
+
+
+class OptOutNotFound(BrokerError):
+    code = "opt_out_not_found"
+    status = 404
+    title = "You have not opted out of secondary use"
 
 
 class EntryNotFound(BrokerError):

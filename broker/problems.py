@@ -72,6 +72,22 @@ PROBLEM_SCHEMA: dict[str, Any] = {
                     "type": "string"},
         "checks": {"description": "With `not_ready`: each readiness check and its outcome.",
                    "type": "object", "additionalProperties": {"type": "string"}},
+        "spans": {
+            "description": "With `identifying_text`: where the text identifies a person (the "
+            "field, offsets in Unicode code points, the kind), never the text itself.",
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "start", "end", "kind"],
+                "properties": {
+                    "field": {"type": "string"},
+                    "start": {"type": "integer", "minimum": 0},
+                    "end": {"type": "integer", "minimum": 0},
+                    "kind": {"type": "string",
+                             "enum": ["insz", "iban", "email", "telefoon", "naam"]},
+                },
+            },
+        },
     },
 }
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -171,7 +187,8 @@ async def broker_error(request: Request, exc: Exception) -> JSONResponse:
         headers["Retry-After"] = str(exc.retry_after)
     if exc.status >= 500:
         log.error("request failed", extra={"error_code": exc.code})
-    return problem(exc.status, exc.code, exc.title, exc.detail, headers=headers or None)
+    return problem(exc.status, exc.code, exc.title, exc.detail, headers=headers or None,
+                   **exc.extensions())
 
 
 async def _consent_error(request: Request, exc: Exception) -> JSONResponse:

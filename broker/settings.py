@@ -213,6 +213,16 @@ class Settings(BaseSettings):
         description="Longest wait for a database connection of the pool (PostgreSQL) before a "
         "request is refused (503 overloaded).",
     )
+    # DESIGN §11 signal bundles: differential privacy (docs/signals.md says why these numbers).
+    signals_privacy_budget: float = Field(
+        default=4.0, gt=0, le=100,
+        description="Privacy budget (ε) each network may spend on released figures per "
+        "calendar year; a release that would exceed it is refused.",
+    )
+    signals_epsilon_per_figure: float = Field(
+        default=0.25, gt=0, le=10,
+        description="Privacy loss (ε) one figure of a bundle spends.",
+    )
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     max_body_bytes: int = 1024 * 1024

@@ -19,10 +19,13 @@ from broker.api import (
     me,
     me_consents,
     notifications,
+    opt_out,
     presence,
     referrals,
     relations,
     review,
+    signal_bundles,
+    signals,
     tiles,
     webhooks,
     well_known,
@@ -51,6 +54,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     case_consultations.router,  # DESIGN §10: case consultations
     case_consultations.audit_router,
     case_consultations.me_router,
+    signals.router,  # DESIGN §11: signals, bundles, opt-out of secondary use
+    signal_bundles.router,
+    opt_out.router,
     well_known.router,
     fhir_terminology.router,  # DESIGN §3: the FHIR export's code systems and profile
 )

@@ -30,11 +30,13 @@ def install(app: FastAPI) -> None:
         audit_limits,
         audit_referrals,
         audit_review,
+        audit_signals,
         auditor,
         client,
         client_consents,
         client_exclusions,
         client_mandates,
+        client_opt_out,
         client_requests,
         pages,
     )
@@ -45,10 +47,12 @@ def install(app: FastAPI) -> None:
     app.include_router(client_requests.router)
     app.include_router(client_exclusions.router)
     app.include_router(client_mandates.router)
+    app.include_router(client_opt_out.router)
     app.include_router(auditor.router)
     app.include_router(audit_review.router)
     app.include_router(audit_limits.router)
     app.include_router(audit_referrals.router)  # DESIGN §10
     app.include_router(audit_consultations.router)  # DESIGN §10
+    app.include_router(audit_signals.router)
     app.mount("/mijn/static", StaticFiles(directory=STATIC_DIR), name="portal-static")
     app.mount("/audit/static", StaticFiles(directory=STATIC_DIR), name="audit-static")

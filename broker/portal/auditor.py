@@ -29,7 +29,11 @@ from broker.portal.pages import (
 )
 from broker.portal.session import AUDITOR, PortalSession, display_name
 from broker.portal.texts import local
-from broker.security.auth import auditor_scope_from, verify_auditor_token
+from broker.security.auth import (
+    auditor_rights_from,
+    auditor_scope_from,
+    verify_auditor_token,
+)
 from broker.security.oidc import AUDITOR_CALLBACK, AUDITOR_LOGGED_OUT
 from broker.security.registry import Partner
 from broker.security.tokens import auditor_token
@@ -147,10 +151,11 @@ def login_callback(request: Request, ctx: ContextDep, session: AuditSessionOrNon
     try:
         claims = oidc_login.complete(request, ctx, session, AUDITOR_CALLBACK, now)
         scope = auditor_scope_from(claims.get(ctx.settings.oidc_auditor_claim))
+        rights = auditor_rights_from(claims.get("rights"))  # DESIGN §11 the coordinator
     except oidc_login.LoginFailed as exc:
         return _login_page(request, ctx, session, error=exc.message, status=exc.status)
     except AuthenticationError:
-        scope = None
+        scope, rights = None, frozenset()
     known = dict(demo_scopes(ctx))  # every scope this registry has, with who holds it
     if scope is None or scope not in known:
         oidc_login.log.warning("oidc login refused", extra={"cause": "no known auditor scope"})
@@ -162,7 +167,7 @@ def login_callback(request: Request, ctx: ContextDep, session: AuditSessionOrNon
     fresh = sessions.log_in(ctx, now, previous=session, cookie=AUDITOR,
                             subject=f"sub:{sub}" if isinstance(sub, str) else f"scope:{scope}",
                             name=display_name(claims) or known[scope], scope=scope,
-                            via_oidc=True)
+                            via_oidc=True, rights=tuple(sorted(rights)))
     sessions.store_session(response, fresh, ctx, AUDITOR)
     return response
 
@@ -182,9 +187,11 @@ def login(request: Request, ctx: ContextDep, session: AuditSessionOrNone,
     if scope not in offered:
         return see_other(LOGIN)
     now = datetime.now(UTC)
+    # DESIGN §11: the demo's network login is the network's coordinator (signals right).
+    rights = ("signals",) if scope.startswith("network:") else ()
     try:
         principal = verify_auditor_token(
-            auditor_token(ctx.settings, scope=scope, now=now), issuer=ctx.issuer,
+            auditor_token(ctx.settings, scope=scope, now=now, rights=rights), issuer=ctx.issuer,
             audience=ctx.settings.audience, now=now,
         )
     except (AuthenticationError, ConfigurationError):
@@ -192,7 +199,7 @@ def login(request: Request, ctx: ContextDep, session: AuditSessionOrNone,
     response = see_other("/audit")
     fresh = sessions.log_in(ctx, now, previous=session, cookie=AUDITOR,
                             subject=f"scope:{principal.scope}", name=offered[scope],
-                            scope=principal.scope)
+                            scope=principal.scope, rights=tuple(sorted(principal.rights)))
     sessions.store_session(response, fresh, ctx, AUDITOR)
     return response
 

@@ -36,6 +36,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from broker.context import BrokerContext
+from broker.security.auth import AUDITOR_RIGHTS
 from broker.security.oidc import PendingLogin
 from broker.store import portal_sessions
 
@@ -72,6 +73,11 @@ class PortalSession:
     via_oidc: bool = False  # logged in at the OIDC provider: logging out ends that session too
     acting: str | None = None  # DESIGN §9: the mandate under which the consent pages act
     sid: str | None = field(default=None, repr=False)  # the server-side session (logged in)
+    rights: tuple[str, ...] = ()  # auditor rights besides the scope (DESIGN §11: signals)
+
+    def coordinates(self, network: str) -> bool:
+        """The coordinator of ``network``: its scope with the ``signals`` right."""
+        return self.scope == f"network:{network}" and "signals" in self.rights
 
     @property
     def logged_in(self) -> bool:
@@ -96,10 +102,12 @@ def display_name(claims: dict[str, object]) -> str | None:
 
 
 def new_session(now: datetime, *, insz: str | None = None, name: str | None = None,
-                scope: str | None = None, via_oidc: bool = False) -> PortalSession:
+                scope: str | None = None, via_oidc: bool = False,
+                rights: tuple[str, ...] = ()) -> PortalSession:
     """A fresh session with a fresh CSRF token (rotated at login against session fixation)."""
     return PortalSession(csrf=secrets.token_urlsafe(32), expires=int(now.timestamp()) + LIFETIME,
-                         insz=insz, name=name, scope=scope, via_oidc=via_oidc)
+                         insz=insz, name=name, scope=scope, via_oidc=via_oidc,
+                         rights=rights)
 
 
 def seal(session: PortalSession, key: bytes, cookie: Cookie = CLIENT) -> str:
@@ -108,7 +116,8 @@ def seal(session: PortalSession, key: bytes, cookie: Cookie = CLIENT) -> str:
                           "n": session.name, "s": session.scope,
                           "l": None if login is None else [login.state, login.nonce,
                                                            login.verifier, login.started],
-                          "o": session.via_oidc, "a": session.acting, "d": session.sid},
+                          "o": session.via_oidc, "a": session.acting, "d": session.sid,
+                          "r": list(session.rights)},
                          separators=(",", ":")).encode()
     nonce = os.urandom(12)
     sealed = AESGCM(key).encrypt(nonce, payload, cookie.aad)
@@ -133,6 +142,7 @@ def unseal(value: str, key: bytes, now: datetime,
             via_oidc=data.get("o") is True,
             acting=data["a"] if isinstance(data.get("a"), str) else None,
             sid=data["d"] if isinstance(data.get("d"), str) else None,
+            rights=tuple(sorted(r for r in data.get("r") or () if r in AUDITOR_RIGHTS)),
         )
     except (binascii.Error, ValueError, InvalidTag, KeyError, IndexError, TypeError,
             UnicodeEncodeError, AttributeError):
@@ -168,11 +178,13 @@ def subject_ref(key: bytes, cookie: Cookie, subject: str) -> str:
 
 def log_in(ctx: BrokerContext, now: datetime, *, previous: PortalSession | None, cookie: Cookie,
            subject: str, insz: str | None = None, name: str | None = None,
-           scope: str | None = None, via_oidc: bool = False) -> PortalSession:
+           scope: str | None = None, via_oidc: bool = False,
+           rights: tuple[str, ...] = ()) -> PortalSession:
     """A fresh logged-in session for ``subject`` (the INSZ of a client; an auditor's OIDC
     ``sub``, or the scope of a demo login), recorded on the server. The session this browser
     held before (``previous``) ends: a saved copy of the earlier cookie is no session."""
-    fresh = new_session(now, insz=insz, name=name, scope=scope, via_oidc=via_oidc)
+    fresh = new_session(now, insz=insz, name=name, scope=scope, via_oidc=via_oidc,
+                        rights=rights)
     sid = portal_sessions.open_session(
         engine=ctx.engine, portal=cookie.portal,
         subject=subject_ref(ctx.session_key.key, cookie, subject), now=now,

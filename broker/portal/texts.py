@@ -90,6 +90,17 @@ ERRORS = {
                                "gegevens weghalen, of een vroegere einddatum kiezen.",
     "already_excluded": "Deze dienst is al uitgesloten.",
     "exclusion_not_found": "Deze uitsluiting bestaat niet of is al opgeheven.",
+    "already_opted_out": "Je telt al niet mee in de cijfers.",
+    "opt_out_not_found": "Je telde al mee in de cijfers.",
+    "identifying_text": "De tekst noemt iemand: een rijksregisternummer, rekeningnummer, "
+    "e-mailadres, telefoonnummer of de naam van een cliënt. Haal dat weg en probeer opnieuw.",
+    "signal_not_found": "Dit signaal bestaat niet in dit netwerk.",
+    "bundle_not_found": "Deze bundel bestaat niet.",
+    "bundle_released": "Deze bundel is al vrijgegeven en verandert niet meer.",
+    "privacy_budget_exhausted": "Deze bundel vrijgeven zou het privacybudget van het netwerk "
+    "voor dit jaar overschrijden. Er is niets vrijgegeven.",
+    "invalid_period": "Kies een periode binnen één kalenderjaar die al voorbij is, met de "
+    "begindatum voor de einddatum.",
     "self_mandate": "Je kan jezelf niet als vertrouwenspersoon kiezen. Vul het "
                     "rijksregisternummer van iemand anders in.",
     "mandate_not_valid": "Deze volmacht geldt niet meer.",

@@ -63,10 +63,22 @@ class ClientPrincipal:
         return "ClientPrincipal(insz=<redacted>)"
 
 
+AUDITOR_RIGHTS = frozenset({"signals"})
+"""Rights an auditor token may carry besides its scope (claim ``rights``, a list). ``signals``
+with scope ``network:<id>``: the network's coordinator, who curates its signals and releases
+its signal bundles (DESIGN §11)."""
+
+
 @dataclass(frozen=True)
 class AuditorPrincipal:
     subject: str
     scope: str  # partner:<id> | network:<id> | supervisor
+    rights: frozenset[str] = frozenset()
+
+    def coordinates(self, network: str) -> bool:
+        """True for the coordinator of ``network``: scope ``network:<id>`` and right
+        ``signals`` (DESIGN §11)."""
+        return self.scope == f"network:{network}" and "signals" in self.rights
 
 
 def _key_allows(jwk: PyJWK, alg: str) -> bool:
@@ -232,6 +244,17 @@ def auditor_scope_from(value: object) -> str:
     return value
 
 
+def auditor_rights_from(value: object) -> frozenset[str]:
+    """The rights claim: absent, or a short list of names from ``AUDITOR_RIGHTS`` (deny on
+    doubt: anything else refuses the token)."""
+    if value is None:
+        return frozenset()
+    if not isinstance(value, list) or len(value) > len(AUDITOR_RIGHTS) \
+            or not all(isinstance(v, str) and v in AUDITOR_RIGHTS for v in value):
+        raise AuthenticationError("bad rights")
+    return frozenset(value)
+
+
 def verify_client_token(
     token: str, *, issuer: IssuerKeys, audience: str, insz_claim: str, now: datetime
 ) -> ClientPrincipal:
@@ -248,7 +271,8 @@ def verify_auditor_token(
     if claims.get("role") != "auditor":
         raise AuthenticationError("not an auditor token")
     scope = auditor_scope_from(claims.get("scope"))
-    return AuditorPrincipal(subject=str(claims["sub"]), scope=scope)
+    rights = auditor_rights_from(claims.get("rights"))
+    return AuditorPrincipal(subject=str(claims["sub"]), scope=scope, rights=rights)
 
 
 def verify_id_token(

@@ -77,9 +77,10 @@ def client_token(settings: Settings, *, insz: str, now: datetime) -> str:
     )
 
 
-def auditor_token(settings: Settings, *, scope: str, now: datetime) -> str:
-    return issuer_token(
-        settings,
-        claims={"sub": f"auditor-{secrets.token_hex(4)}", "role": "auditor", "scope": scope},
-        now=now,
-    )
+def auditor_token(settings: Settings, *, scope: str, now: datetime,
+                  rights: tuple[str, ...] = ()) -> str:
+    claims: dict[str, Any] = {"sub": f"auditor-{secrets.token_hex(4)}", "role": "auditor",
+                              "scope": scope}
+    if rights:
+        claims["rights"] = list(rights)
+    return issuer_token(settings, claims=claims, now=now)

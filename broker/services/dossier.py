@@ -20,10 +20,12 @@ from broker.errors import ClientNotFound
 from broker.policy.decision import EntryMeta
 from broker.policy.evaluator import PolicyEvaluator
 from broker.schemas.dossier import EntryPublic
+from broker.services import name_index
 from broker.services.relations import require_valid_relation
 from broker.store import crypto
 from broker.store.keyring import DECOY_CLIENT_ID, ClientKeyHolder, Keyring
 from broker.store.models import Client, Entry
+from broker.store.signal_tables import ClientNameDigest
 from consent.catalogue import Catalogue
 from consent.errors import UnknownSection
 from consent.padding import padded
@@ -182,6 +184,10 @@ def store_entry(
         content_ct=crypto.encrypt(key, plaintext, _entry_aad(entry_id)),
     )
     session.add(entry)
+    # DESIGN §11: keyed digests of a client's name, for screening signals (never the name).
+    name_index.index_entry(session=session, keyring=keyring, network=network,
+                           client_id=client.id, entry_id=entry_id, section=entry_in.section,
+                           content=entry_in.content)
     session.commit()
     return entry
 
@@ -234,3 +240,22 @@ def read_own_dossier(
     released = set(policy.client_view(metas))
     return decrypt_entries(keyring=keyring, client=client,
                            entries=[e for e in entries if e.id in released])
+
+
+def index_names(*, session: Session, keyring: Keyring) -> int:
+    """Index the names (``name_index``) of every readable ``identiteit`` entry not indexed yet:
+    entries stored before the index existed. Returns how many entries were indexed."""
+    done = set(session.exec(select(ClientNameDigest.entry_id)).all())
+    count = 0
+    rows = session.exec(select(Entry, Client).where(
+        Entry.section == name_index.NAME_SECTION, Entry.client_id == Client.id)).all()
+    for entry, client in rows:
+        if entry.id in done or entry.is_redacted or client.data_key_wrapped is None:
+            continue
+        content = json.loads(stored_content(keyring=keyring, client=client, entry=entry))
+        name_index.index_entry(session=session, keyring=keyring, network=client.network,
+                               client_id=client.id, entry_id=entry.id, section=entry.section,
+                               content=content)
+        count += 1
+    session.commit()
+    return count

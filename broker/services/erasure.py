@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from broker.errors import ClientErased, ClientNotFound
+from broker.services import name_index
 from broker.store.audit_events import AuditEvent, AuditLog
 from broker.store.models import Client
 
@@ -34,6 +35,7 @@ def erase_client(*, session: Session, audit: AuditLog, network: str, ref: str,
     audit.append(AuditEvent(kind="client.erased", network=network, client=ref), now=now)
     client.data_key_wrapped = None
     client.erased_at = now
+    name_index.forget_client(session=session, client_id=client.id)  # DESIGN §11 name digests
     session.add(client)
     session.commit()
     return client

@@ -20,6 +20,7 @@ from typing import Literal, get_args
 from sqlmodel import Session, select
 
 from broker.errors import ClientErased, EntryAlreadyRedacted, EntryNotFound
+from broker.services import name_index
 from broker.store.audit_events import AuditEvent, AuditLog
 from broker.store.models import REDACTED, Client, Entry
 
@@ -52,6 +53,7 @@ def redact_entry(*, session: Session, audit: AuditLog, entry_id: str, reason: Re
                             facts={"record_kind": "entry", "record_id": entry.id,
                                    "reason": reason}), now=now)
     entry.content_ct = REDACTED
+    name_index.forget_entry(session=session, entry_id=entry.id)  # DESIGN §11 name digests
     session.add(entry)
     session.commit()
     return entry

@@ -50,6 +50,10 @@ KINDS = frozenset({
     "referral.expired", "coordination.set", "coordination.refused",
     "key.rotated",
     "case_consultation.opened", "case_consultation.closed",
+    # DESIGN §11 signals
+    "signal.created", "signal.followed_up",
+    "signal_bundle.created", "signal_bundle.released",
+    "opt_out.created", "opt_out.ended",
 })
 
 # DESIGN §6, §7 key rotation: which key was rotated, and the ids the broker made for its keys.
@@ -65,6 +69,7 @@ _CODE = re.compile(r"[a-z][a-z_]{0,47}")  # reason, obligation, error and method
 _WORKER = re.compile(r"w-[a-p]{16}")  # broker.store.keyring.worker_pseudonym: letters only
 _B64 = re.compile(r"[A-Za-z0-9+/]{1,87380}={0,2}")
 _SMALL_INT = 10**6
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 @dataclass(frozen=True)
@@ -191,6 +196,18 @@ FACTS: dict[str, Callable[[object, str], None]] = {
     "legal_basis": _code,
     "participants": _list_of(_code_or_id),
     "client_notice": _code,
+    # DESIGN §11 signals: ids the broker made, catalogue codes, registry ids, dates, ε in 1/1000
+    "signal_id": _record_id,
+    "follow_up_id": _record_id,
+    "theme": _code,
+    "status": _code,
+    "owner": _code_or_id,
+    "bundle_id": _record_id,
+    "period_from": _formatted(_DATE),
+    "period_to": _formatted(_DATE),
+    "figures": _small_int,
+    "epsilon_milli": _small_int,
+    "opt_out_id": _record_id,
 }
 
 
