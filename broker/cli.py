@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import base64
 import sys
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from broker.errors import BrokerError, ClientNotFound, ConfigurationError
 from broker.settings import Settings
+
+if TYPE_CHECKING:
+    from broker.context import BrokerContext
 
 app = typer.Typer(
     help="gbo-broker: consent- and policy-driven data sharing for GBO partners.",
@@ -55,6 +59,24 @@ def _settings() -> Settings:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+@contextmanager
+def _broker(settings: Settings | None = None) -> Iterator[BrokerContext]:
+    """The broker's context for one command, closed after it; a configuration error, or a broker
+    error inside the block, is the command's error (exit 2 with its message)."""
+    from broker.context import load_context
+
+    try:
+        ctx = load_context(settings or _settings())
+    except BrokerError as exc:
+        raise _fail(exc.detail) from None
+    try:
+        yield ctx
+    except BrokerError as exc:
+        raise _fail(exc.detail) from None
+    finally:
+        ctx.close()
 
 
 @app.command()
@@ -231,7 +253,6 @@ def keys_rotate(
     KEK unwraps the data keys not yet re-wrapped, a retired log or receipt key verifies what it
     signed. The rotation is audited (kind key.rotated). A running broker picks the new key up
     without a restart."""
-    from broker.context import load_context
     from broker.security.keys import load_keks
     from broker.services.key_rotation import ROLES, rotate
     from broker.services.rewrap import rewrap_data_keys
@@ -239,11 +260,7 @@ def keys_rotate(
     if key not in ROLES:
         raise _fail(f"KEY must be one of: {', '.join(ROLES)}")
     settings = _settings()
-    try:
-        ctx = load_context(settings)
-    except BrokerError as exc:
-        raise _fail(exc.detail) from None
-    try:
+    with _broker(settings) as ctx:
         rotated = rotate(ctx=ctx, key=key, now=_now())
         typer.echo(f"rotated the {key} key: {rotated.previous_key_id} -> {rotated.key_id} "
                    "(the old one is kept as retired; the rotation is in the audit log)")
@@ -251,10 +268,6 @@ def keys_rotate(
             done = rewrap_data_keys(engine=ctx.engine, keks=load_keks(settings))
             typer.echo(f"re-wrapped {done.rewrapped} data keys; {done.remaining} left under "
                        "a retired KEK")
-    except BrokerError as exc:
-        raise _fail(exc.detail) from None
-    finally:
-        ctx.close()
 
 
 @keys_app.command("rewrap")
@@ -347,17 +360,11 @@ def client_erase(
 ) -> None:
     """Crypto-shred one client (GDPR art. 17): destroy their data key. Without --ref, the INSZ
     is read from standard input (never from the command line, which shells record)."""
-    from broker.context import load_context
     from broker.services.erasure import erase_client
     from broker.store.db import session_scope
     from consent.insz import is_valid_insz
 
-    settings = _settings()
-    try:
-        ctx = load_context(settings)
-    except BrokerError as exc:
-        raise _fail(exc.detail) from None
-    try:
+    with _broker() as ctx:
         if ref is None:
             insz = (
                 typer.prompt("INSZ", hide_input=True)
@@ -370,14 +377,12 @@ def client_erase(
             ref = ctx.keyring.client_ref(network, insz)
         if not yes and sys.stdin.isatty():
             typer.confirm(f"Erase client {ref}? This cannot be undone.", abort=True)
-        with session_scope(ctx.engine) as session:
-            erase_client(session=session, audit=ctx.audit, network=network, ref=ref, now=_now())
-    except ClientNotFound:
-        raise _fail(f"no client with pseudonym {ref} in {network}") from None
-    except BrokerError as exc:
-        raise _fail(exc.detail) from None
-    finally:
-        ctx.close()
+        try:
+            with session_scope(ctx.engine) as session:
+                erase_client(session=session, audit=ctx.audit, network=network, ref=ref,
+                             now=_now())
+        except ClientNotFound:
+            raise _fail(f"no client with pseudonym {ref} in {network}") from None
     typer.echo(f"erased client {ref} in {network}: their data can no longer be decrypted")
 
 
@@ -428,22 +433,11 @@ def restore_command(
 def signals_index_names() -> None:
     """Index the clients' names of identiteit entries stored before the index existed (keyed
     digests only), so that screening refuses them in signals too. Safe to run again."""
-    from broker.context import load_context
     from broker.services.dossier import index_names
     from broker.store.db import session_scope
 
-    settings = _settings()
-    try:
-        ctx = load_context(settings)
-    except BrokerError as exc:
-        raise _fail(exc.detail) from None
-    try:
-        with session_scope(ctx.engine) as session:
-            count = index_names(session=session, keyring=ctx.keyring)
-    except BrokerError as exc:
-        raise _fail(exc.detail) from None
-    finally:
-        ctx.close()
+    with _broker() as ctx, session_scope(ctx.engine) as session:
+        count = index_names(session=session, keyring=ctx.keyring)
     typer.echo(f"indexed the names of {count} entries")
 
 
@@ -457,28 +451,21 @@ def entry_redact(
     """Remove one dossier entry's content, audited first (kind entry.redacted). The entry stays,
     marked redacted, for its client and the partners it is released to; the log still
     verifies."""
-    from broker.context import load_context
     from broker.services.redaction import REASONS, redact_entry
     from broker.store.db import session_scope
 
     if reason not in REASONS:
         raise _fail(f"--reason must be one of: {', '.join(REASONS)}")
-    settings = _settings()
-    try:
-        ctx = load_context(settings)
-    except BrokerError as exc:
-        raise _fail(exc.detail) from None
-    try:
+    with _broker() as ctx:
         if not yes and sys.stdin.isatty():
             typer.confirm(f"Redact entry {entry_id}? Its content cannot be restored.", abort=True)
-        with session_scope(ctx.engine) as session:
-            redact_entry(session=session, audit=ctx.audit, entry_id=entry_id,
-                         reason=reason,  # type: ignore[arg-type]  # checked against REASONS
-                         now=_now())
-    except BrokerError as exc:
-        raise _fail(f"{exc.detail} ({exc.code})") from None
-    finally:
-        ctx.close()
+        try:
+            with session_scope(ctx.engine) as session:
+                redact_entry(session=session, audit=ctx.audit, entry_id=entry_id,
+                             reason=reason,  # type: ignore[arg-type]  # checked against REASONS
+                             now=_now())
+        except BrokerError as exc:
+            raise _fail(f"{exc.detail} ({exc.code})") from None
     typer.echo(f"redacted entry {entry_id}: its content is gone, its audit entry is logged")
 
 
@@ -489,30 +476,22 @@ def entry_check() -> None:
     code, never content. Exit 1 if there is any; redact them with `entry redact`."""
     from sqlmodel import select
 
-    from broker.context import load_context
     from broker.services.dossier import stored_content
     from broker.store.db import session_scope
     from broker.store.models import Client, Entry
     from broker.strict_json import JSONBodyError, read_json
 
-    try:
-        ctx = load_context(_settings())
-    except BrokerError as exc:
-        raise _fail(exc.detail) from None
     found = 0
-    try:
-        with session_scope(ctx.engine) as session:
-            rows = session.exec(select(Entry, Client).where(Entry.client_id == Client.id)).all()
-            for entry, client in rows:
-                if entry.is_redacted or client.data_key_wrapped is None:
-                    continue
-                try:
-                    read_json(stored_content(keyring=ctx.keyring, client=client, entry=entry))
-                except JSONBodyError as exc:
-                    found += 1
-                    typer.echo(f"{entry.id}\t{entry.section}\t{entry.author}\t{exc.code}")
-    finally:
-        ctx.close()
+    with _broker() as ctx, session_scope(ctx.engine) as session:
+        rows = session.exec(select(Entry, Client).where(Entry.client_id == Client.id)).all()
+        for entry, client in rows:
+            if entry.is_redacted or client.data_key_wrapped is None:
+                continue
+            try:
+                read_json(stored_content(keyring=ctx.keyring, client=client, entry=entry))
+            except JSONBodyError as exc:
+                found += 1
+                typer.echo(f"{entry.id}\t{entry.section}\t{entry.author}\t{exc.code}")
     if found:
         raise typer.Exit(code=1)
     typer.echo("every stored entry can be served")
@@ -632,16 +611,8 @@ def audit_key() -> None:
 @audit_app.command("checkpoint")
 def audit_checkpoint() -> None:
     """Sign a checkpoint of the current log if it grew, and print the newest one."""
-    from broker.context import load_context
-
-    try:
-        ctx = load_context(_settings())
-    except BrokerError as exc:
-        raise _fail(exc.detail) from None
-    try:
+    with _broker() as ctx:
         typer.echo(ctx.audit.log.checkpoint_now().note, nl=False)
-    finally:
-        ctx.close()
 
 
 @policy_app.command("test")
