@@ -389,7 +389,11 @@ class AuditStore:
                 else false()
             )
         if kind_prefix is not None:
-            query = query.where(c.kind.startswith(kind_prefix, autoescape=True))
+            # whole dotted segments: "consent" is consent.* (and consent), not consent_request.*
+            query = query.where(
+                c.kind.startswith(kind_prefix, autoescape=True) if kind_prefix.endswith(".")
+                else or_(c.kind == kind_prefix,
+                         c.kind.startswith(kind_prefix + ".", autoescape=True)))
         if time_from is not None:
             query = query.where(c.time >= time_from)
         if time_to is not None:

@@ -131,9 +131,10 @@ def entries(
     consultation: Annotated[str | None, Query(pattern=r"^cc-[0-9a-f]{32}$")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> EntryPage:
-    """Entries in the auditor's scope, pseudonymised, oldest first; ``kind`` matches a prefix
-    (``access`` or ``access.decision``); ``break_glass=true`` lists the emergency accesses the
-    partners' data protection officers review (obligation ``notify_dpo``); ``consultation``
+    """Entries in the auditor's scope, pseudonymised, oldest first; ``kind`` matches whole
+    dotted segments (``access`` or ``access.decision``; ``consent`` is not ``consent_request``);
+    ``break_glass=true`` lists the emergency accesses the partners' data protection officers
+    review (obligation ``notify_dpo``); ``consultation``
     lists the entries of one case consultation (DESIGN §10: its opening and closing, and the
     access decisions that relied on it; an unknown one, or one outside the scope, lists
     nothing). Pass the returned ``cursor`` for the next page. Times outside 1900..2200 mean

@@ -26,7 +26,7 @@ PARTNER_TYPES = {
     "other": ("alle andere partners", "Andere diensten in het netwerk."),
 }
 
-# Policy reason codes (broker/policies/access.rego), said to the client.
+# Policy reason codes (broker/policies/*.rego), said to the client.
 REASONS = {
     "unknown_section": "Dit deel bestaat niet.",
     "section_never_shared": "Dit wordt nooit gedeeld, ook niet met je toestemming.",
@@ -37,6 +37,8 @@ REASONS = {
     "unknown_purpose": "Dit doel bestaat niet.",
     "section_not_needed_for_purpose": "Niet nodig voor dit doel.",
     "no_consent_for_section": "Je gaf hiervoor geen toestemming.",
+    # DESIGN §10: a coordinator needs consent for gezamenlijke_begeleiding
+    "no_consent_for_purpose": "Je gaf geen toestemming voor dit doel.",
     "bijzonder_needs_explicit_consent":
         "Gevoelige gegevens: je moet dit apart aanduiden in een toestemming.",
     "break_glass_justification_too_short": "De uitleg voor de noodsituatie is te kort.",

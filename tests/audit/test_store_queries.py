@@ -54,3 +54,17 @@ def test_sqlite_finds_a_clients_leaves_through_the_client_index(
         plan = " | ".join(str(row[-1]) for row in
                           conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params).all())
     assert "ix_audit_leaf_client_idx" in plan and "network_idx" not in plan, plan
+
+
+def test_a_kind_filter_matches_whole_dotted_segments(store: AuditStore) -> None:
+    kinds = ["consent.created", "consent_request.created", "consent", "access.decision"]
+    store.append_batch([{**sample_entry(n), "kind": kind} for n, kind in enumerate(kinds)])
+
+    def found(prefix: str) -> list[str]:
+        return [kinds[leaf.index] for leaf in store.find_leaves(kind_prefix=prefix)]
+
+    assert found("consent") == ["consent.created", "consent"]
+    assert found("consent_request") == ["consent_request.created"]
+    assert found("access.") == ["access.decision"]
+    assert found("access.decision") == ["access.decision"]
+    assert found("acc") == []

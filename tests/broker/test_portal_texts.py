@@ -46,7 +46,9 @@ def test_each_error_code_is_said_in_dutch(code: str) -> None:
 def test_every_reason_code_of_the_policy_is_said_in_dutch() -> None:
     policy = "".join(p.read_text() for p in sorted(DEFAULT_POLICY_DIR.glob("*.rego"))
                      if not p.name.endswith("_test.rego"))
-    codes = set(re.findall(r'denials contains \[s, "([a-z_]+)"\]', policy))
+    # per section (``denials contains [s, "code"]``) and per question (``requester_denials
+    # contains "code"``, the coordinator's ``denials contains "code"``)
+    codes = set(re.findall(r'denials contains (?:\[s, )?"([a-z_]+)"', policy))
     assert {"needs_client_proof", "excluded_by_client", "no_open_consultation"} <= codes
     assert "legal_basis" in texts.REASONS  # DESIGN §10: the ground of a grant without consent
     assert codes <= set(texts.REASONS), codes - set(texts.REASONS)
