@@ -27,6 +27,7 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from statistics import median
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -115,8 +116,8 @@ def _metric(url: str, name: str, labels: str = "") -> float:
     return float(m.group(1)) if m else 0.0
 
 
-def _raw_engine_time(settings: Settings) -> float:
-    """Median seconds for one decision on the embedded engine, on the benchmark's input."""
+def bench_input(settings: Settings) -> dict[str, Any]:
+    """The policy input the broker gathers for the benchmark's access request."""
     from broker.context import load_context
     from broker.security.auth import PartnerPrincipal
     from broker.services.access import gather
@@ -125,11 +126,18 @@ def _raw_engine_time(settings: Settings) -> float:
     ctx = load_context(settings)
     principal = PartnerPrincipal(partner=ctx.registry.partners["caw-oost-vlaanderen"],
                                  worker="w-1", jti="x")
-    with session_scope(ctx.engine) as session:
-        policy_input = gather(ctx=ctx, session=session, principal=principal, insz=INSZ,
-                              purpose="rechtenverkenning", justification=None,
-                              sections=SECTIONS, now=datetime.now(UTC)).policy_input
-    ctx.close()
+    try:
+        with session_scope(ctx.engine) as session:
+            return dict(gather(ctx=ctx, session=session, principal=principal, insz=INSZ,
+                               purpose="rechtenverkenning", justification=None,
+                               sections=SECTIONS, now=datetime.now(UTC)).policy_input)
+    finally:
+        ctx.close()
+
+
+def _raw_engine_time(settings: Settings) -> float:
+    """Median seconds for one decision on the embedded engine, on the benchmark's input."""
+    policy_input = bench_input(settings)
     engine = EmbeddedEngine(load_bundle(DEFAULT_POLICY_DIR))
     times = []
     for _ in range(2000):

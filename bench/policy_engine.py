@@ -26,7 +26,6 @@ import json
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -37,7 +36,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import msgspec  # noqa: E402
 import regorus  # type: ignore[import-untyped]  # noqa: E402
-from access_requests import INSZ, SECTIONS, _prepare  # noqa: E402
+from access_requests import _prepare, bench_input  # noqa: E402
 
 from broker.policy.bundle import (  # noqa: E402
     CLIENT_VIEW_RULE,
@@ -52,21 +51,7 @@ RULES = (DECISION_RULE, INVOLVEMENT_RULE, CLIENT_VIEW_RULE)
 
 
 def _bench_input() -> dict[str, Any]:
-    from broker.context import load_context
-    from broker.security.auth import PartnerPrincipal
-    from broker.services.access import gather
-    from broker.store.db import session_scope
-
-    settings = _prepare(Path(tempfile.mkdtemp(prefix="gbo-bench-engine-")))
-    ctx = load_context(settings)
-    principal = PartnerPrincipal(partner=ctx.registry.partners["caw-oost-vlaanderen"],
-                                 worker="w-1", jti="x")
-    with session_scope(ctx.engine) as session:
-        policy_input = gather(ctx=ctx, session=session, principal=principal, insz=INSZ,
-                              purpose="rechtenverkenning", justification=None,
-                              sections=SECTIONS, now=datetime.now(UTC)).policy_input
-    ctx.close()
-    return policy_input
+    return bench_input(_prepare(Path(tempfile.mkdtemp(prefix="gbo-bench-engine-"))))
 
 
 def _interpreter(bundle: PolicyBundle) -> Any:
