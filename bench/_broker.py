@@ -17,7 +17,6 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -49,22 +48,9 @@ def recreate_database(server_url: str) -> None:
 
 def prepare(data_dir: Path, database_url: str | None) -> dict[str, str]:
     """Demo keys, a migrated database holding the access scenario; the server's environment."""
-    from access_requests import SCENARIO
+    from access_requests import _prepare
 
-    from broker.context import load_context
-    from broker.demo import create_demo_keys
-    from broker.settings import Settings
-    from broker.store.db import make_engine, upgrade
-    from tests.broker.access_scenarios import write_scenario
-
-    settings = Settings(data_dir=data_dir, demo=True, database_url=database_url)
-    create_demo_keys(settings)
-    engine = make_engine(settings.resolved_database_url)
-    upgrade(engine)
-    engine.dispose()
-    ctx = load_context(settings)
-    write_scenario(ctx, SCENARIO, datetime.now(UTC))
-    ctx.close()
+    _prepare(data_dir, database_url=database_url)
     env = {**os.environ, "GBO_DATA_DIR": str(data_dir), "GBO_DEMO": "1",
            # The partner's rate limit is taken on every request (its cost is measured) but never
            # refuses: one partner sends the whole load here.

@@ -63,9 +63,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _prepare(data_dir: Path, scenario: Case = SCENARIO) -> Settings:
-    """Demo keys, a migrated SQLite database and ``scenario`` under ``data_dir``."""
-    settings = Settings(data_dir=data_dir, demo=True)
+def _prepare(data_dir: Path, scenario: Case = SCENARIO,
+             database_url: str | None = None) -> Settings:
+    """Demo keys, a migrated database (SQLite under ``data_dir`` unless ``database_url``) and
+    ``scenario``."""
+    settings = Settings(data_dir=data_dir, demo=True, database_url=database_url)
     create_demo_keys(settings)
     engine = make_engine(settings.resolved_database_url)
     upgrade(engine)
