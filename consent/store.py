@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, cast
 
 from sqlalchemy import bindparam, update
@@ -35,7 +35,7 @@ from consent.models import (
     Proof,
     Recipient,
 )
-from consent.padding import padded
+from consent.padding import PADDING, padded
 from consent.tables import ConsentVersionRow, HelpRelationRow
 
 ConsentChange = Literal["created", "narrowed", "revoked"]
@@ -285,30 +285,28 @@ def open_consents(*, session: Session, network: str, client_ref: str) -> list[Co
 # --- padded reads (DESIGN §4 no existence leak) ------------------------------------------------
 # The access flow reads a client's relations and open consent versions with padding rows in the
 # same statement (``consent.padding``): a client the broker never saw then costs the database,
-# the driver and this module what a client with a few records does. A padding record is about no
-# client and names nobody ("-" wherever an id goes: no partner, type or network has that name,
-# and no id the broker makes is "-"), and it can never cover anything: a relation over before
-# it began, a consent in force whose one recipient is the partner "-".
+# the driver and this module what a client with a few records does. The padding is stored
+# (migration 0012): records of the padding owner ``PADDING``, about no client and naming nobody
+# ("-" wherever an id goes: no partner, type or network has that name, and no id the broker
+# makes starts with "-"), that can never cover anything: a relation over before it began, a
+# consent in force whose one recipient is the partner "-".
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-PAD_FROM = datetime(2000, 1, 1, tzinfo=UTC)
-PAD_UNTIL = datetime(2200, 1, 1, tzinfo=UTC)
-NOBODY = "-"
-_PAD_RELATION: tuple[Any, ...] = (NOBODY, NOBODY, NOBODY, _EPOCH, _EPOCH, None, "attested")
-_PAD_CONSENT: tuple[Any, ...] = (
-    NOBODY, 1, NOBODY, NOBODY, [{"kind": "partner", "id": NOBODY}], [], [], PAD_FROM, PAD_UNTIL,
-    {"method": "portal"}, None, None, None, PAD_FROM, "attested", PAD_FROM, None)
+NOBODY = PADDING
 _REAL_RELATIONS = sa_select(*_RELATION_COLUMNS).where(
     _REL.c.network == bindparam("network"), _REL.c.client_ref == bindparam("client_ref"))
+_PADDING_RELATIONS = sa_select(*_RELATION_COLUMNS).where(
+    _REL.c.network == PADDING, _REL.c.client_ref == PADDING)
+_PADDING_CONSENTS = sa_select(*_CONSENT_COLUMNS).where(
+    _CV.c.network == PADDING, _CV.c.client_ref == PADDING, _CV.c.revoked_at.is_(None))
 
 
 def _padded_relations(bucket: int) -> CompoundSelect[Any]:
-    return padded(_REAL_RELATIONS, padding=_PAD_RELATION, bucket=bucket,
+    return padded(_REAL_RELATIONS, padding=_PADDING_RELATIONS, bucket=bucket,
                   order_by=("starts_at", "id"))
 
 
 def _padded_consents(bucket: int) -> CompoundSelect[Any]:
-    return padded(_OPEN_CONSENTS, padding=_PAD_CONSENT, bucket=bucket)
+    return padded(_OPEN_CONSENTS, padding=_PADDING_CONSENTS, bucket=bucket)
 
 
 _PADDED: dict[tuple[str, int], CompoundSelect[Any]] = {}
@@ -326,8 +324,8 @@ def _statement(kind: str, bucket: int) -> CompoundSelect[Any]:
 @dataclass(frozen=True, slots=True)
 class Padded:
     """A client's relations and open consent versions, and the padding read with them (about no
-    client, never stored, covering nothing: for the caller to do with them what it does with
-    the client's, then drop)."""
+    client, covering nothing: for the caller to do with them what it does with the client's,
+    then drop)."""
 
     relations: list[HelpRelation]
     consents: list[ConsentVersion]

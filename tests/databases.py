@@ -8,13 +8,14 @@ Each is built once per test session by the real code (``upgrade``, ``create_log_
   database: tables, triggers, ``alembic_version``, ``sqlite_sequence``.
 - PostgreSQL: each session keeps its own schemas (names carry the process id, so concurrent
   sessions on one server never meet). After a test its schema is emptied (every table but
-  ``alembic_version``, sequences restarted) and its catalogue compared with the one the build
-  left: same tables, columns, indexes, constraints, triggers (and whether they are enabled),
-  functions, types, sequences and ``alembic_version``. A schema that differs, or that cannot be
-  emptied (a lock held by a connection the test left open), is dropped and the next test gets a
-  newly built one. Creating a database from a template was measured slower here: a
-  ``DROP DATABASE`` forces a checkpoint and costs more than running the migrations.
-
+  ``alembic_version``, sequences restarted), given back the rows the build wrote (the stored
+  padding of migration 0012, copied once into a seed schema of the kind) and its catalogue
+  compared with the one the build left: same tables, columns, indexes, constraints, triggers
+  (and whether they are enabled), functions, types, sequences and ``alembic_version``. A schema
+  that differs, or that cannot be emptied (a lock held by a connection the test left open), is
+  dropped and the next test gets a newly built one. Creating a database from a template was
+  measured slower here: a ``DROP DATABASE`` forces a checkpoint and costs more than running the
+  migrations.
 Tests of the migrations themselves downgrade and upgrade their copy for real.
 """
 
@@ -122,6 +123,7 @@ class PostgresSchemas:
         self._tag = f"gbo_t{os.getpid()}_{uuid.uuid4().hex[:6]}"  # unique per session
         self._idle: dict[Kind, list[str]] = {kind: [] for kind in KINDS}
         self._catalogue: dict[Kind, str] = {}
+        self._seeds: dict[Kind, tuple[str, list[str]]] = {}  # seed schema, its tables
         self._made: list[str] = []
         self._built = 0
         with admin.connect() as conn:
@@ -163,7 +165,27 @@ class PostgresSchemas:
         catalogue = self._read_catalogue(schema)
         # Every build of a kind is the same database; a difference is a bug in the migrations.
         assert self._catalogue.setdefault(kind, catalogue) == catalogue, schema
+        if kind not in self._seeds:
+            self._keep_seed(kind, schema)
         return schema
+
+    def _keep_seed(self, kind: Kind, schema: str) -> None:
+        """Copy the rows the build of ``kind`` wrote into a seed schema, to give back after
+        each emptying (the tables are created by the copy, without the build's constraints)."""
+        seed = f"{self._tag}_seed_{kind}"
+        tables: list[str] = []
+        with self._admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{seed}"'))
+            self._made.append(seed)
+            for (table,) in conn.execute(text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = :s "
+                    "AND tablename <> 'alembic_version' ORDER BY tablename"), {"s": schema}).all():
+                if conn.execute(text(f'SELECT EXISTS (SELECT 1 FROM "{schema}"."{table}")')  # noqa: S608 - catalogue
+                                ).scalar():
+                    conn.execute(text(f'CREATE TABLE "{seed}"."{table}" AS '  # noqa: S608
+                                      f'SELECT * FROM "{schema}"."{table}"'))
+                    tables.append(table)
+        self._seeds[kind] = (seed, tables)
 
     def _is_like_new(self, kind: Kind, schema: str) -> bool:
         if not self._can_empty:
@@ -178,6 +200,10 @@ class PostgresSchemas:
                         "SELECT tablename FROM pg_tables WHERE schemaname = :s "
                         "AND tablename <> 'alembic_version'"), {"s": schema}).all():
                     conn.execute(text(f'DELETE FROM "{schema}"."{table}"'))  # noqa: S608 - catalogue
+                seed, seeded = self._seeds.get(kind, ("", []))
+                for table in seeded:
+                    conn.execute(text(f'INSERT INTO "{schema}"."{table}" '  # noqa: S608
+                                      f'SELECT * FROM "{seed}"."{table}"'))
                 conn.execute(text(  # as new: the next value is the first one
                     "SELECT setval(format('%I.%I', schemaname, sequencename), start_value, "
                     "false) FROM pg_sequences WHERE schemaname = :s"), {"s": schema})

@@ -14,6 +14,8 @@ from typing import Any
 import jwt
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
 
 from audit.entry import StoredLeaf
 from audit.store import AuditStore
@@ -23,6 +25,7 @@ from broker.portal import audit_integrity
 from broker.security.tokens import load_private_jwk, sign
 from broker.services import audit_verify
 from broker.settings import Settings
+from consent.padding import PADDING
 
 VALID_INSZ = "85073003328"  # born 1985, pre-2000 check
 OTHER_INSZ = "01020312345"  # born 2001, post-2000 check
@@ -302,3 +305,18 @@ def append_unguarded(ctx: Any, event: Any, *, now: datetime | None = None,
 
     entry = build_entry(event, now=now or datetime.now(UTC), data_key=data_key)
     return int(ctx.audit.log.append(entry).index)
+
+
+# The padding owner's stored records (migration 0012, ``consent.padding``) are in every migrated
+# database; a count of what the broker stored for clients leaves them out.
+_NOT_PADDING = {"client": "id", "entry": "client_id", "help_relation": "network",
+                "consent_version": "network"}
+
+
+def stored_count(engine: Engine, table: str) -> int:
+    """Rows of ``table`` (one of ``_NOT_PADDING``'s) that are not stored padding."""
+    column = _NOT_PADDING[table]
+    with engine.connect() as conn:
+        return int(conn.execute(text(
+            f"SELECT count(*) FROM {table} WHERE {column} <> :padding"),  # noqa: S608 - closed set
+            {"padding": PADDING}).scalar_one())

@@ -148,14 +148,17 @@ def _seed_consent_requests(
 
 def _seed(ctx: BrokerContext, now: datetime) -> bool:
     from broker.store.models import Client
+    from consent.padding import PADDING
     from consent.tables import HelpRelationRow
 
     engine, registry, keyring = ctx.engine, ctx.registry, ctx.keyring
     catalogue = ctx.catalogue
     with session_scope(engine) as session:
-        if session.exec(select(Client)).first() is not None:
+        # The padding owner's stored records (``consent.padding``) are no seed.
+        if session.exec(select(Client).where(Client.network != PADDING)).first() is not None:
             return False
-        if session.exec(select(HelpRelationRow)).first() is not None:
+        if session.exec(select(HelpRelationRow).where(
+                HelpRelationRow.network != PADDING)).first() is not None:
             return False
         for citizen in demo_citizens():
             _seed_relations_and_consents(session, ctx, citizen, now)

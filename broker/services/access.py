@@ -48,7 +48,7 @@ from consent import control_store
 from consent import store as consent_store
 from consent.errors import UnknownPurpose
 from consent.models import ConsentVersion, HelpRelation
-from consent.padding import padded
+from consent.padding import PADDING, padded
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,8 @@ class Gathered:
 _NO_CLIENT = ""
 # A Core statement compiled once, run on the connection: plain tuples (as the client's relations
 # and consents, ``consent.store.padded_records``), with the sections as one expanding parameter,
-# and padding rows in the same statement up to the input's bucket (``consent.padding``).
+# and stored padding entries in the same statement up to the input's bucket
+# (``consent.padding``: the padding client's, in the section "-", read through the same index).
 _ENTRY = Entry.__table__  # type: ignore[attr-defined]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # DESIGN §4 no existence leak: what a missing consultation costs in Python (DESIGN §10).
@@ -86,7 +87,9 @@ _ENTRY_METAS = padded(
               _ENTRY.c.worker, _ENTRY.c.created_at)
     .where(_ENTRY.c.client_id == bindparam("client_id"),
            _ENTRY.c.section.in_(bindparam("sections", expanding=True))),
-    padding=(NOBODY, "", NOBODY, True, NOBODY, _EPOCH), bucket=PAD_BUCKETS["entries"],
+    padding=sa_select(_ENTRY.c.id, _ENTRY.c.section, _ENTRY.c.author, _ENTRY.c.restricted,
+                      _ENTRY.c.worker, _ENTRY.c.created_at)
+    .where(_ENTRY.c.client_id == PADDING), bucket=PAD_BUCKETS["entries"],
     order_by=("created_at", "id"))
 
 

@@ -18,6 +18,7 @@ from broker.errors import ReviewRecordNotFound
 from broker.observability import request_id_var
 from broker.store.audit_events import AuditEvent
 from broker.store.models import AttestationReview
+from consent.padding import PADDING
 from consent.tables import ConsentVersionRow, HelpRelationRow
 
 RecordKind = Literal["consent", "relation"]
@@ -51,7 +52,9 @@ def queue(*, session: Session, reviewed: bool | None = None,
     ).all()
     relations = session.exec(
         select(HelpRelationRow.id, HelpRelationRow.network, HelpRelationRow.partner,
-               HelpRelationRow.created_at).where(HelpRelationRow.proof == "attested")
+               HelpRelationRow.created_at)
+        # The padding owner's stored relations (``consent.padding``) are nobody's word.
+        .where(HelpRelationRow.proof == "attested", HelpRelationRow.network != PADDING)
     ).all()
     items: list[Attested] = []
     for kind, rows in (("consent", consents), ("relation", relations)):

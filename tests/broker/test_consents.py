@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from broker.context import BrokerContext
@@ -21,12 +20,12 @@ from tests.factories import (
     make_desk_consent,
     partner_auth,
     record_consent,
+    stored_count,
 )
 
 
 def _stored_versions(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(text("SELECT count(*) FROM consent_version")).scalar_one())
+    return stored_count(engine, "consent_version")
 
 
 def test_desk_consent_recorded_with_its_receipt(

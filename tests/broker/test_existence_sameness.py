@@ -200,9 +200,19 @@ def test_known_and_never_seen_client_read_as_many_rows_and_make_as_much_input(
             read[insz] = (len(records.relations) + len(records.padding_relations),
                           len(records.consents) + len(records.padding_consents),
                           len(metas) + len(padding))
-            assert [relation_input(r, ctx.registry) for r in records.padding_relations] == [
+            # Stored padding (migration 0012) differs from the policy's own padding only in its
+            # ids, which name nobody either, and in a consent's purposes and sections ("-":
+            # shaped like a typical consent's, no real purpose or section).
+            assert all(r.id.startswith(NOBODY) for r in records.padding_relations)
+            assert [relation_input(r, ctx.registry) | {"id": NOBODY}
+                    for r in records.padding_relations] == [
                 PAD_RELATION] * len(records.padding_relations)
-            assert [consent_input(c) for c in records.padding_consents] == [
+            assert all(c.id.startswith(NOBODY) for c in records.padding_consents)
+            assert [consent_input(c) | {"id": NOBODY, "purposes": [], "sections": []}
+                    for c in records.padding_consents] == [
                 PAD_CONSENT] * len(records.padding_consents)
-            assert all(m.author == NOBODY and m.restricted for m in padding)
+            assert all(set(c.purposes) == set(c.sections) == {NOBODY}
+                       for c in records.padding_consents)
+            assert all(m.author == NOBODY and m.restricted and m.id.startswith(NOBODY)
+                       for m in padding)
     assert read[INSZ] == read[NEVER_SEEN] == (4, 4, 16)

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from broker.context import BrokerContext
@@ -23,12 +22,12 @@ from tests.factories import (
     make_consent_terms,
     partner_auth,
     record_consent,
+    stored_count,
 )
 
 
 def _versions(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(text("SELECT count(*) FROM consent_version")).scalar_one())
+    return stored_count(engine, "consent_version")
 
 
 def _narrow(api: TestClient, settings: Settings, consent_id: str, **change: Any) -> Any:

@@ -19,7 +19,6 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from fastapi.testclient import TestClient
-from sqlalchemy import text
 from sqlmodel import select
 
 from broker.context import BrokerContext, load_context
@@ -36,6 +35,7 @@ from tests.factories import (
     eid_presence,
     make_desk_consent,
     partner_auth,
+    stored_count,
 )
 
 Presence = dict[str, Any]
@@ -94,8 +94,7 @@ def _bad_signature(settings: Settings, challenge: str) -> Presence:
 
 
 def _relation_count(ctx: BrokerContext) -> int:
-    with ctx.engine.connect() as conn:
-        return int(conn.execute(text("SELECT count(*) FROM help_relation")).scalar_one())
+    return stored_count(ctx.engine, "help_relation")
 
 
 # (how the presence is made, given the api, settings and a fresh challenge for ocmw-gent about

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from broker.context import BrokerContext
@@ -22,12 +21,12 @@ from tests.factories import (
     in_days,
     make_entry,
     partner_auth,
+    stored_count,
 )
 
 
 def _count(engine: Engine, table: str) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())  # noqa: S608
+    return stored_count(engine, table)
 
 
 def _audit(ctx: BrokerContext, prefix: str) -> list[dict[str, Any]]:

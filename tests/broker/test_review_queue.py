@@ -23,3 +23,12 @@ def test_a_reviewer_with_a_long_subject_marks_a_record_reviewed(api: TestClient,
     queue = api.get("/v1/audit/review-queue?reviewed=true", headers=auth(
         issuer_token(settings, role="auditor", scope="supervisor")))
     assert [r["reviewer"] for r in queue.json()["records"]] == [subject[:64]]
+
+
+def test_a_fresh_broker_has_nothing_to_review(api: TestClient, settings: Settings) -> None:
+    """The padding owner's stored records (migration 0012: relations "attested" on nobody's
+    word, DESIGN §4) are in every database but are no record a supervisor reviews."""
+    queue = api.get("/v1/audit/review-queue", headers=auth(
+        issuer_token(settings, role="auditor", scope="supervisor")))
+    assert queue.status_code == 200, queue.text
+    assert queue.json()["records"] == []
