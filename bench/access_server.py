@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from broker.app import create_app
 from broker.deps import CurrentPartner
 from broker.observability import configure_logging
+from broker.serving import settle_heap
 from broker.settings import Settings
 
 
@@ -39,8 +40,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     configure_logging("WARNING")
-    uvicorn.run(bench_app(), host="127.0.0.1", port=args.port, access_log=False,
-                log_config=None)
+    app = bench_app()
+    settle_heap()  # as `gbo-broker serve` does
+    uvicorn.run(app, host="127.0.0.1", port=args.port, access_log=False, log_config=None)
 
 
 if __name__ == "__main__":

@@ -78,5 +78,10 @@ def create_app(
 
 
 def create_app_from_env() -> FastAPI:
-    """Factory for ``uvicorn --factory`` (several workers)."""
-    return create_app(Settings())
+    """Factory for ``uvicorn --factory`` (several workers): each worker's broker, its heap
+    settled (``broker.serving.settle_heap``)."""
+    from broker.serving import settle_heap
+
+    app = create_app(Settings())
+    settle_heap()
+    return app

@@ -95,7 +95,7 @@ def serve(
     from broker.app import create_app
     from broker.context import load_context
     from broker.observability import configure_logging, multiprocess_metrics
-    from broker.serving import server_options
+    from broker.serving import server_options, settle_heap
 
     settings = _settings()
     configure_logging(settings.log_level)
@@ -130,6 +130,7 @@ def serve(
                 extra={"workers": workers, "metrics_dir": metrics_dir},
             )
         if workers == 1:
+            settle_heap()
             uvicorn.run(application, host=bind_host, port=bind_port,
                         **server_options(settings.log_level))
             return

@@ -16,11 +16,18 @@ the interpreter lock nearly all the time, and the requests in flight, which let 
 every database call, wait for it again each time: measured with 256 such clients on one
 worker, 200s fell from ~46 to ~1-7 per second, requests in flight took over 5 s and
 ``/healthz`` 1.3-2.3 s.
+
+Once a worker's broker is built, its heap is *settled* (``settle_heap``): everything made at
+start (the policy engine, routes, models, the database metadata: some 200,000 objects) is moved
+out of the garbage collector's generations (``gc.freeze``). A full collection then looks only at
+what requests made; measured on the benchmark's broker, a full collection took 74-82 ms before
+and under 0.01 ms after, and such a pause stops every request of the worker.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 from typing import Any
 
@@ -73,3 +80,10 @@ def server_options(log_level: str) -> dict[str, Any]:
         "access_log": False,  # gbo.access replaces uvicorn's raw request lines (DESIGN §9)
         "log_config": logging_config(log_level),  # applied again in every worker process
     }
+
+
+def settle_heap() -> None:
+    """Collect what start-up left behind, then keep every object made so far out of the
+    collector's work (``gc.freeze``): call once a worker's broker is built, before it serves."""
+    gc.collect()
+    gc.freeze()
