@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     demo: bool = Field(default=False, description="Demo mode: built-in issuer, demo keys.")
     opa_url: str | None = Field(default=None, description="Remote OPA server (http://host:port).")
     policy_timeout_ms: int = Field(default=200, ge=1, description="Longest policy evaluation.")
+    existence_floor_ms: float = Field(
+        default=3.0, ge=0, le=1000,
+        description="Least time from the start of an access request's or involvement "
+        "question's reads to its audit entry (DESIGN §4 no existence leak: whether the broker "
+        "knows the client must not show in the time; docs/performance.md). 0: no floor.",
+    )
     policy_dir: Path | None = Field(
         default=None,
         description="The policy bundle (Rego + catalogue.json); default: the shipped one.",

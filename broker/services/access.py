@@ -9,10 +9,20 @@
 3. Append the decision to the audit log and wait until it is durable (audit-before-release,
    DESIGN §6). If that fails the request fails with 503 and nothing is released.
 4. Only then decrypt exactly the entries the decision's ``release`` names.
+
+DESIGN §4 no existence leak, in time as well as in work: the reads and the decision (steps 1-2)
+end no sooner than ``GBO_EXISTENCE_FLOOR_MS`` after they began (``_settle``). The same queries
+over the client's stored rows or over stored padding still cost a little more for a client
+with records (each stored record is read and decoded: about half a microsecond to a
+microsecond each on SQLite, measured in bench/existence_timing.py), and so does collecting the
+objects they leave; below the floor neither shows. Beyond it (a loaded worker) the time
+varies by milliseconds between requests anyway.
 """
 
 from __future__ import annotations
 
+import gc
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -133,6 +143,20 @@ def client_facts(session: Session, *, network: str, client_ref: str,
     )
 
 
+def _settle(until: float) -> None:
+    """End the existence-dependent part of a request alike for every client (DESIGN §4): collect
+    the young objects its reads left (so what comes next starts from the same collector state)
+    and wait until ``until`` (``time.perf_counter()``), if it has not passed."""
+    gc.collect(0)
+    remaining = until - time.perf_counter()
+    if remaining > 0:
+        time.sleep(remaining)
+
+
+def _floor(ctx: BrokerContext) -> float:
+    return time.perf_counter() + ctx.settings.existence_floor_ms / 1000
+
+
 def gather(*, ctx: BrokerContext, session: Session, principal: PartnerPrincipal, insz: str,
            purpose: str, justification: str | None, sections: Sequence[str],
            now: datetime) -> Gathered:
@@ -186,11 +210,13 @@ def request_access(*, ctx: BrokerContext, session: Session, principal: PartnerPr
             raise UnknownPurpose(pointer="/purpose")
         sections = sorted(info.sections)
     requested = list(dict.fromkeys(sections))
+    floor = _floor(ctx)
     facts_in = gather(ctx=ctx, session=session, principal=principal, insz=insz, purpose=purpose,
                       justification=justification, sections=requested, now=now)
     client = facts_in.client
     decision, failure = ctx.policy.decide(facts_in.policy_input, requested=requested,
                                           requester=partner.id, entries=facts_in.entries)
+    _settle(floor)
     # DESIGN §4 no existence leak: every decision carries an encrypted detail, under the
     # client's data key or, for a client without one, a decoy key unwrapped the same way
     # (``Keyring.detail_key``): the same work, and the same entry for an auditor to see.
@@ -239,10 +265,12 @@ def involvement(*, ctx: BrokerContext, session: Session, principal: PartnerPrinc
     nothing (it is logged and counted like any failed decision). The question itself is audited
     (kind ``access.involvement``).
     """
+    floor = _floor(ctx)
     gathered = gather(ctx=ctx, session=session, principal=principal, insz=insz, purpose=purpose,
                       justification=None, sections=[], now=now)
     disclosed, failure = ctx.policy.involvement(gathered.policy_input,
                                                 known=ctx.registry.partners.keys())
+    _settle(floor)
     facts: dict[str, Any] = {"disclosed": len(disclosed)}
     if failure:
         facts["policy_error"] = failure

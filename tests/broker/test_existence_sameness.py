@@ -8,8 +8,11 @@ Timings themselves are measured in bench/existence_timing.py, not here."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
+import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,6 +29,7 @@ from broker.policy.inputs import (
     consent_input,
     relation_input,
 )
+from broker.security.auth import PartnerPrincipal
 from broker.services import access, dossier
 from broker.settings import Settings
 from broker.store.db import session_scope
@@ -216,3 +220,29 @@ def test_known_and_never_seen_client_read_as_many_rows_and_make_as_much_input(
             assert all(m.author == NOBODY and m.restricted and m.id.startswith(NOBODY)
                        for m in padding)
     assert read[INSZ] == read[NEVER_SEEN] == (4, 4, 16)
+
+
+@pytest.mark.parametrize("ask", list(ASKS))
+def test_known_and_never_seen_client_take_at_least_the_existence_floor(
+    ctx: BrokerContext, ask: str
+) -> None:
+    """DESIGN §4 no existence leak, in time: the reads and the decision about a client end no
+    sooner than ``GBO_EXISTENCE_FLOOR_MS`` after they began, whether the broker knows the
+    client or not (a lower bound: how much later is up to the machine)."""
+    write_scenario(ctx, KNOWN, now())
+    floored = dataclasses.replace(
+        ctx, settings=ctx.settings.model_copy(update={"existence_floor_ms": 80.0}))
+    principal = PartnerPrincipal(partner=ctx.registry.partners[CAW], worker="w-1", jti="j")
+    for insz in (INSZ, NEVER_SEEN):
+        started = time.perf_counter()
+        with session_scope(ctx.engine) as session:
+            if ask == "access_request":
+                access.request_access(ctx=floored, session=session, principal=principal,
+                                      insz=insz, purpose="rechtenverkenning", sections=SECTIONS,
+                                      justification=None, request_id=str(uuid.uuid4()),
+                                      now=now())
+            else:
+                access.involvement(ctx=floored, session=session, principal=principal, insz=insz,
+                                   purpose="doorverwijzing", request_id=str(uuid.uuid4()),
+                                   now=now())
+        assert time.perf_counter() - started >= 0.080
