@@ -184,10 +184,10 @@ def close(*, session: Session, ctx: BrokerContext, consultation_id: str, closed_
 
 def policy_facts(session: Session, *, network: str, client_ref: str) -> list[ConsultationFacts]:
     """The client's consultations in ``network`` as the policy reads them (DESIGN §10)."""
-    return [ConsultationFacts(id=c.id, client_ref=c.client_ref,
-                              participants=tuple(c.participants), start=c.opened_at,
-                              until=c.until, closed_at=c.closed_at)
-            for c in store.of_client(session, network=network, client_ref=client_ref)]
+    return [ConsultationFacts(id=c_id, client_ref=ref, participants=tuple(participants),
+                              start=opened_at, until=until, closed_at=closed_at)
+            for c_id, ref, participants, opened_at, until, closed_at
+            in store.facts_of_client(session, network=network, client_ref=client_ref)]
 
 
 # --- auditors ---------------------------------------------------------------------------------

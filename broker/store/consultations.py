@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import JSON, Index, LargeBinary
+from sqlalchemy import JSON, Index, LargeBinary, Row, bindparam
+from sqlalchemy import select as sa_select
 from sqlmodel import Column, Field, Session, SQLModel, col, select
 
 from broker.store.models import UTCDateTime
@@ -61,6 +63,26 @@ def of_client(session: Session, *, network: str, client_ref: str) -> list[CaseCo
         select(CaseConsultation)
         .where(CaseConsultation.network == network, CaseConsultation.client_ref == client_ref)
         .order_by(col(CaseConsultation.opened_at), col(CaseConsultation.id))))
+
+
+# The access flow reads a client's consultations on every request (DESIGN §10): a Core statement
+# compiled once, read as plain tuples, not ORM instances (as the other facts it gathers).
+_TABLE = CaseConsultation.__table__  # type: ignore[attr-defined]
+_FACTS_OF_CLIENT = (
+    sa_select(_TABLE.c.id, _TABLE.c.client_ref, _TABLE.c.participants, _TABLE.c.opened_at,
+              _TABLE.c.until, _TABLE.c.closed_at)
+    .where(_TABLE.c.network == bindparam("network"),
+           _TABLE.c.client_ref == bindparam("client_ref"))
+    .order_by(_TABLE.c.opened_at, _TABLE.c.id)
+)
+
+
+def facts_of_client(session: Session, *, network: str,
+                    client_ref: str) -> Sequence[Row[Any, Any, Any, Any, Any, Any]]:
+    """(id, client_ref, participants, opened_at, until, closed_at) of every consultation about
+    the client in ``network``, oldest first."""
+    return session.connection().execute(
+        _FACTS_OF_CLIENT, {"network": network, "client_ref": client_ref}).all()
 
 
 def of_clients(session: Session, refs: Collection[tuple[str, str]]) -> list[CaseConsultation]:
