@@ -30,7 +30,7 @@ from typing import Any
 
 from sqlalchemy import bindparam
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from audit.store import Appended
 from broker.context import BrokerContext
@@ -50,7 +50,7 @@ from broker.policy.inputs import (
 from broker.schemas.dossier import EntryPublic
 from broker.security.auth import PartnerPrincipal
 from broker.services import case_consultations, dossier
-from broker.services.dossier import ClientKey
+from broker.services.dossier import ClientKey, SealedEntry
 from broker.store.audit_events import AuditEvent
 from broker.store.keyring import Keyring
 from broker.store.models import Entry
@@ -101,6 +101,14 @@ _ENTRY_METAS = padded(
                       _ENTRY.c.worker, _ENTRY.c.created_at)
     .where(_ENTRY.c.client_id == PADDING), bucket=PAD_BUCKETS["entries"],
     order_by=("created_at", "id"))
+
+
+# The released entries, read after the decision as plain rows (``dossier.SealedEntry``).
+_RELEASE = sa_select(
+    _ENTRY.c.id, _ENTRY.c.section, _ENTRY.c.author, _ENTRY.c.restricted, _ENTRY.c.created_at,
+    _ENTRY.c.content_ct,
+).where(_ENTRY.c.client_id == bindparam("client_id"),
+        _ENTRY.c.id.in_(bindparam("ids", expanding=True)))
 
 
 def _entry_metas(session: Session, *, keyring: Keyring, network: str, client: ClientKey | None,
@@ -245,10 +253,11 @@ def request_access(*, ctx: BrokerContext, session: Session, principal: PartnerPr
     # Audit-before-release: the entry above is durable; only now is anything decrypted.
     released: dict[str, list[EntryPublic]] = {}
     if decision.release and client is not None:
-        rows = session.exec(select(Entry).where(Entry.client_id == client.id,
-                                                col(Entry.id).in_(list(decision.release)))).all()
+        rows = session.connection().execute(_RELEASE, {"client_id": client.id,
+                                                       "ids": list(decision.release)})
         try:
-            clear = dossier.decrypt_entries(keyring=ctx.keyring, client=client, entries=list(rows))
+            clear = dossier.decrypt_entries(keyring=ctx.keyring, client=client,
+                                            entries=[SealedEntry(*r) for r in rows])
         except ClientErased:
             clear = []
         for entry in sorted(clear, key=lambda e: (e.created_at, e.id)):

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam
 from sqlalchemy import select as sa_select
@@ -24,7 +25,7 @@ from broker.services import name_index
 from broker.services.relations import require_valid_relation
 from broker.store import crypto
 from broker.store.keyring import DECOY_CLIENT_ID, ClientKeyHolder, Keyring
-from broker.store.models import Client, Entry
+from broker.store.models import REDACTED, Client, Entry
 from broker.store.signal_tables import ClientNameDigest
 from consent.catalogue import Catalogue
 from consent.errors import UnknownSection
@@ -198,8 +199,20 @@ def stored_content(*, keyring: Keyring, client: ClientKeyHolder, entry: Entry) -
     return crypto.decrypt(keyring.data_key(client), entry.content_ct, _entry_aad(entry.id))
 
 
+class SealedEntry(NamedTuple):
+    """The columns of an entry that decrypting it needs, read as a plain row (the access
+    flow's release query: no ORM object per entry)."""
+
+    id: str
+    section: str
+    author: str
+    restricted: bool
+    created_at: datetime
+    content_ct: bytes
+
+
 def decrypt_entries(
-    *, keyring: Keyring, client: ClientKeyHolder, entries: list[Entry]
+    *, keyring: Keyring, client: ClientKeyHolder, entries: Sequence[Entry | SealedEntry]
 ) -> list[EntryPublic]:
     """Decrypt ``entries`` of ``client`` (a redacted one has no content left to decrypt).
     Raises ``ClientErased`` or ``DecryptionError``."""
@@ -211,9 +224,9 @@ def decrypt_entries(
             author=e.author,
             restricted=e.restricted,
             created_at=e.created_at,
-            content=None if e.is_redacted
+            content=None if e.content_ct == REDACTED
             else json.loads(crypto.decrypt(key, e.content_ct, _entry_aad(e.id))),
-            redacted=e.is_redacted,
+            redacted=e.content_ct == REDACTED,
         )
         for e in entries
     ]
