@@ -29,6 +29,7 @@ from broker.schemas.common import AuditReceipt
 from broker.schemas.dossier import EntryPublic
 from broker.services import access
 from broker.store.audit_vocabulary import UNKNOWN
+from broker.store.db import session_scope
 from consent.errors import UnknownPurpose
 
 router = APIRouter(route_class=StrictJSONRoute, prefix="/v1", tags=["partners"])
@@ -37,15 +38,19 @@ router = APIRouter(route_class=StrictJSONRoute, prefix="/v1", tags=["partners"])
 @router.post("/access-requests", response_model=AccessResponse, response_model_exclude_none=True,
              responses=problem_responses(UnknownPurpose, *AUDITED))
 def request_access(body: AccessRequestIn, principal: CurrentPartner, ctx: ContextDep,
-                   session: SessionDep, request: Request) -> Response:
+                   request: Request) -> Response:
     """Decide by policy, append the decision to the audit log and wait until it is durable,
     then return exactly the released entries. Denied sections carry reason codes only."""
-    result = access.request_access(
-        ctx=ctx, session=session, principal=principal, insz=body.insz, purpose=body.purpose,
-        sections=body.sections, justification=body.justification,
-        request_id=request_id_var.get() or request.scope["state"]["request_id"],
-        now=datetime.now(UTC), correlation_id=request.scope["state"].get("correlation_id"),
-    )
+    # The session is opened and closed on this route's own thread: as a dependency
+    # (``SessionDep``) its opening and its closing would each be one more hop between the event
+    # loop and a worker thread, and the closing would wait its turn after the response.
+    with session_scope(ctx.engine) as session:
+        result = access.request_access(
+            ctx=ctx, session=session, principal=principal, insz=body.insz,
+            purpose=body.purpose, sections=body.sections, justification=body.justification,
+            request_id=request_id_var.get() or request.scope["state"]["request_id"],
+            now=datetime.now(UTC), correlation_id=request.scope["state"].get("correlation_id"),
+        )
     return Response(access_response_body(result, ctx.catalogue.sections),
                     media_type="application/json")
 
