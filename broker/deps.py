@@ -38,7 +38,9 @@ _auditor_bearer = HTTPBearer(
     "scope `partner:<id>`, `network:<id>` or `supervisor`).")
 
 
-def get_context(request: Request) -> BrokerContext:
+async def get_context(request: Request) -> BrokerContext:
+    """A coroutine, though it does no I/O: FastAPI runs a plain function dependency on a
+    worker thread, one more hop between the event loop and a thread on every request."""
     ctx: BrokerContext = request.app.state.context
     return ctx
 
