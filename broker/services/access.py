@@ -221,9 +221,10 @@ def request_access(*, ctx: BrokerContext, session: Session, principal: PartnerPr
     floor = _floor(ctx)
     facts_in = gather(ctx=ctx, session=session, principal=principal, insz=insz, purpose=purpose,
                       justification=justification, sections=requested, now=now)
-    client = facts_in.client
+    client, client_ref = facts_in.client, facts_in.client_ref
     decision, failure = ctx.policy.decide(facts_in.policy_input, requested=requested,
                                           requester=partner.id, entries=facts_in.entries)
+    del facts_in  # DESIGN §4: the client's records are let go before the floor, not after it
     _settle(floor)
     # DESIGN §4 no existence leak: every decision carries an encrypted detail, under the
     # client's data key or, for a client without one, a decoy key unwrapped the same way
@@ -241,7 +242,7 @@ def request_access(*, ctx: BrokerContext, session: Session, principal: PartnerPr
         facts["policy_error"] = failure
     appended = ctx.audit.append(
         AuditEvent(
-            kind="access.decision", network=partner.network, client=facts_in.client_ref,
+            kind="access.decision", network=partner.network, client=client_ref,
             partner=partner.id, worker=principal.worker, purpose=purpose,
             sections={s: {"verdict": v.verdict, "reasons": list(v.reasons)}
                       for s, v in decision.sections.items()},
@@ -277,15 +278,17 @@ def involvement(*, ctx: BrokerContext, session: Session, principal: PartnerPrinc
     floor = _floor(ctx)
     gathered = gather(ctx=ctx, session=session, principal=principal, insz=insz, purpose=purpose,
                       justification=None, sections=[], now=now)
+    client_ref = gathered.client_ref
     disclosed, failure = ctx.policy.involvement(gathered.policy_input,
                                                 known=ctx.registry.partners.keys())
+    del gathered  # DESIGN §4: the client's records are let go before the floor, not after it
     _settle(floor)
     facts: dict[str, Any] = {"disclosed": len(disclosed)}
     if failure:
         facts["policy_error"] = failure
     appended = ctx.audit.append(
         AuditEvent(kind="access.involvement", network=principal.partner.network,
-                   client=gathered.client_ref, partner=principal.partner.id,
+                   client=client_ref, partner=principal.partner.id,
                    worker=principal.worker, purpose=purpose, policy_version=ctx.policy.version,
                    request_id=request_id, facts=facts),
         never_contains=[insz], now=now,

@@ -246,3 +246,35 @@ def test_known_and_never_seen_client_take_at_least_the_existence_floor(
                                    purpose="doorverwijzing", request_id=str(uuid.uuid4()),
                                    now=now())
         assert time.perf_counter() - started >= 0.080
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_padded_reads_search_indexes_and_scan_no_table(ctx: BrokerContext) -> None:
+    """The client's records and the stored padding are each found through an index (the
+    network's size must not change an access request's cost, DESIGN §8): SQLite's plan for
+    every padded read names an index search and no scan of a client table."""
+    write_scenario(ctx, KNOWN, now())
+    seen: list[tuple[str, Any]] = []
+
+    def record(_conn: object, _cursor: object, sql: str, params: Any, *_: object) -> None:
+        if "pad" in sql:
+            seen.append((sql, params))
+
+    event.listen(ctx.engine, "before_cursor_execute", record)
+    try:
+        with session_scope(ctx.engine) as session:
+            principal = PartnerPrincipal(partner=ctx.registry.partners[CAW], worker="w-1",
+                                         jti="j")
+            access.gather(ctx=ctx, session=session, principal=principal, insz=INSZ,
+                          purpose="rechtenverkenning", justification=None, sections=SECTIONS,
+                          now=now())
+    finally:
+        event.remove(ctx.engine, "before_cursor_execute", record)
+    assert len(seen) == 4  # the client's key, relations, consents, entry metadata
+    with ctx.engine.connect() as conn:
+        for sql, params in seen:
+            plan = " | ".join(str(row[-1]) for row in
+                              conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params).all())
+            assert "USING INDEX" in plan or "USING PRIMARY KEY" in plan, plan
+            assert not re.search(r"\bSCAN (client|entry|help_relation|consent_version)\b",
+                                 plan), plan
