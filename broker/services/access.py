@@ -14,7 +14,7 @@ DESIGN §4 no existence leak, in time as well as in work: the reads and the deci
 end no sooner than ``GBO_EXISTENCE_FLOOR_MS`` after they began (``_settle``). The same queries
 over the client's stored rows or over stored padding still cost a little more for a client
 with records (each stored record is read and decoded: about half a microsecond to a
-microsecond each on SQLite, measured in bench/existence_timing.py), and so does collecting the
+microsecond each on SQLite, measured in process; bench/README.md), and so does collecting the
 objects they leave; below the floor neither shows. Beyond it (a loaded worker) the time
 varies by milliseconds between requests anyway.
 """
