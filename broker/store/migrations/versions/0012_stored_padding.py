@@ -33,13 +33,14 @@ FROM = datetime(2000, 1, 1, tzinfo=UTC)
 UNTIL = datetime(2200, 1, 1, tzinfo=UTC)
 # As many as ``consent.padding.STORED`` says (a test holds them equal).
 RELATIONS, CONSENTS, ENTRIES = 4, 4, 16
-# Ids as long as the broker's own ("cs-" or "e-" and 32 hex digits), and entries a microsecond
-# apart, as a client's are: reading, decoding and ordering them costs what a client's records
-# do. Each starts with "-", which no id the broker makes does.
 
 
 def _id(k: int, length: int) -> str:
+    """An id as long as the broker's own ("cs-" or "e-" and 32 hex digits), so that reading,
+    decoding and ordering padding costs what a client's records do; it starts with "-", which
+    no id the broker makes does. (Entries are a microsecond apart, as a client's are.)"""
     return "-" + f"{k}".rjust(length - 1, "0")
+
 
 _client = sa.table(
     "client", sa.column("id"), sa.column("network"), sa.column("ref"),
