@@ -45,6 +45,7 @@ from access_requests import BODY, ROOT, _free_port, _mint, _prepare, _wrk
 from audit.store import AuditStore, writer_engine
 from broker.settings import Settings
 from broker.store.db import make_engine
+from consent.padding import PADDING
 
 BATCH = 10_000
 
@@ -69,7 +70,8 @@ def build(data_dir: Path, clients: int, entries: int, consents: int, leaves: int
     """The measured client (as ``access_requests``) among ``clients`` cloned others."""
     settings = _prepare(data_dir)
     db = sqlite3.connect(settings.data_dir / "gbo.sqlite3")
-    (template,) = _rows(db, "client", "1=1")
+    # The measured client: the only one but the padding owner (migration 0012, DESIGN §4).
+    (template,) = _rows(db, "client", "network <> ?", PADDING)
     entry_rows = _rows(db, "entry", "client_id = ?", template["id"])
     relation_rows = _rows(db, "help_relation", "client_ref = ?", template["ref"])
     consent_rows = _rows(db, "consent_version", "client_ref = ?", template["ref"])
