@@ -16,6 +16,7 @@ Each is built once per test session by the real code (``upgrade``, ``create_log_
   dropped and the next test gets a newly built one. Creating a database from a template was
   measured slower here: a ``DROP DATABASE`` forces a checkpoint and costs more than running the
   migrations.
+
 Tests of the migrations themselves downgrade and upgrade their copy for real.
 """
 
