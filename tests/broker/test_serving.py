@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from sqlalchemy.engine import Engine
 
 from broker.app import create_app_from_env
 from broker.errors import Overloaded
@@ -186,7 +187,7 @@ def test_a_connection_answered_normally_is_read_on() -> None:
 
 
 def test_a_worker_broker_starts_with_its_heap_settled(
-    settings: Settings, engine: Any, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each worker's broker (``create_app_from_env``, what several workers run) keeps what it
     made at start out of the collector's work, so a full collection under load does not walk
